@@ -1,0 +1,59 @@
+# The two commands of the README: `make run` and `make test`. The rest are helpers for developers.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+COPA_HOST ?= 127.0.0.1
+COPA_PORT ?= 5000
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: run test serve migrate seed openapi lock lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+
+# Installs exactly the versions in constraints.txt (regenerate it with `make lock`).
+$(VENV)/.installed-run: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+## run: install, migrate the database, load the demo data once, serve on $(COPA_HOST):$(COPA_PORT)
+run: $(VENV)/.installed-run migrate seed serve
+
+migrate: $(VENV)/.installed-run
+	$(FLASK) db upgrade
+
+seed: $(VENV)/.installed-run
+	$(FLASK) copa seed-demo
+
+# One process with threads: the default in-memory rate-limit storage is per process
+# (set COPA_RATELIMIT_STORAGE_URI=redis://... before running more workers).
+serve: $(VENV)/.installed-run
+	$(BIN)/gunicorn --bind $(COPA_HOST):$(COPA_PORT) --workers $${COPA_WORKERS:-1} --threads 4 \
+		--access-logfile - wsgi:app
+
+## test: install what the tests need and run the whole suite (COPA_TEST_DATABASE_URL for PostgreSQL)
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## openapi: regenerate openapi.yaml from the code (a test fails when it is stale)
+openapi: $(VENV)/.installed-run
+	$(FLASK) copa openapi --output openapi.yaml
+
+## lock: re-resolve the dependencies of pyproject.toml into constraints.txt
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade "pip>=24" && .lock-venv/bin/pip install --quiet -e ".[test]"
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+	rm -rf .lock-venv
+
+lint: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check copa tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,98 @@
+"""copa: the backend of COPA, the Cleveland Online Policing App."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from copa.config import load_config
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Build the application: config -> extensions -> blueprints -> error handlers -> CLI."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    load_config(app, config)
+    configure_logging(app)
+    init_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    app.logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
+    if not app.debug and not logging.getLogger().handlers:
+        logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
+
+
+def init_extensions(app: Flask) -> None:
+    from copa import auth  # noqa: F401 - the models must be known to the metadata
+    from copa.auth.tokens import init_tokens
+    from copa.extensions import api, db, jwt, limiter, migrate
+
+    if int(app.config["PROXY_COUNT"]):
+        hops = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    jwt.init_app(app)
+    init_tokens(app)
+    limiter.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+
+    @app.before_request
+    def _cap_request_bodies() -> None:
+        # Photos may be megabytes; a JSON document never needs to be.
+        if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
+            request.max_content_length = int(app.config["MAX_JSON_BYTES"])
+        # Refuse a declared oversize body before anything reads it.
+        limit = request.max_content_length
+        if limit is not None and request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
+
+
+def import_models() -> None:
+    """Import every feature's models so the metadata (and Alembic) sees all tables."""
+    from copa.areas import models as _areas  # noqa: F401
+    from copa.auth import models as _auth  # noqa: F401
+    from copa.catalog import models as _catalog  # noqa: F401
+    from copa.routing import models as _routing  # noqa: F401
+    from copa.web import models as _web  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from copa.areas.views import blp as areas
+    from copa.auth.views import blp as auth
+    from copa.extensions import api
+    from copa.web.health import blp as health
+
+    for blueprint in (health, auth, areas):
+        api.register_blueprint(blueprint)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from copa.web.problems import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from copa.cli import copa_cli
+
+    app.cli.add_command(copa_cli)
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"

@@ -1,0 +1,515 @@
+"""Use cases of the area: importing ward boundaries, and finding the ward a point falls in.
+
+``import_geojson`` is the only function here that writes, and it owns its transaction.
+``locate`` answers from an in-process spatial index (shapely ``STRtree`` over prepared
+polygons) that is rebuilt when the wards in the database change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy
+import shapely
+import sqlalchemy as sa
+from flask import current_app
+from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
+from shapely.validation import make_valid
+from sqlalchemy.orm import selectinload
+
+from copa.areas.models import LocalAuthority, Ward
+from copa.db import begin_write, db
+from copa.web.problems import Unprocessable, problem_type
+
+KNOWN_AUTHORITIES = {
+    "E06000001": "Hartlepool",
+    "E06000002": "Middlesbrough",
+    "E06000003": "Redcar and Cleveland",
+    "E06000004": "Stockton-on-Tees",
+}
+BUNDLED_DIR = Path(__file__).parent / "data"
+
+OUT_OF_AREA_ADVICE = "Contact the police force for that area on 101, or 999 in an emergency."
+
+_WARD_CODE_KEY = re.compile(r"^WD\d\dCD$")
+_WARD_NAME_KEY = re.compile(r"^WD\d\dNM$")
+_LAD_CODE_KEY = re.compile(r"^LAD\d\dCD$")
+_LAD_NAME_KEY = re.compile(r"^LAD\d\dNM$")
+_GSS_CODE = re.compile(r"^[ENSW]\d{8}$")  # ONS GSS code: a letter for the nation, 8 digits
+_AUTHORITY_STEM = re.compile(r"^E0[6-9]\d{6}$")  # English unitary/district/borough codes
+_NAME_MAX = 120
+_INDEX_KEY = "copa_area_index"
+
+
+class AreaImportError(ValueError):
+    """The file cannot be imported as ward boundaries; the message says why."""
+
+
+class OutOfArea(Unprocessable):
+    type = problem_type("out-of-area")
+    title = "Outside the Cleveland police force area"
+
+
+@dataclass
+class ImportResult:
+    authority_code: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # Wards of this authority already stored but absent from the file (e.g. after a boundary
+    # review). They are left in place, because reports may refer to them; the caller decides.
+    not_in_file: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.authority_code}: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged"
+        )
+        if self.not_in_file:
+            text += f"; stored but not in the file: {', '.join(self.not_in_file)}"
+        return text
+
+
+@dataclass(frozen=True)
+class AreaRef:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """The ward and local authority a point falls in."""
+
+    ward_code: str
+    ward_name: str
+    local_authority_code: str
+    local_authority_name: str
+
+    @property
+    def ward(self) -> AreaRef:
+        return AreaRef(self.ward_code, self.ward_name)
+
+    @property
+    def local_authority(self) -> AreaRef:
+        return AreaRef(self.local_authority_code, self.local_authority_name)
+
+
+@dataclass(frozen=True)
+class _WardIn:
+    code: str
+    name: str
+    geometry: str  # GeoJSON geometry object, as text
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+def import_geojson(
+    source: str | Path | Mapping[str, Any],
+    *,
+    authority_code: str | None = None,
+    authority_name: str | None = None,
+) -> ImportResult:
+    """Create or update one local authority and its wards from a ward GeoJSON FeatureCollection.
+
+    Repeatable: wards are matched by code and only changed fields are written.
+    Raises ``AreaImportError`` (and writes nothing) when the file is not usable.
+    """
+    data, stem = _load(source)
+    features = _features(data)
+    wards = [_ward_from_feature(feature, number) for number, feature in enumerate(features, 1)]
+    _refuse_duplicate_codes(wards)
+    code = _authority_code(authority_code, features, stem)
+
+    begin_write()
+    try:
+        result = _upsert(code, _authority_name(code, authority_name, features), wards)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    invalidate_index()
+    return result
+
+
+def import_bundled() -> list[ImportResult]:
+    """Import the four Cleveland authorities' ward files shipped in ``copa/areas/data``."""
+    return [import_geojson(BUNDLED_DIR / f"{code}.geojson") for code in sorted(KNOWN_AUTHORITIES)]
+
+
+def _load(source: str | Path | Mapping[str, Any]) -> tuple[Any, str | None]:
+    if not isinstance(source, str | Path):
+        return source, None  # already parsed; _features() checks its shape
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte order mark
+    except OSError as error:
+        raise AreaImportError(f"The file cannot be read ({error.strerror or error}).") from error
+    except UnicodeDecodeError as error:
+        raise AreaImportError("The file is not UTF-8 text.") from error
+    try:
+        return json.loads(text), path.stem
+    except ValueError as error:
+        raise AreaImportError(f"The file is not valid JSON ({error}).") from error
+
+
+def _features(data: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(data, Mapping) or data.get("type") != "FeatureCollection":
+        raise AreaImportError("Expected a GeoJSON FeatureCollection of wards.")
+    features = data.get("features")
+    if not isinstance(features, list) or not features:
+        raise AreaImportError("The FeatureCollection has no features.")
+    for number, feature in enumerate(features, 1):
+        if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
+            raise AreaImportError(f"Feature {number} is not a GeoJSON Feature.")
+        if not isinstance(feature.get("properties"), Mapping):
+            raise AreaImportError(f"Feature {number} has no properties.")
+    return features
+
+
+def _property(
+    properties: Mapping[str, Any],
+    pattern: re.Pattern[str],
+    plain: str | None,
+    what: str,
+    where: str,
+) -> Any:
+    keys = [key for key in properties if pattern.match(key)]
+    if not keys and plain is not None and plain in properties:
+        keys = [plain]
+    if len(keys) > 1:
+        raise AreaImportError(
+            f"{where}: more than one {what} property ({', '.join(sorted(keys))})."
+        )
+    return properties[keys[0]] if keys else None
+
+
+def _ward_from_feature(feature: Mapping[str, Any], number: int) -> _WardIn:
+    where = f"Feature {number}"
+    properties = feature["properties"]
+    code = _property(properties, _WARD_CODE_KEY, "code", "ward code", where)
+    name = _property(properties, _WARD_NAME_KEY, "name", "ward name", where)
+    if not isinstance(code, str) or not _GSS_CODE.match(code.strip()):
+        raise AreaImportError(
+            f"{where}: no ward code (a WDnnCD or code property holding a GSS code such as "
+            f"E05008942), found {code!r}."
+        )
+    code = code.strip()
+    where = f"Ward {code}"
+    if not isinstance(name, str) or not name.strip():
+        raise AreaImportError(f"{where}: no ward name (a WDnnNM or name property).")
+    name = name.strip()
+    if len(name) > _NAME_MAX:
+        raise AreaImportError(f"{where}: the name is longer than {_NAME_MAX} characters.")
+    return _WardIn(code, name, _geometry_text(feature.get("geometry"), where))
+
+
+def _geometry_text(geometry: Any, where: str) -> str:
+    if not isinstance(geometry, Mapping):
+        raise AreaImportError(f"{where}: has no geometry.")
+    kind = geometry.get("type")
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise AreaImportError(
+            f"{where}: the geometry is a {kind}; a ward must be a Polygon or MultiPolygon."
+        )
+    try:
+        polygon = shape(geometry)
+    except Exception as error:  # noqa: BLE001 - shapely raises several types for bad coordinates
+        raise AreaImportError(f"{where}: the geometry is malformed ({error}).") from error
+    if polygon.is_empty:
+        raise AreaImportError(f"{where}: the geometry is empty.")
+    min_x, min_y, max_x, max_y = polygon.bounds
+    if (
+        not all(map(math.isfinite, polygon.bounds))
+        or min_x < -180
+        or max_x > 180
+        or min_y < -90
+        or max_y > 90
+    ):
+        raise AreaImportError(
+            f"{where}: the coordinates are not WGS84 longitude/latitude "
+            "(reproject the file to EPSG:4326 first)."
+        )
+    if not polygon.is_valid:
+        polygon = _polygonal_part(make_valid(polygon))
+        if polygon.is_empty:
+            raise AreaImportError(f"{where}: the geometry has no area once repaired.")
+    return json.dumps(mapping(polygon), separators=(",", ":"))
+
+
+def _polygonal_part(geometry: shapely.Geometry) -> Polygon | MultiPolygon:
+    """make_valid may return lines and points beside the polygons (collapsed slivers); keep area."""
+    if isinstance(geometry, Polygon | MultiPolygon):
+        return geometry
+    polygons: list[Polygon] = []
+    for part in getattr(geometry, "geoms", ()):
+        if isinstance(part, Polygon):
+            polygons.append(part)
+        elif isinstance(part, MultiPolygon):
+            polygons.extend(part.geoms)
+    if len(polygons) == 1:
+        return polygons[0]
+    return MultiPolygon(polygons)
+
+
+def _refuse_duplicate_codes(wards: Iterable[_WardIn]) -> None:
+    seen: set[str] = set()
+    for ward in wards:
+        if ward.code in seen:
+            raise AreaImportError(f"Ward {ward.code} appears more than once in the file.")
+        seen.add(ward.code)
+
+
+def _feature_values(
+    features: Sequence[Mapping[str, Any]], pattern: re.Pattern[str], what: str
+) -> set[str]:
+    values: set[str] = set()
+    for number, feature in enumerate(features, 1):
+        value = _property(feature["properties"], pattern, None, what, f"Feature {number}")
+        if isinstance(value, str) and value.strip():
+            values.add(value.strip())
+    return values
+
+
+def _authority_code(
+    given: str | None, features: Sequence[Mapping[str, Any]], stem: str | None
+) -> str:
+    if given is not None:
+        code = given.strip()
+        source = "the authority code given"
+    else:
+        codes = _feature_values(features, _LAD_CODE_KEY, "local authority code")
+        if len(codes) > 1:
+            raise AreaImportError(
+                "The wards belong to several local authorities "
+                f"({', '.join(sorted(codes))}); import one local authority per file."
+            )
+        if codes:
+            code, source = codes.pop(), "the LADnnCD property"
+        elif stem and _AUTHORITY_STEM.match(stem):
+            code, source = stem, "the file name"
+        else:
+            raise AreaImportError(
+                "Cannot tell which local authority the wards belong to: give the authority "
+                "code, add a LADnnCD property, or name the file after the code (E06000001.geojson)."
+            )
+    if not _GSS_CODE.match(code):
+        raise AreaImportError(f"{code!r} from {source} is not a GSS code such as E06000001.")
+    return code
+
+
+def _authority_name(code: str, given: str | None, features: Sequence[Mapping[str, Any]]) -> str:
+    if given is not None and given.strip():
+        name = given.strip()
+    else:
+        names = _feature_values(features, _LAD_NAME_KEY, "local authority name")
+        if len(names) > 1:
+            raise AreaImportError(
+                f"The features name several local authorities ({', '.join(sorted(names))})."
+            )
+        stored = db.session.get(LocalAuthority, code)
+        if names:
+            name = names.pop()
+        elif code in KNOWN_AUTHORITIES:
+            name = KNOWN_AUTHORITIES[code]
+        elif stored is not None:
+            name = stored.name  # re-importing an authority named on an earlier import
+        else:
+            raise AreaImportError(
+                f"No name for local authority {code}: "
+                "give the authority name or add a LADnnNM property."
+            )
+    if len(name) > _NAME_MAX:
+        raise AreaImportError(f"The local authority name is longer than {_NAME_MAX} characters.")
+    return name
+
+
+def _upsert(code: str, name: str, wards: Sequence[_WardIn]) -> ImportResult:
+    result = ImportResult(code)
+    authority = db.session.get(LocalAuthority, code)
+    if authority is None:
+        db.session.add(LocalAuthority(code=code, name=name))
+    elif authority.name != name:
+        authority.name = name
+
+    codes = [ward.code for ward in wards]
+    stored: dict[str, Ward] = {}
+    for start in range(0, len(codes), 500):  # stay well under every driver's parameter limit
+        chunk = codes[start : start + 500]
+        stored.update(
+            (w.code, w) for w in db.session.scalars(sa.select(Ward).where(Ward.code.in_(chunk)))
+        )
+
+    for ward in wards:
+        row = stored.get(ward.code)
+        if row is None:
+            db.session.add(
+                Ward(
+                    code=ward.code,
+                    name=ward.name,
+                    local_authority_code=code,
+                    geometry=ward.geometry,
+                )
+            )
+            result.created += 1
+            continue
+        changed = False
+        for attribute, value in (
+            ("name", ward.name),
+            ("local_authority_code", code),
+            ("geometry", ward.geometry),
+        ):
+            if getattr(row, attribute) != value:
+                setattr(row, attribute, value)
+                changed = True
+        if changed:
+            result.updated += 1
+        else:
+            result.unchanged += 1
+
+    in_file = set(codes)
+    result.not_in_file = sorted(
+        c
+        for c in db.session.scalars(sa.select(Ward.code).where(Ward.local_authority_code == code))
+        if c not in in_file
+    )
+    db.session.flush()
+    return result
+
+
+# --- lookup -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Index:
+    tree: shapely.STRtree
+    geometries: Any  # numpy array of prepared polygons, in the tree's order
+    locations: tuple[Location, ...]  # plain values, never ORM objects
+    # GEOS prepared geometries build their internal indexes lazily and are not thread-safe
+    # (libgeos/geos#825), and shapely releases the GIL: one predicate call at a time per index.
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
+
+
+@dataclass
+class _IndexHolder:
+    """One per app: the index, what the database looked like when it was built, and when."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    index: _Index | None = None
+    version: tuple[Any, ...] | None = None
+    checked_at: float = 0.0
+    generation: int = 0  # bumped by invalidate(): a build that started before it is discarded
+
+
+def locate(lat: float, lon: float) -> Location:
+    """The ward and local authority covering a WGS84 point; ``OutOfArea`` outside every ward."""
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Unprocessable("Latitude must be within -90..90 and longitude within -180..180.")
+    index = _current_index()
+    point = Point(lon, lat)
+    candidates = index.tree.query(point)
+    if len(candidates):
+        with index.lock:
+            covered = shapely.covers(index.geometries[candidates], point)
+        hits = candidates[covered]
+        if len(hits):
+            # A point on a shared boundary is covered by both wards: choose the same one every time.
+            return min((index.locations[i] for i in hits), key=lambda loc: loc.ward_code)
+    raise OutOfArea(
+        "That location is outside the Cleveland police force area. " + OUT_OF_AREA_ADVICE,
+        advice=OUT_OF_AREA_ADVICE,
+    )
+
+
+def invalidate_index() -> None:
+    """Forget this app's index, so the next lookup sees the areas just written."""
+    holder = _holder()
+    with holder.lock:
+        holder.index = None
+        holder.version = None
+        holder.generation += 1
+
+
+def _holder() -> _IndexHolder:
+    return current_app.extensions.setdefault(_INDEX_KEY, _IndexHolder())
+
+
+def _current_index() -> _Index:
+    holder = _holder()
+    recheck = float(current_app.config.get("AREAS_RECHECK_SECONDS", 60))
+    now = time.monotonic()
+    index = holder.index
+    if index is not None and now - holder.checked_at < recheck:
+        return index
+    version = _areas_version()
+    with holder.lock:
+        if holder.index is not None and holder.version == version:
+            holder.checked_at = now
+            return holder.index
+        generation = holder.generation
+    index = _build_index()
+    with holder.lock:
+        if holder.generation == generation:
+            holder.index, holder.version, holder.checked_at = index, version, now
+    return index
+
+
+def _areas_version() -> tuple[Any, ...]:
+    """Cheap fingerprint of the stored areas: counts and latest change of wards and authorities."""
+    wards = sa.select(sa.func.count(Ward.code), sa.func.max(Ward.updated_at))
+    authorities = sa.select(
+        sa.func.count(LocalAuthority.code), sa.func.max(LocalAuthority.updated_at)
+    )
+    return tuple(db.session.execute(wards).one()) + tuple(db.session.execute(authorities).one())
+
+
+def _build_index() -> _Index:
+    rows = db.session.execute(
+        sa.select(Ward.code, Ward.name, LocalAuthority.code, LocalAuthority.name, Ward.geometry)
+        .join(LocalAuthority, Ward.local_authority_code == LocalAuthority.code)
+        .order_by(Ward.code)
+    ).all()
+    geometries = []
+    locations = []
+    for ward_code, ward_name, authority_code, authority_name, text in rows:
+        try:
+            polygon = shape(json.loads(text))
+        except Exception:  # noqa: BLE001 - one damaged row must not take the lookup down
+            current_app.logger.error(
+                "ward %s has an unreadable geometry; it is left out", ward_code
+            )
+            continue
+        geometries.append(polygon)
+        locations.append(Location(ward_code, ward_name, authority_code, authority_name))
+    if not geometries:
+        # Every lookup will answer out-of-area: say why in the log, once per rebuild.
+        current_app.logger.warning("no wards stored: run flask copa import-areas or seed-demo")
+    array = numpy.empty(len(geometries), dtype=object)
+    array[:] = geometries
+    shapely.prepare(array)
+    return _Index(shapely.STRtree(array), array, tuple(locations))
+
+
+# --- listing ------------------------------------------------------------------------------
+
+
+def list_authorities() -> list[LocalAuthority]:
+    """Every local authority with its wards (by name), ordered by name."""
+    query = (
+        sa.select(LocalAuthority)
+        .options(
+            selectinload(LocalAuthority.wards).load_only(
+                Ward.code, Ward.name, Ward.local_authority_code
+            )
+        )
+        .order_by(LocalAuthority.name)
+    )
+    return list(db.session.scalars(query))

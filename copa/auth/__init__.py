@@ -1,0 +1,1 @@
+"""Devices, users, tokens, refresh rotation and revocation."""

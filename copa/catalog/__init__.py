@@ -1,0 +1,1 @@
+"""Report categories and their extra questions (Open311 attribute form)."""

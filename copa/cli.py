@@ -1,0 +1,70 @@
+"""``flask copa ...``: operational commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+copa_cli = AppGroup("copa", help="COPA operations: demo data, areas, housekeeping, the API document.")
+
+
+@copa_cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Load the Cleveland demo data (areas, categories, partners, users); safe to repeat."""
+    from copa.demo import seed_demo
+
+    result = seed_demo()
+    click.echo(
+        f"areas: {result.wards} wards; categories added: {result.categories_added}; "
+        f"partners added: {result.partners_added}"
+    )
+    if result.users_added:
+        click.echo("demo users added: " + ", ".join(result.users_added))
+        if result.password:
+            click.echo(f"demo password (shown once; set COPA_DEMO_PASSWORD to choose it): {result.password}")
+        else:
+            click.echo("demo password: the value of COPA_DEMO_PASSWORD")
+    else:
+        click.echo("demo users already present")
+
+
+@copa_cli.command("import-areas")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--authority-code", help="GSS code of the local authority, when the file does not say.")
+@click.option("--authority-name", help="Name of the local authority, when the file does not say.")
+def import_areas_command(files: tuple[Path, ...], authority_code: str | None, authority_name: str | None) -> None:
+    """Load or update wards from GeoJSON FeatureCollections (repeatable; updates in place)."""
+    from copa.areas.service import AreaImportError, import_geojson
+
+    for path in files:
+        try:
+            result = import_geojson(path, authority_code=authority_code, authority_name=authority_name)
+        except AreaImportError as error:
+            raise click.ClickException(f"{path}: {error}") from error
+        click.echo(
+            f"{path.name}: {result.authority_code} created {result.created}, "
+            f"updated {result.updated}, unchanged {result.unchanged}"
+        )
+
+
+@copa_cli.command("purge")
+def purge_command() -> None:
+    """Delete what is past its retention: idempotency keys older than COPA_IDEMPOTENCY_TTL_DAYS."""
+    from copa.web.idempotency import purge_expired
+
+    click.echo(f"idempotency keys deleted: {purge_expired()}")
+
+
+@copa_cli.command("openapi")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def openapi_command(output: Path | None) -> None:
+    """Print (or write) the OpenAPI document generated from the code."""
+    from copa.openapi import render_openapi
+
+    text = render_openapi()
+    if output:
+        output.write_text(text)
+    else:
+        click.echo(text, nl=False)

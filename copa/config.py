@@ -1,0 +1,143 @@
+"""Settings from the environment.
+
+Every setting is a ``COPA_`` environment variable (``COPA_DATABASE_URL`` becomes
+``DATABASE_URL``); values are parsed as JSON when they parse, so ``COPA_PORT=5000`` is an int.
+The README's configuration table lists them all; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+DEFAULTS: dict[str, object] = {
+    "ENV": "development",
+    "DATABASE_URL": None,  # default: SQLite file instance/copa.db
+    "SECRET_KEY": None,
+    "JWT_SECRET_KEY": None,
+    "JWT_ISSUER": "copa",
+    "JWT_AUDIENCE": "copa-api",
+    "ACCESS_TOKEN_MINUTES": 15,
+    "REFRESH_TOKEN_DAYS": 30,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_LOGIN": "10/minute",
+    "RATELIMIT_DEVICES": "20/hour",
+    "RATELIMIT_REFRESH": "60/hour",
+    "PROXY_COUNT": 0,
+    "MAX_BODY_BYTES": 9 * 1024 * 1024,
+    "MAX_JSON_BYTES": 64 * 1024,
+    "IDEMPOTENCY_TTL_DAYS": 7,
+    "IDEMPOTENCY_LEASE_SECONDS": 30,
+    "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    "AREAS_RECHECK_SECONDS": 60,
+    "DEMO_PASSWORD": None,
+    "LOG_LEVEL": "INFO",
+}
+
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL")
+
+
+class ConfigError(RuntimeError):
+    """The service cannot start with the configuration it was given."""
+
+
+def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> None:
+    """Fill ``app.config`` from defaults, ``COPA_`` variables, then explicit overrides."""
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env("COPA", loads=_loads)
+    if overrides:
+        app.config.update(overrides)
+
+    env = app.config["ENV"]
+    if env not in ("development", "production", "testing"):
+        raise ConfigError(f"COPA_ENV must be development, production or testing, not {env!r}")
+    app.config["TESTING"] = app.config.get("TESTING", False) or env == "testing"
+
+    if env == "production":
+        missing = [f"COPA_{k}" for k in REQUIRED_IN_PRODUCTION if not app.config.get(k)]
+        if missing:
+            raise ConfigError("production needs " + ", ".join(missing))
+    else:
+        _fill_development_secrets(app)
+
+    if not app.config["DATABASE_URL"]:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'copa.db'}"
+
+    _derive_library_settings(app)
+
+
+def _loads(value: str) -> object:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _fill_development_secrets(app: Flask) -> None:
+    """Outside production, keep random secrets in instance/secrets.json (mode 0600).
+
+    They survive restarts (tokens stay valid during development) and are never constants
+    in the code, so no two installations share a key.
+    """
+    if app.config.get("SECRET_KEY") and app.config.get("JWT_SECRET_KEY"):
+        return
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    changed = False
+    for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
+        if not stored.get(key):
+            stored[key] = secrets.token_urlsafe(48)
+            changed = True
+    if changed:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle)
+        os.chmod(path, 0o600)
+    for key, value in stored.items():
+        if not app.config.get(key):
+            app.config[key] = value
+
+
+def _derive_library_settings(app: Flask) -> None:
+    """Translate COPA_ settings into the names the extensions read."""
+    c = app.config
+    c["SQLALCHEMY_DATABASE_URI"] = c["DATABASE_URL"]
+    c["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(c["DATABASE_URL"])
+    c["MAX_CONTENT_LENGTH"] = int(c["MAX_BODY_BYTES"])
+    c["JSON_SORT_KEYS"] = False
+
+    c["JWT_ALGORITHM"] = "HS256"
+    c["JWT_DECODE_ALGORITHMS"] = ["HS256"]
+    c["JWT_ENCODE_ISSUER"] = c["JWT_ISSUER"]
+    c["JWT_DECODE_ISSUER"] = c["JWT_ISSUER"]
+    c["JWT_ENCODE_AUDIENCE"] = c["JWT_AUDIENCE"]
+    c["JWT_DECODE_AUDIENCE"] = c["JWT_AUDIENCE"]
+    c["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(minutes=int(c["ACCESS_TOKEN_MINUTES"]))
+    c["JWT_REFRESH_TOKEN_EXPIRES"] = timedelta(days=int(c["REFRESH_TOKEN_DAYS"]))
+    c["JWT_TOKEN_LOCATION"] = ["headers"]
+    c["JWT_ERROR_MESSAGE_KEY"] = "detail"
+
+    c["RATELIMIT_HEADERS_ENABLED"] = True
+    c["RATELIMIT_STORAGE_URI"] = c["RATELIMIT_STORAGE_URI"]
+
+    c["API_TITLE"] = "COPA API"
+    c["API_VERSION"] = "1.0.0"
+    c["OPENAPI_VERSION"] = "3.0.3"
+
+
+def engine_options(url: str) -> dict[str, object]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"check_same_thread": False}}
+    return {"pool_pre_ping": True}

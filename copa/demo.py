@@ -1,0 +1,85 @@
+"""The Cleveland demo data that ``make run`` loads once: areas, categories, partners, users."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+
+from copa.areas import service as areas
+from copa.auth.models import User
+from copa.auth.service import hash_password
+from copa.catalog.service import ensure_seed_categories
+from copa.db import begin_write, db
+from copa.routing.models import Partner, PartnerKind
+from copa.web.access import Role
+
+DEMO_PARTNERS = [
+    ("middlesbrough-council", "Middlesbrough Council", PartnerKind.COUNCIL),
+    ("hartlepool-council", "Hartlepool Borough Council", PartnerKind.COUNCIL),
+    ("redcar-cleveland-council", "Redcar and Cleveland Borough Council", PartnerKind.COUNCIL),
+    ("stockton-council", "Stockton-on-Tees Borough Council", PartnerKind.COUNCIL),
+    ("thirteen-housing", "Thirteen Housing", PartnerKind.HOUSING_PROVIDER),
+    ("habinteg-housing", "Habinteg Housing", PartnerKind.HOUSING_PROVIDER),
+    ("environment-agency", "Environment Agency", PartnerKind.ENVIRONMENT_AGENCY),
+    ("tees-health-social-care", "Tees health and social care partnership", PartnerKind.HEALTH_AND_SOCIAL_CARE),
+    ("force-control-room", "Cleveland Police force control room", PartnerKind.POLICE),
+    ("opcc", "Office of the Police and Crime Commissioner for Cleveland", PartnerKind.OPCC),
+]
+
+DEMO_USERS = [
+    ("admin@copa.example", "Demo Admin", [Role.ADMIN], None),
+    ("reviewer@copa.example", "Demo Reviewer", [Role.REVIEWER], None),
+    ("resolution@copa.example", "Demo Resolution Officer", [Role.RESOLUTION], None),
+    ("analyst@copa.example", "Demo Analyst", [Role.ANALYST], None),
+    ("partner@copa.example", "Demo Partner (Middlesbrough Council)", [Role.PARTNER], "middlesbrough-council"),
+]
+
+
+@dataclass
+class DemoResult:
+    wards: int = 0
+    categories_added: int = 0
+    partners_added: int = 0
+    users_added: list[str] = field(default_factory=list)
+    password: str | None = None  # set only when generated on this run
+
+
+def seed_demo() -> DemoResult:
+    """Load the demo data; running it again adds nothing that is already there."""
+    result = DemoResult()
+    for imported in areas.import_bundled():
+        result.wards += imported.created + imported.updated + imported.unchanged
+    result.categories_added = ensure_seed_categories()
+
+    begin_write()
+    partners = {p.code: p for p in db.session.scalars(sa.select(Partner))}
+    for code, name, kind in DEMO_PARTNERS:
+        if code not in partners:
+            partners[code] = Partner(code=code, name=name, kind=kind)
+            db.session.add(partners[code])
+            result.partners_added += 1
+    db.session.flush()
+
+    existing = set(db.session.scalars(sa.select(User.email)))
+    missing = [u for u in DEMO_USERS if u[0] not in existing]
+    if missing:
+        password = current_app.config.get("DEMO_PASSWORD")
+        if not password:
+            password = result.password = secrets.token_urlsafe(12)
+        password_hash = hash_password(password)
+        for email, name, roles, partner_code in missing:
+            db.session.add(
+                User(
+                    email=email,
+                    display_name=name,
+                    password_hash=password_hash,
+                    roles=[str(r) for r in roles],
+                    partner_id=partners[partner_code].id if partner_code else None,
+                )
+            )
+            result.users_added.append(email)
+    db.session.commit()
+    return result

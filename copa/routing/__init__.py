@@ -1,0 +1,1 @@
+"""Partners and, as the routing issue grows it, rules, referrals and destinations."""

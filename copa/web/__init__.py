@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by features: problem+json errors, access policies, idempotency."""

@@ -1,0 +1,48 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from copa.db import db
+from copa.web.access import PUBLIC, requires
+from copa.web.blueprint import Blueprint
+from copa.web.problems import ServiceUnavailable, problem_type
+
+blp = Blueprint("health", __name__, description="Is the service up, and can it reach its database?")
+
+
+class HealthOut(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+class DatabaseUnreachable(ServiceUnavailable):
+    type = problem_type("database-unreachable")
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @requires(PUBLIC)
+    @blp.response(200, HealthOut)
+    def get(self):
+        """The process is up (it does not touch the database)."""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @requires(PUBLIC)
+    @blp.response(200, HealthOut)
+    def get(self):
+        """The database answers; 503 when it does not."""
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+            db.session.rollback()
+        except sa.exc.SQLAlchemyError as error:
+            db.session.rollback()
+            raise DatabaseUnreachable(
+                "The database cannot be reached.", headers={"Retry-After": "5"}
+            ) from error
+        return {"status": "ok"}

@@ -1,0 +1,292 @@
+"""Idempotency-Key for create endpoints (IETF httpapi draft, with Stripe's semantics).
+
+A view opts in with ``@idempotent`` (below ``@requires``, above ``@blp.arguments``). For a
+request carrying the header, per (principal, key):
+
+* first time: the key is claimed, the view runs, and its response is stored **in the same
+  transaction as everything the view wrote**, so a crash at any point leaves either both or
+  neither; a retry after a crash simply runs again;
+* same key and same body, completed: the stored status and body are replayed;
+* same key, another body: 422; same key while the first request still runs: 409.
+
+Requests that fail validation or raise a problem store nothing (as Stripe does), so the client
+can correct them and retry with the same key. Responses of 5xx store nothing either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, make_response, request
+from flask_smorest import Blueprint as _SmorestBlueprint
+from sqlalchemy.orm import Session
+
+from copa.db import begin_write, db, insert_for, utcnow
+from copa.web.access import current_principal
+from copa.web.models import IdempotencyKey
+from copa.web.problems import Conflict, Problem, Unprocessable, problem_type
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_KEPT_HEADERS = ("Content-Type", "Location")
+
+
+class InvalidIdempotencyKey(Problem):
+    status = 400
+    title = "Bad Request"
+    type = problem_type("idempotency-key-invalid")
+
+
+class KeyReused(Unprocessable):
+    type = problem_type("idempotency-key-reused")
+
+
+class KeyInFlight(Conflict):
+    type = problem_type("idempotency-key-in-flight")
+
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Make a create endpoint safe to retry with an ``Idempotency-Key`` header."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+        _check_key(key)
+        principal = current_principal().subject
+        claim = _claim(principal, key, _fingerprint())
+        if isinstance(claim, Response):
+            return claim
+        try:
+            with unit_of_work() as session:
+                response = make_response(view(*args, **kwargs))
+                if response.status_code >= 500:
+                    raise _DoNotStore(response)
+                _complete(session, claim, response)
+        except _DoNotStore as stop:
+            _release(claim)
+            return stop.response
+        except BaseException:
+            _release(claim)
+            raise
+        return response
+
+    documented = _SmorestBlueprint.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": HEADER,
+                "required": False,
+                "description": "Repeat the same key to retry safely: the first response is replayed.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        ]
+    )(wrapper)
+    return documented
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This request's hold on a key: the row and the fencing token that proves it still holds it."""
+
+    id: uuid.UUID
+    lock_token: uuid.UUID
+
+
+class _DoNotStore(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """Run the request's work inside one outer transaction that this function commits.
+
+    For its duration ``db.session`` is a session joined to that transaction in
+    ``create_savepoint`` mode, so the commit a service makes becomes a savepoint: the service
+    code stays exactly as it is, and nothing it wrote is durable until the outer commit, which
+    also carries the stored response.
+    """
+    bind = db.engines[None]
+    if isinstance(bind, sa.Engine):
+        connection = bind.connect().execution_options(sqlite_immediate=True)
+        outer = connection.begin()
+        owned = True
+    else:  # already a Connection: the test suite runs each test inside one transaction
+        connection = bind
+        outer = connection.begin_nested()
+        owned = False
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    registry = db.session.registry
+    previous = registry() if registry.has() else None
+    registry.set(session)
+    try:
+        yield session
+        session.commit()
+        outer.commit()
+    except BaseException:
+        session.rollback()
+        if outer.is_active:
+            outer.rollback()
+        raise
+    finally:
+        session.close()
+        if previous is not None:
+            registry.set(previous)
+        else:
+            registry.clear()
+        if owned:
+            connection.close()
+
+
+def _check_key(key: str) -> None:
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise InvalidIdempotencyKey(
+            f"{HEADER} must be 1 to 255 printable ASCII characters.",
+            errors={HEADER: ["Must be 1 to 255 printable ASCII characters."]},
+        )
+
+
+def _fingerprint() -> str:
+    """A hash of what the request asks for, insensitive to JSON key order and multipart boundaries."""
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.full_path}\n".encode())
+    if request.mimetype == "multipart/form-data":
+        for name, value in sorted(request.form.items(multi=True)):
+            digest.update(f"form:{name}={value}\n".encode())
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+            content = upload.stream.read()
+            upload.stream.seek(0)
+            digest.update(f"file:{name}:{upload.filename}:".encode() + hashlib.sha256(content).digest())
+    else:
+        raw = request.get_data(cache=True)
+        try:
+            raw = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            pass
+        digest.update(raw)
+    return digest.hexdigest()
+
+
+def _claim(principal: str, key: str, fingerprint: str) -> Claim | Response:
+    """Take the key for this request (own short transaction), or answer for it."""
+    begin_write()
+    now = utcnow()
+    lease = timedelta(seconds=float(current_app.config["IDEMPOTENCY_LEASE_SECONDS"]))
+    token = uuid.uuid4()
+    claimed = db.session.scalar(
+        insert_for(IdempotencyKey)
+        .values(
+            id=uuid.uuid4(),
+            principal=principal,
+            key=key,
+            request_hash=fingerprint,
+            method=request.method,
+            path=request.path[:512],
+            created_at=now,
+            lock_token=token,
+            locked_until=now + lease,
+        )
+        .on_conflict_do_nothing(index_elements=["principal", "key"])
+        .returning(IdempotencyKey.id)
+    )
+    if claimed is not None:
+        db.session.commit()
+        return Claim(claimed, token)
+    row = db.session.scalar(
+        sa.select(IdempotencyKey).where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
+    )
+    try:
+        if row is None:  # released by its holder between our insert and this read
+            raise KeyInFlight("A request with this key just finished without a result. Retry.",
+                              headers={"Retry-After": "1"})
+        if row.request_hash != fingerprint:
+            raise KeyReused(
+                f"This {HEADER} was used with a different request. Use a new key for a new request.",
+                errors={HEADER: ["Already used with a different request."]},
+            )
+        if row.completed_at is not None:
+            return _replay(row)
+        if row.locked_until is not None and row.locked_until > now:
+            raise KeyInFlight(
+                f"A request with this {HEADER} is still being processed. Retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        # The request that held the key died (its lease ran out): take the key over.
+        taken = db.session.execute(
+            sa.update(IdempotencyKey)
+            .where(IdempotencyKey.id == row.id, IdempotencyKey.lock_token.is_not_distinct_from(row.lock_token))
+            .values(lock_token=token, locked_until=now + lease)
+        )
+        if taken.rowcount != 1:
+            raise KeyInFlight("A retry of this request is already running.", headers={"Retry-After": "1"})
+        db.session.commit()
+        return Claim(row.id, token)
+    finally:
+        if db.session().in_transaction():
+            db.session.rollback()
+
+
+def _complete(session: Session, claim: Claim, response: Response) -> None:
+    """Store the response, provided this request still holds the key (fencing token)."""
+    headers = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+    done = session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == claim.id, IdempotencyKey.lock_token == claim.lock_token)
+        .values(
+            lock_token=None,
+            locked_until=None,
+            completed_at=utcnow(),
+            response_status=response.status_code,
+            response_body=response.get_data(as_text=True),
+            response_headers=headers,
+        )
+    )
+    if done.rowcount != 1:
+        raise KeyInFlight("This request took too long and a retry took it over.", headers={"Retry-After": "1"})
+
+
+def _release(claim: Claim) -> None:
+    """Let a later retry run again: this attempt stored nothing."""
+    try:
+        if db.session().in_transaction():
+            db.session.rollback()
+        begin_write()
+        db.session.execute(
+            sa.delete(IdempotencyKey).where(
+                IdempotencyKey.id == claim.id, IdempotencyKey.lock_token == claim.lock_token
+            )
+        )
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the lease expires anyway; the original error matters more
+        db.session.rollback()
+        current_app.logger.warning("could not release idempotency key %s", claim.id, exc_info=True)
+
+
+def _replay(row: IdempotencyKey) -> Response:
+    response = Response(row.response_body or "", status=row.response_status)
+    for name, value in (row.response_headers or {}).items():
+        response.headers[name] = value
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def purge_expired() -> int:
+    """Delete keys older than COPA_IDEMPOTENCY_TTL_DAYS (at least 7); returns how many."""
+    days = max(7, int(current_app.config["IDEMPOTENCY_TTL_DAYS"]))
+    begin_write()
+    result = db.session.execute(
+        sa.delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - timedelta(days=days))
+    )
+    db.session.commit()
+    return result.rowcount

@@ -1,0 +1,78 @@
+"""Test data builders (factory-boy) and sign-in helpers."""
+
+from __future__ import annotations
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from copa.auth.models import User
+from copa.auth.service import hash_password
+from copa.db import db
+from copa.routing.models import Partner
+
+PASSWORD = "correct horse battery staple"
+_PASSWORD_HASH = hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
+
+
+class _Factory(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "commit"
+
+
+class PartnerFactory(_Factory):
+    class Meta:
+        model = Partner
+
+    code = factory.Sequence(lambda n: f"partner-{n}")
+    name = factory.Sequence(lambda n: f"Partner organisation {n}")
+    kind = "council"
+
+
+class UserFactory(_Factory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@copa.example")
+    display_name = factory.Sequence(lambda n: f"User {n}")
+    password_hash = _PASSWORD_HASH
+    roles = factory.LazyFunction(lambda: ["reviewer"])
+    active = True
+
+    class Params:
+        partner_user = factory.Trait(
+            roles=["partner"], partner=factory.SubFactory(PartnerFactory)
+        )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def register_device(client) -> dict:
+    """A resident's app install, signed in: the JSON of POST /v1/auth/devices."""
+    response = client.post("/v1/auth/devices", json={"platform": "android", "app_version": "1.0.0"})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def login(client, email: str, password: str = PASSWORD) -> dict:
+    response = client.post("/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def user_with_role(app, role: str, **kwargs) -> User:
+    with app.app_context():
+        if role == "partner":
+            return UserFactory(partner_user=True, **kwargs)
+        return UserFactory(roles=[role], **kwargs)
+
+
+def signed_in(app, client, role: str) -> dict:
+    """Tokens for a new user of that role (or a new device for 'resident')."""
+    if role == "resident":
+        return register_device(client)
+    user = user_with_role(app, role)
+    return login(client, user.email)
