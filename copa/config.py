@@ -128,6 +128,7 @@ def _derive_library_settings(app: Flask) -> None:
     c["JWT_REFRESH_TOKEN_EXPIRES"] = timedelta(days=int(c["REFRESH_TOKEN_DAYS"]))
     c["JWT_TOKEN_LOCATION"] = ["headers"]
     c["JWT_ERROR_MESSAGE_KEY"] = "detail"
+    c["JWT_COOKIE_CSRF_PROTECT"] = False  # bearer tokens only, never cookies
 
     c["RATELIMIT_HEADERS_ENABLED"] = True
     c["RATELIMIT_STORAGE_URI"] = c["RATELIMIT_STORAGE_URI"]

@@ -20,7 +20,7 @@ def _limit(setting: str):
 class Devices(MethodView):
     @requires(PUBLIC)
     @_limit("RATELIMIT_DEVICES")
-    @blp.arguments(schemas.DeviceIn)
+    @blp.arguments(schemas.DeviceIn, required=False)
     @blp.response(201, schemas.DeviceTokensOut)
     def post(self, payload):
         """Register a resident's app install; returns its first access and refresh tokens.

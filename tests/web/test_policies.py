@@ -1,0 +1,48 @@
+"""Function-level authorization: every route declares who may call it, and it is enforced."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from copa.web.access import POLICY_ATTR, PUBLIC
+
+
+def _view_methods(app):
+    """(rule, HTTP method, the function that handles it) for every route of the app."""
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        view_class = getattr(view, "view_class", None)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            handler = getattr(view_class, method.lower(), None) if view_class else view
+            yield rule, method, handler
+
+
+def _example_url(rule) -> str:
+    values = {arg: uuid.uuid4() if "uuid" in str(rule._converters.get(arg)).lower() else "x"
+              for arg in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_route_declares_a_policy(app):
+    undeclared = [f"{method} {rule.rule}" for rule, method, handler in _view_methods(app)
+                  if not getattr(handler, POLICY_ATTR, None)]
+    assert undeclared == []
+
+
+def test_every_protected_route_refuses_an_anonymous_caller(app, client):
+    checked = 0
+    for rule, method, handler in _view_methods(app):
+        if PUBLIC in getattr(handler, POLICY_ATTR):
+            continue
+        response = client.open(_example_url(rule), method=method)
+        assert response.status_code == 401, f"{method} {rule.rule} answered {response.status_code}"
+        assert response.mimetype == "application/problem+json"
+        checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/healthz"), ("GET", "/v1/areas")])
+def test_public_routes_need_no_token(client, method, path):
+    assert client.open(path, method=method).status_code == 200
