@@ -53,7 +53,7 @@ lock:
 	rm -rf .lock-venv
 
 lint: $(VENV)/.installed-test
-	$(BIN)/python -m ruff check copa tests bench
+	$(BIN)/python -m ruff check . && $(BIN)/python -m ruff format --check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache

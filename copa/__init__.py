@@ -57,7 +57,11 @@ def init_extensions(app: Flask) -> None:
             request.max_content_length = int(app.config["MAX_JSON_BYTES"])
         # Refuse a declared oversize body before anything reads it.
         limit = request.max_content_length
-        if limit is not None and request.content_length is not None and request.content_length > limit:
+        if (
+            limit is not None
+            and request.content_length is not None
+            and request.content_length > limit
+        ):
             raise RequestEntityTooLarge()
 
 

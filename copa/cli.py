@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-copa_cli = AppGroup("copa", help="COPA operations: demo data, areas, housekeeping, the API document.")
+copa_cli = AppGroup(
+    "copa", help="COPA operations: demo data, areas, housekeeping, the API document."
+)
 
 
 @copa_cli.command("seed-demo")
@@ -23,7 +25,9 @@ def seed_demo_command() -> None:
     if result.users_added:
         click.echo("demo users added: " + ", ".join(result.users_added))
         if result.password:
-            click.echo(f"demo password (shown once; set COPA_DEMO_PASSWORD to choose it): {result.password}")
+            click.echo(
+                f"demo password (shown once; set COPA_DEMO_PASSWORD to choose it): {result.password}"
+            )
         else:
             click.echo("demo password: the value of COPA_DEMO_PASSWORD")
     else:
@@ -31,22 +35,27 @@ def seed_demo_command() -> None:
 
 
 @copa_cli.command("import-areas")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--authority-code", help="GSS code of the local authority, when the file does not say.")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--authority-code", help="GSS code of the local authority, when the file does not say."
+)
 @click.option("--authority-name", help="Name of the local authority, when the file does not say.")
-def import_areas_command(files: tuple[Path, ...], authority_code: str | None, authority_name: str | None) -> None:
+def import_areas_command(
+    files: tuple[Path, ...], authority_code: str | None, authority_name: str | None
+) -> None:
     """Load or update wards from GeoJSON FeatureCollections (repeatable; updates in place)."""
     from copa.areas.service import AreaImportError, import_geojson
 
     for path in files:
         try:
-            result = import_geojson(path, authority_code=authority_code, authority_name=authority_name)
+            result = import_geojson(
+                path, authority_code=authority_code, authority_name=authority_name
+            )
         except AreaImportError as error:
             raise click.ClickException(f"{path}: {error}") from error
-        click.echo(
-            f"{path.name}: {result.authority_code} created {result.created}, "
-            f"updated {result.updated}, unchanged {result.unchanged}"
-        )
+        click.echo(f"{path.name}: {result}")
 
 
 @copa_cli.command("purge")
@@ -58,7 +67,12 @@ def purge_command() -> None:
 
 
 @copa_cli.command("openapi")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of stdout.",
+)
 def openapi_command(output: Path | None) -> None:
     """Print (or write) the OpenAPI document generated from the code."""
     from copa.openapi import render_openapi

@@ -1,8 +1,10 @@
 """Settings from the environment.
 
 Every setting is a ``COPA_`` environment variable (``COPA_DATABASE_URL`` becomes
-``DATABASE_URL``); values are parsed as JSON when they parse, so ``COPA_PORT=5000`` is an int.
-The README's configuration table lists them all; keep the two in step.
+``DATABASE_URL``). A value is converted to the type of its default (``COPA_ACCESS_TOKEN_MINUTES=5``
+is an int, ``COPA_RATELIMIT_ENABLED=false`` a bool); everything else stays a string, so a
+numeric password or secret is never turned into a number. The README's configuration table lists
+them all; keep the two in step.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class ConfigError(RuntimeError):
 def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> None:
     """Fill ``app.config`` from defaults, ``COPA_`` variables, then explicit overrides."""
     app.config.update(DEFAULTS)
-    app.config.from_prefixed_env("COPA", loads=_loads)
+    app.config.update(settings_from_environment(os.environ))
     if overrides:
         app.config.update(overrides)
 
@@ -74,11 +76,28 @@ def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> No
     _derive_library_settings(app)
 
 
-def _loads(value: str) -> object:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+def settings_from_environment(
+    environ: Mapping[str, str], prefix: str = "COPA_"
+) -> dict[str, object]:
+    """``COPA_X`` variables as settings ``X``, typed by their defaults."""
+    settings: dict[str, object] = {}
+    for name, raw in environ.items():
+        if not name.startswith(prefix):
+            continue
+        key = name[len(prefix) :]
+        default = DEFAULTS.get(key)
+        try:
+            if isinstance(default, bool):
+                if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError(raw)
+                settings[key] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                settings[key] = int(raw)
+            else:
+                settings[key] = raw
+        except ValueError as error:
+            raise ConfigError(f"{name}={raw!r} is not a valid {type(default).__name__}") from error
+    return settings
 
 
 def _fill_development_secrets(app: Flask) -> None:
@@ -94,7 +113,11 @@ def _fill_development_secrets(app: Flask) -> None:
     path = instance / "secrets.json"
     stored: dict[str, str] = {}
     if path.exists():
-        stored = json.loads(path.read_text())
+        os.chmod(path, 0o600)  # a copied file may have come with looser permissions
+        try:
+            stored = json.loads(path.read_text())
+        except ValueError as error:
+            raise ConfigError(f"{path} is not valid JSON; delete it to make new secrets") from error
     changed = False
     for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
         if not stored.get(key):

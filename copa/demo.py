@@ -24,7 +24,11 @@ DEMO_PARTNERS = [
     ("thirteen-housing", "Thirteen Housing", PartnerKind.HOUSING_PROVIDER),
     ("habinteg-housing", "Habinteg Housing", PartnerKind.HOUSING_PROVIDER),
     ("environment-agency", "Environment Agency", PartnerKind.ENVIRONMENT_AGENCY),
-    ("tees-health-social-care", "Tees health and social care partnership", PartnerKind.HEALTH_AND_SOCIAL_CARE),
+    (
+        "tees-health-social-care",
+        "Tees health and social care partnership",
+        PartnerKind.HEALTH_AND_SOCIAL_CARE,
+    ),
     ("force-control-room", "Cleveland Police force control room", PartnerKind.POLICE),
     ("opcc", "Office of the Police and Crime Commissioner for Cleveland", PartnerKind.OPCC),
 ]
@@ -34,7 +38,12 @@ DEMO_USERS = [
     ("reviewer@copa.example", "Demo Reviewer", [Role.REVIEWER], None),
     ("resolution@copa.example", "Demo Resolution Officer", [Role.RESOLUTION], None),
     ("analyst@copa.example", "Demo Analyst", [Role.ANALYST], None),
-    ("partner@copa.example", "Demo Partner (Middlesbrough Council)", [Role.PARTNER], "middlesbrough-council"),
+    (
+        "partner@copa.example",
+        "Demo Partner (Middlesbrough Council)",
+        [Role.PARTNER],
+        "middlesbrough-council",
+    ),
 ]
 
 

@@ -1,10 +1,10 @@
 """Extension objects, created unbound and bound to an app in ``init_extensions``."""
 
+import http
+
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
-import http
-
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 

@@ -43,8 +43,12 @@ def _configure_args(dialect_name: str) -> dict:
 
 def run_migrations_offline() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    context.configure(url=url, target_metadata=target_db.metadata, literal_binds=True,
-                      **_configure_args(_engine().dialect.name))
+    context.configure(
+        url=url,
+        target_metadata=target_db.metadata,
+        literal_binds=True,
+        **_configure_args(_engine().dialect.name),
+    )
     with context.begin_transaction():
         context.run_migrations()
 

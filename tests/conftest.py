@@ -43,15 +43,11 @@ def reset_database() -> None:
             conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
     else:
-        db.metadata.reflect(bind=engine)
+        existing = sa.MetaData()
+        existing.reflect(bind=engine)
         with engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
+            for table in reversed(existing.sorted_tables):
                 conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table.name}"'))
-            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-        db.metadata.clear()
-        from copa import import_models
-
-        import_models()
 
 
 @pytest.fixture(scope="session")

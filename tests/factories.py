@@ -41,9 +41,7 @@ class UserFactory(_Factory):
     active = True
 
     class Params:
-        partner_user = factory.Trait(
-            roles=["partner"], partner=factory.SubFactory(PartnerFactory)
-        )
+        partner_user = factory.Trait(roles=["partner"], partner=factory.SubFactory(PartnerFactory))
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -41,7 +41,9 @@ def create_thing(name: str) -> Partner:
 
 
 def count_things() -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Partner).where(Partner.code.like("probe-%")))
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Partner).where(Partner.code.like("probe-%"))
+    )
 
 
 @blp.route("/things")
@@ -53,7 +55,11 @@ class Things(MethodView):
     def post(self, payload):
         if payload["name"] == "explode":
             raise RuntimeError("secret internal detail: password=hunter2")
-        return create_thing(payload["name"]), 201, {"Location": f"/test-probe/things/{payload['name']}"}
+        return (
+            create_thing(payload["name"]),
+            201,
+            {"Location": f"/test-probe/things/{payload['name']}"},
+        )
 
 
 @blp.route("/admin-only")

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from copa.areas.service import import_bundled
-
 from tests.factories import register_device, signed_in
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.yaml"
@@ -31,8 +30,11 @@ def cleveland(app):
 def tokens(app, client):
     """A valid token for each kind of caller the document names in ``x-roles``."""
     resident = register_device(client)
-    by_role = {"resident": resident["access_token"], "authenticated": resident["access_token"],
-               "refresh-token": resident["refresh_token"]}
+    by_role = {
+        "resident": resident["access_token"],
+        "authenticated": resident["access_token"],
+        "refresh-token": resident["refresh_token"],
+    }
     for role in ("reviewer", "resolution", "analyst", "admin", "partner"):
         by_role[role] = signed_in(app, client, role)["access_token"]
     return by_role
@@ -44,8 +46,11 @@ def tokens(app, client):
     derandomize=True,  # a fixed seed: the same cases on every run and every machine
     database=None,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_every_operation_keeps_its_contract(case, app, tokens, cleveland):
     roles = case.operation.definition.raw.get("x-roles") or []

@@ -27,7 +27,9 @@ def served(tmp_path):
     """gunicorn, 2 workers, production settings, a migrated SQLite file; yields its base URL."""
     redis_url = os.environ.get("COPA_TEST_REDIS_URL")
     if not redis_url:
-        pytest.skip("COPA_TEST_REDIS_URL is not set (.ci/run sets it): shared rate-limit storage not checked")
+        pytest.skip(
+            "COPA_TEST_REDIS_URL is not set (.ci/run sets it): shared rate-limit storage not checked"
+        )
     port = _free_port()
     env = {
         **os.environ,
@@ -39,11 +41,29 @@ def served(tmp_path):
         "COPA_RATELIMIT_KEY_PREFIX": f"copa-test-{uuid.uuid4().hex}",
         "COPA_LOG_LEVEL": "WARNING",
     }
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -55,7 +75,9 @@ def served(tmp_path):
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("gunicorn did not start: " + server.stderr.read1().decode(errors="replace"))
+                raise RuntimeError(
+                    "gunicorn did not start: " + server.stderr.read1().decode(errors="replace")
+                )
             time.sleep(0.2)
         yield base
     finally:
@@ -69,8 +91,12 @@ def test_two_workers_share_one_rate_limit_through_redis(served):
     statuses = []
     for _ in range(14):
         # A new connection each time, so both workers take requests.
-        response = requests.post(f"{served}/v1/auth/login", json={"email": "x@copa.example", "password": "x"},
-                                 headers={"Connection": "close"}, timeout=10)
+        response = requests.post(
+            f"{served}/v1/auth/login",
+            json={"email": "x@copa.example", "password": "x"},
+            headers={"Connection": "close"},
+            timeout=10,
+        )
         statuses.append(response.status_code)
     assert statuses.count(401) == 10
     assert statuses.count(429) == 4

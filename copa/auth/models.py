@@ -43,9 +43,7 @@ class AuthSession(UUIDPrimaryKey, db.Model):
 
     __tablename__ = "auth_session"
     __table_args__ = (
-        sa.CheckConstraint(
-            "(device_id IS NULL) <> (user_id IS NULL)", name="one_principal"
-        ),
+        sa.CheckConstraint("(device_id IS NULL) <> (user_id IS NULL)", name="one_principal"),
     )
 
     device_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -19,7 +19,9 @@ class TokensOut(Schema):
     access_token = fields.String(required=True)
     refresh_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata={"example": "Bearer"})
-    expires_in = fields.Integer(required=True, metadata={"description": "Access token lifetime, seconds."})
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Access token lifetime, seconds."}
+    )
     roles = fields.List(fields.String(), required=True)
 
 

@@ -94,7 +94,9 @@ def refresh(claims: dict) -> TokenPair:
     if spent.rowcount != 1:
         _revoke(session_id, "refresh_reuse", now)
         db.session.commit()
-        raise RefreshReused("This refresh token was already used; every token from this sign-in is now revoked. Sign in again.")
+        raise RefreshReused(
+            "This refresh token was already used; every token from this sign-in is now revoked. Sign in again."
+        )
     principal = load_principal(claims)
     if principal is None:
         raise Unauthorized("This sign-in has ended.")
@@ -136,7 +138,9 @@ def load_principal(claims: dict) -> Principal | None:
         found = db.session.execute(
             sa.select(Device.id)
             .join(AuthSession, AuthSession.device_id == Device.id)
-            .where(AuthSession.id == session_id, Device.id == subject, live, Device.erased_at.is_(None))
+            .where(
+                AuthSession.id == session_id, Device.id == subject, live, Device.erased_at.is_(None)
+            )
         ).first()
         if found is None:
             return None

@@ -32,7 +32,9 @@ def _unauthorized(detail: str, slug: str, error: str | None = "invalid_token"):
 
 @jwt.unauthorized_loader
 def _missing(reason: str):
-    return _unauthorized("Send an access token: Authorization: Bearer <token>.", "token-missing", None)
+    return _unauthorized(
+        "Send an access token: Authorization: Bearer <token>.", "token-missing", None
+    )
 
 
 @jwt.invalid_token_loader

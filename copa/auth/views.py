@@ -9,7 +9,9 @@ from copa.extensions import limiter
 from copa.web.access import AUTHENTICATED, PUBLIC, REFRESH, current_principal, requires
 from copa.web.blueprint import Blueprint
 
-blp = Blueprint("auth", __name__, url_prefix="/v1/auth", description="Sign-in for apps, staff and partners.")
+blp = Blueprint(
+    "auth", __name__, url_prefix="/v1/auth", description="Sign-in for apps, staff and partners."
+)
 
 
 def _limit(setting: str):

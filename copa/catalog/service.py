@@ -8,8 +8,15 @@ from copa.catalog.models import Category
 from copa.catalog.seed import SEED_CATEGORIES
 from copa.db import begin_write, db
 
-_SEED_FIELDS = ("name", "description", "group", "default_destination", "keywords", "attributes",
-                "location_required")
+_SEED_FIELDS = (
+    "name",
+    "description",
+    "group",
+    "default_destination",
+    "keywords",
+    "attributes",
+    "location_required",
+)
 
 
 def ensure_seed_categories() -> int:
@@ -23,8 +30,16 @@ def ensure_seed_categories() -> int:
     for order, seed in enumerate(SEED_CATEGORIES, start=1):
         if seed["code"] in existing:
             continue
-        values = {"description": "", "keywords": [], "attributes": [], "location_required": True, **seed}
-        db.session.add(Category(sort_order=order, **{k: values[k] for k in ("code", *_SEED_FIELDS)}))
+        values = {
+            "description": "",
+            "keywords": [],
+            "attributes": [],
+            "location_required": True,
+            **seed,
+        }
+        db.session.add(
+            Category(sort_order=order, **{k: values[k] for k in ("code", *_SEED_FIELDS)})
+        )
         added += 1
     db.session.commit()
     return added

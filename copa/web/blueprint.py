@@ -11,7 +11,9 @@ JSON_TYPES = ("application/json",)
 
 
 def is_json_mimetype(mimetype: str) -> bool:
-    return mimetype in JSON_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+    return mimetype in JSON_TYPES or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
 
 
 class Parser(FlaskParser):

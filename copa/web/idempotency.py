@@ -19,7 +19,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
@@ -126,7 +126,9 @@ def unit_of_work() -> Iterator[Session]:
         connection = bind
         outer = connection.begin_nested()
         owned = False
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     registry = db.session.registry
     previous = registry() if registry.has() else None
     registry.set(session)
@@ -167,13 +169,13 @@ def _fingerprint() -> str:
         for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
             content = upload.stream.read()
             upload.stream.seek(0)
-            digest.update(f"file:{name}:{upload.filename}:".encode() + hashlib.sha256(content).digest())
+            digest.update(
+                f"file:{name}:{upload.filename}:".encode() + hashlib.sha256(content).digest()
+            )
     else:
         raw = request.get_data(cache=True)
-        try:
+        with suppress(ValueError):  # not JSON: hash the bytes as they came
             raw = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-        except ValueError:
-            pass
         digest.update(raw)
     return digest.hexdigest()
 
@@ -204,12 +206,16 @@ def _claim(principal: str, key: str, fingerprint: str) -> Claim | Response:
         db.session.commit()
         return Claim(claimed, token)
     row = db.session.scalar(
-        sa.select(IdempotencyKey).where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
+        sa.select(IdempotencyKey).where(
+            IdempotencyKey.principal == principal, IdempotencyKey.key == key
+        )
     )
     try:
         if row is None:  # released by its holder between our insert and this read
-            raise KeyInFlight("A request with this key just finished without a result. Retry.",
-                              headers={"Retry-After": "1"})
+            raise KeyInFlight(
+                "A request with this key just finished without a result. Retry.",
+                headers={"Retry-After": "1"},
+            )
         if row.request_hash != fingerprint:
             raise KeyReused(
                 f"This {HEADER} was used with a different request. Use a new key for a new request.",
@@ -225,11 +231,16 @@ def _claim(principal: str, key: str, fingerprint: str) -> Claim | Response:
         # The request that held the key died (its lease ran out): take the key over.
         taken = db.session.execute(
             sa.update(IdempotencyKey)
-            .where(IdempotencyKey.id == row.id, IdempotencyKey.lock_token.is_not_distinct_from(row.lock_token))
+            .where(
+                IdempotencyKey.id == row.id,
+                IdempotencyKey.lock_token.is_not_distinct_from(row.lock_token),
+            )
             .values(lock_token=token, locked_until=now + lease)
         )
         if taken.rowcount != 1:
-            raise KeyInFlight("A retry of this request is already running.", headers={"Retry-After": "1"})
+            raise KeyInFlight(
+                "A retry of this request is already running.", headers={"Retry-After": "1"}
+            )
         db.session.commit()
         return Claim(row.id, token)
     finally:
@@ -253,7 +264,9 @@ def _complete(session: Session, claim: Claim, response: Response) -> None:
         )
     )
     if done.rowcount != 1:
-        raise KeyInFlight("This request took too long and a retry took it over.", headers={"Retry-After": "1"})
+        raise KeyInFlight(
+            "This request took too long and a retry took it over.", headers={"Retry-After": "1"}
+        )
 
 
 def _release(claim: Claim) -> None:

@@ -206,7 +206,9 @@ def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return problem_from_http_exception(error)
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
-    return problem(500, detail="Something went wrong on our side. It has been logged; try again later.")
+    return problem(
+        500, detail="Something went wrong on our side. It has been logged; try again later."
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

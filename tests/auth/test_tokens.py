@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+
 import jwt as pyjwt
 import pytest
 
@@ -37,8 +38,12 @@ def _claims(app, token: str) -> dict:
     )
 
 
-def _sign(app, claims: dict, *, key: str | None = None, algorithm: str = "HS256", headers=None) -> str:
-    return pyjwt.encode(claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm, headers=headers)
+def _sign(
+    app, claims: dict, *, key: str | None = None, algorithm: str = "HS256", headers=None
+) -> str:
+    return pyjwt.encode(
+        claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm, headers=headers
+    )
 
 
 def _b64(data: dict) -> str:
@@ -85,7 +90,9 @@ def test_login_with_wrong_password_is_refused(app, client, password):
 
 def test_login_for_unknown_email_says_the_same_as_a_wrong_password(app, client):
     user = user_with_role(app, "reviewer")
-    unknown = client.post("/v1/auth/login", json={"email": "nobody@copa.example", "password": PASSWORD})
+    unknown = client.post(
+        "/v1/auth/login", json={"email": "nobody@copa.example", "password": PASSWORD}
+    )
     wrong = client.post("/v1/auth/login", json={"email": user.email, "password": "nope"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.get_json()["detail"] == wrong.get_json()["detail"]
@@ -120,7 +127,9 @@ def test_reused_refresh_token_revokes_the_whole_family(app, client):
     _assert_401(reuse, "refresh-token-reused")
     # Everything issued from that sign-in is now refused, including the legitimate new pair.
     _assert_401(client.post(PROTECTED, headers=bearer(rotated["access_token"])), "token-revoked")
-    _assert_401(client.post("/v1/auth/refresh", headers=bearer(rotated["refresh_token"])), "token-revoked")
+    _assert_401(
+        client.post("/v1/auth/refresh", headers=bearer(rotated["refresh_token"])), "token-revoked"
+    )
     with app.app_context():
         session_id = uuid.UUID(_claims(app, first["access_token"])["sid"])
         assert db.session.get(AuthSession, session_id).revoked_reason == "refresh_reuse"
@@ -130,7 +139,9 @@ def test_logout_revokes_access_and_refresh_tokens(client):
     tokens = register_device(client)
     assert client.post(PROTECTED, headers=bearer(tokens["access_token"])).status_code == 204
     _assert_401(client.post(PROTECTED, headers=bearer(tokens["access_token"])), "token-revoked")
-    _assert_401(client.post("/v1/auth/refresh", headers=bearer(tokens["refresh_token"])), "token-revoked")
+    _assert_401(
+        client.post("/v1/auth/refresh", headers=bearer(tokens["refresh_token"])), "token-revoked"
+    )
 
 
 def test_missing_token_is_401_with_a_bearer_challenge(client):
@@ -145,7 +156,9 @@ def test_refresh_token_is_not_accepted_as_an_access_token(client):
 
 def test_access_token_is_not_accepted_as_a_refresh_token(client):
     tokens = register_device(client)
-    _assert_401(client.post("/v1/auth/refresh", headers=bearer(tokens["access_token"])), "token-invalid")
+    _assert_401(
+        client.post("/v1/auth/refresh", headers=bearer(tokens["access_token"])), "token-invalid"
+    )
 
 
 def test_alg_none_token_is_refused(app, client):

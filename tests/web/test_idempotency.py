@@ -50,10 +50,18 @@ def test_retry_after_a_lost_response_replays_it_and_creates_nothing_new(app, cli
 
 
 def test_same_key_with_json_keys_reordered_is_the_same_request(app, client, resident):
-    client.post(URL, data='{"name": "a", "count": 2}', content_type="application/json",
-                headers={**resident, "Idempotency-Key": "k-order"})
-    again = client.post(URL, data='{"count": 2,  "name": "a"}', content_type="application/json",
-                        headers={**resident, "Idempotency-Key": "k-order"})
+    client.post(
+        URL,
+        data='{"name": "a", "count": 2}',
+        content_type="application/json",
+        headers={**resident, "Idempotency-Key": "k-order"},
+    )
+    again = client.post(
+        URL,
+        data='{"count": 2,  "name": "a"}',
+        content_type="application/json",
+        headers={**resident, "Idempotency-Key": "k-order"},
+    )
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert things(app) == 1
 
@@ -73,11 +81,17 @@ def test_same_key_while_the_first_request_runs_is_409(app, client, resident):
         from copa.web.access import Principal  # noqa: F401 - documents who holds it
 
         subject = _subject(app, resident)
-        db.session.add(IdempotencyKey(
-            principal=subject, key="k-busy", request_hash=_hash(app, {"name": "x"}),
-            method="POST", path=URL, lock_token=__import__("uuid").uuid4(),
-            locked_until=utcnow() + timedelta(seconds=30),
-        ))
+        db.session.add(
+            IdempotencyKey(
+                principal=subject,
+                key="k-busy",
+                request_hash=_hash(app, {"name": "x"}),
+                method="POST",
+                path=URL,
+                lock_token=__import__("uuid").uuid4(),
+                locked_until=utcnow() + timedelta(seconds=30),
+            )
+        )
         db.session.commit()
     response = post(client, resident, {"name": "x"}, key="k-busy")
     assert response.status_code == 409
@@ -86,7 +100,9 @@ def test_same_key_while_the_first_request_runs_is_409(app, client, resident):
     assert things(app) == 0
 
 
-def test_a_request_killed_mid_way_leaves_nothing_and_its_retry_creates_one(app, client, resident, monkeypatch):
+def test_a_request_killed_mid_way_leaves_nothing_and_its_retry_creates_one(
+    app, client, resident, monkeypatch
+):
     class Killed(BaseException):
         """Stands in for SIGKILL: no handler runs, nothing is cleaned up."""
 
@@ -104,12 +120,17 @@ def test_a_request_killed_mid_way_leaves_nothing_and_its_retry_creates_one(app, 
     # Until its lease runs out the key is still held...
     assert post(client, resident, {"name": "crash"}, key="k-crash").status_code == 409
     with app.app_context():
-        db.session.execute(sa.update(IdempotencyKey).values(locked_until=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            sa.update(IdempotencyKey).values(locked_until=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
     # ...then the retry runs, once.
     retry = post(client, resident, {"name": "crash"}, key="k-crash")
     assert retry.status_code == 201
-    assert post(client, resident, {"name": "crash"}, key="k-crash").headers["Idempotent-Replayed"] == "true"
+    assert (
+        post(client, resident, {"name": "crash"}, key="k-crash").headers["Idempotent-Replayed"]
+        == "true"
+    )
     assert things(app) == 1
 
 
@@ -144,7 +165,11 @@ def test_without_a_key_every_request_creates(app, client, resident):
 
 @pytest.mark.parametrize("key", ["x" * 256, "naïve-key"])
 def test_malformed_key_is_400(client, resident, key):
-    response = client.post(URL, json={"name": "a"}, headers={**resident, "Idempotency-Key": key.encode().decode("latin-1")})
+    response = client.post(
+        URL,
+        json={"name": "a"},
+        headers={**resident, "Idempotency-Key": key.encode().decode("latin-1")},
+    )
     assert response.status_code == 400
     assert "Idempotency-Key" in response.get_json()["errors"]
 
@@ -153,8 +178,11 @@ def test_purge_keeps_keys_for_at_least_seven_days(app, client, resident):
     post(client, resident, {"name": "old"}, key="k-old")
     post(client, resident, {"name": "new"}, key="k-new")
     with app.app_context():
-        db.session.execute(sa.update(IdempotencyKey).where(IdempotencyKey.key == "k-old")
-                           .values(created_at=utcnow() - timedelta(days=8)))
+        db.session.execute(
+            sa.update(IdempotencyKey)
+            .where(IdempotencyKey.key == "k-old")
+            .values(created_at=utcnow() - timedelta(days=8))
+        )
         db.session.commit()
         assert idempotency.purge_expired() == 1
         assert db.session.scalars(sa.select(IdempotencyKey.key)).all() == ["k-new"]

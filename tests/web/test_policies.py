@@ -20,14 +20,19 @@ def _view_methods(app):
 
 
 def _example_url(rule) -> str:
-    values = {arg: uuid.uuid4() if "uuid" in str(rule._converters.get(arg)).lower() else "x"
-              for arg in rule.arguments}
+    values = {
+        arg: uuid.uuid4() if "uuid" in str(rule._converters.get(arg)).lower() else "x"
+        for arg in rule.arguments
+    }
     return rule.build(values, append_unknown=False)[1]
 
 
 def test_every_route_declares_a_policy(app):
-    undeclared = [f"{method} {rule.rule}" for rule, method, handler in _view_methods(app)
-                  if not getattr(handler, POLICY_ATTR, None)]
+    undeclared = [
+        f"{method} {rule.rule}"
+        for rule, method, handler in _view_methods(app)
+        if not getattr(handler, POLICY_ATTR, None)
+    ]
     assert undeclared == []
 
 

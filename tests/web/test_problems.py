@@ -30,8 +30,11 @@ def test_malformed_json_is_400(client):
 
 
 def test_body_that_is_not_json_is_415(client):
-    response = client.post("/v1/auth/login", data="email=a@b.example&password=x",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/v1/auth/login",
+        data="email=a@b.example&password=x",
+        content_type="application/x-www-form-urlencoded",
+    )
     body = assert_problem(response, 415)
     assert "application/json" in body["detail"]
 
@@ -51,7 +54,9 @@ def test_unknown_fields_are_422_not_silently_dropped(client):
 
 def test_control_characters_are_refused(client):
     tokens = register_device(client)
-    response = client.post("/test-probe/things", json={"name": "bad\x00name"}, headers=bearer(tokens["access_token"]))
+    response = client.post(
+        "/test-probe/things", json={"name": "bad\x00name"}, headers=bearer(tokens["access_token"])
+    )
     body = assert_problem(response, 422)
     assert "name" in body["errors"]
 
@@ -64,9 +69,14 @@ def test_missing_token_is_401_with_challenge(client):
 
 def test_wrong_role_is_403(app, client):
     tokens = signed_in(app, client, "reviewer")
-    assert_problem(client.get("/test-probe/admin-only", headers=bearer(tokens["access_token"])), 403)
+    assert_problem(
+        client.get("/test-probe/admin-only", headers=bearer(tokens["access_token"])), 403
+    )
     admin = signed_in(app, client, "admin")
-    assert client.get("/test-probe/admin-only", headers=bearer(admin["access_token"])).status_code == 200
+    assert (
+        client.get("/test-probe/admin-only", headers=bearer(admin["access_token"])).status_code
+        == 200
+    )
 
 
 def test_unknown_route_is_404(client):
@@ -86,15 +96,20 @@ def test_json_body_over_the_cap_is_413(app, client):
 
 
 def test_any_body_over_the_request_cap_is_413(app, client):
-    response = client.post("/v1/auth/devices", data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
-                           content_type="application/octet-stream")
+    response = client.post(
+        "/v1/auth/devices",
+        data=b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1),
+        content_type="application/octet-stream",
+    )
     assert_problem(response, 413)
 
 
 def test_rate_limited_login_is_429_with_retry_after(client):
     statuses = []
     for _ in range(12):  # the login limit is 10 a minute per client address
-        response = client.post("/v1/auth/login", json={"email": "x@copa.example", "password": "nope"})
+        response = client.post(
+            "/v1/auth/login", json={"email": "x@copa.example", "password": "nope"}
+        )
         statuses.append(response.status_code)
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429
