@@ -28,6 +28,7 @@ def configure_logging(app: Flask) -> None:
     app.logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def init_extensions(app: Flask) -> None:
@@ -70,6 +71,10 @@ def import_models() -> None:
     from copa.areas import models as _areas  # noqa: F401
     from copa.auth import models as _auth  # noqa: F401
     from copa.catalog import models as _catalog  # noqa: F401
+    from copa.confidence import models as _confidence  # noqa: F401
+    from copa.feedback import models as _feedback  # noqa: F401
+    from copa.privacy import models as _privacy  # noqa: F401
+    from copa.reports import models as _reports  # noqa: F401
     from copa.routing import models as _routing  # noqa: F401
     from copa.web import models as _web  # noqa: F401
 
@@ -77,10 +82,15 @@ def import_models() -> None:
 def register_blueprints(app: Flask) -> None:
     from copa.areas.views import blp as areas
     from copa.auth.views import blp as auth
+    from copa.catalog.views import blp as catalog
+    from copa.confidence.views import blp as confidence
     from copa.extensions import api
+    from copa.feedback.views import blp as feedback
+    from copa.privacy.views import blp as privacy
+    from copa.reports.views import blp as reports
     from copa.web.health import blp as health
 
-    for blueprint in (health, auth, areas):
+    for blueprint in (health, auth, privacy, areas, catalog, reports, feedback, confidence):
         api.register_blueprint(blueprint)
 
 

@@ -60,9 +60,14 @@ def import_areas_command(
 
 @copa_cli.command("purge")
 def purge_command() -> None:
-    """Delete what is past its retention: idempotency keys older than COPA_IDEMPOTENCY_TTL_DAYS."""
+    """Delete what is past its retention: contact details (COPA_CONTACT_RETENTION_DAYS), photos
+    (COPA_PHOTO_RETENTION_DAYS) and idempotency keys (COPA_IDEMPOTENCY_TTL_DAYS)."""
+    from copa.privacy.service import purge_expired_contacts
+    from copa.reports.photos import purge_expired_photos
     from copa.web.idempotency import purge_expired
 
+    click.echo(f"contact details deleted: {purge_expired_contacts()}")
+    click.echo(f"photos deleted: {purge_expired_photos()}")
     click.echo(f"idempotency keys deleted: {purge_expired()}")
 
 

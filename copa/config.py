@@ -40,6 +40,21 @@ DEFAULTS: dict[str, object] = {
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     "AREAS_RECHECK_SECONDS": 60,
     "DEMO_PASSWORD": None,
+    "EMERGENCY_TERMS": "",  # comma-separated; empty means the built-in list
+    "RATELIMIT_REPORTS": "20/hour",
+    "RATELIMIT_REPORTS_PER_ADDRESS": "300/hour",
+    "RATELIMIT_VOTES": "10/hour",
+    "RATELIMIT_VOTES_PER_ADDRESS": "300/hour",
+    "RATELIMIT_FEEDBACK": "20/hour",
+    "RATELIMIT_FEEDBACK_PER_ADDRESS": "300/hour",
+    "RATELIMIT_PHOTOS": "60/hour",
+    "RATELIMIT_PHOTOS_PER_ADDRESS": "600/hour",
+    "CONTACT_RETENTION_DAYS": 365,
+    "PHOTO_RETENTION_DAYS": 365,
+    "PHOTO_MAX_BYTES": 8 * 1024 * 1024,
+    "PHOTO_MAX_PIXELS": 40_000_000,
+    "PHOTO_MAX_PER_REPORT": 5,
+    "PHOTO_STORAGE_DIR": None,  # default: instance/photos
     "LOG_LEVEL": "INFO",
 }
 
@@ -153,7 +168,9 @@ def _derive_library_settings(app: Flask) -> None:
     c["JWT_ERROR_MESSAGE_KEY"] = "detail"
     c["JWT_COOKIE_CSRF_PROTECT"] = False  # bearer tokens only, never cookies
 
-    c["RATELIMIT_HEADERS_ENABLED"] = True
+    # Retry-After goes on 429s only (the problem handler sets it); the library would put its
+    # window length on every response of a limited route.
+    c["RATELIMIT_HEADERS_ENABLED"] = False
     c["RATELIMIT_STORAGE_URI"] = c["RATELIMIT_STORAGE_URI"]
 
     c["API_TITLE"] = "COPA API"

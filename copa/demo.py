@@ -16,6 +16,13 @@ from copa.db import begin_write, db
 from copa.routing.models import Partner, PartnerKind
 from copa.web.access import Role
 
+COUNCILS = {  # partner code -> the local authority it is the council of
+    "middlesbrough-council": "E06000002",
+    "hartlepool-council": "E06000001",
+    "redcar-cleveland-council": "E06000003",
+    "stockton-council": "E06000004",
+}
+
 DEMO_PARTNERS = [
     ("middlesbrough-council", "Middlesbrough Council", PartnerKind.COUNCIL),
     ("hartlepool-council", "Hartlepool Borough Council", PartnerKind.COUNCIL),
@@ -67,7 +74,9 @@ def seed_demo() -> DemoResult:
     partners = {p.code: p for p in db.session.scalars(sa.select(Partner))}
     for code, name, kind in DEMO_PARTNERS:
         if code not in partners:
-            partners[code] = Partner(code=code, name=name, kind=kind)
+            partners[code] = Partner(
+                code=code, name=name, kind=kind, local_authority_code=COUNCILS.get(code)
+            )
             db.session.add(partners[code])
             result.partners_added += 1
     db.session.flush()

@@ -37,6 +37,6 @@ class CopaApi(Api):
 api = CopaApi()
 migrate = Migrate()
 jwt = JWTManager()
-limiter = Limiter(key_func=client_ip, headers_enabled=True)
+limiter = Limiter(key_func=client_ip, headers_enabled=False)
 
 __all__ = ["api", "db", "jwt", "limiter", "migrate"]

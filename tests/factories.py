@@ -74,3 +74,30 @@ def signed_in(app, client, role: str) -> dict:
         return register_device(client)
     user = user_with_role(app, role)
     return login(client, user.email)
+
+
+def load_reference_data(app) -> None:
+    """The Cleveland areas, the seed categories and the demo partner organisations.
+
+    Inside the test's transaction, like any other test data (the suite has no demo data).
+    """
+    from copa.areas.service import import_bundled
+    from copa.catalog.service import ensure_seed_categories
+    from copa.demo import COUNCILS, DEMO_PARTNERS
+
+    with app.app_context():
+        import_bundled()
+        ensure_seed_categories()
+        for code, name, kind in DEMO_PARTNERS:
+            PartnerFactory(code=code, name=name, kind=kind, local_authority_code=COUNCILS.get(code))
+
+
+def table_counts(app, *models) -> dict[str, int]:
+    """How many rows each model's table holds (to prove a refused request stored nothing)."""
+    import sqlalchemy as sa
+
+    with app.app_context():
+        return {
+            model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in models
+        }

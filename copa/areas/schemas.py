@@ -42,3 +42,14 @@ class LocalAuthorityOut(LocalAuthorityRefOut):
 class LocationOut(Schema):
     ward = fields.Nested(WardOut, required=True)
     local_authority = fields.Nested(LocalAuthorityRefOut, required=True)
+
+
+class PointIn(LookupQuery):
+    """A point given in a request body: ``{"lat": 54.5762, "lon": -1.2348}``."""
+
+
+class AreaOut(Schema):
+    """Where a submission was attributed: area codes and names only, never coordinates."""
+
+    ward = fields.Nested(WardOut, allow_none=True)
+    local_authority = fields.Nested(LocalAuthorityRefOut, allow_none=True)

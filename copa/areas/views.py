@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import RAISE
 
 from copa.areas import schemas, service
 from copa.web.access import PUBLIC, requires
@@ -30,9 +29,7 @@ class Areas(MethodView):
 @blp.route("/lookup")
 class Lookup(MethodView):
     @requires(PUBLIC)
-    # webargs excludes unknown query parameters by default; StrictSchema's rule should hold here
-    # too, so a client sending Open311's "long" hears about it instead of "lon" missing.
-    @blp.arguments(schemas.LookupQuery, location="query", unknown=RAISE)
+    @blp.arguments(schemas.LookupQuery, location="query")
     @blp.response(200, schemas.LocationOut)
     def get(self, query):
         """The ward and local authority a point falls in; 422 out-of-area outside the force area.

@@ -25,4 +25,8 @@ class Partner(UUIDPrimaryKey, Timestamps, db.Model):
     code: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(32))
+    # A council serves one local authority (the "council of the area" of DOMAIN.md).
+    local_authority_code: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("local_authority.code"), index=True
+    )
     active: Mapped[bool] = mapped_column(default=True)

@@ -91,7 +91,7 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             return _SmorestBlueprint.doc(security=[])(wrapper)
         documented = _SmorestBlueprint.doc(
             security=[{"bearerAuth": []}],
-            **{"x-roles": sorted(policy)},
+            **{"x-roles": sorted(str(role) for role in policy)},
         )(wrapper)
         setattr(documented, POLICY_ATTR, policy)
         return documented

@@ -121,7 +121,13 @@ def problem(
     return response
 
 
+# RFC 9110's names where Python's http module still has RFC 7231's.
+_REASONS = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
 def _reason(status: int) -> str:
+    if status in _REASONS:
+        return _REASONS[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -16,3 +16,23 @@ def client_ip() -> str:
 def principal_key() -> str:
     principal = getattr(g, "principal", None)
     return f"principal:{principal.subject}" if principal else f"ip:{client_ip()}"
+
+
+def limit_per_caller(setting: str):
+    """Two limits: ``setting`` per signed-in principal, ``setting``_PER_ADDRESS per client address.
+
+    The address limit is higher: many phones share one carrier address (CGNAT).
+    """
+    from flask import current_app
+
+    from copa.extensions import limiter
+
+    per_principal = limiter.limit(lambda: current_app.config[setting], key_func=principal_key)
+    per_address = limiter.limit(
+        lambda: current_app.config[f"{setting}_PER_ADDRESS"], key_func=client_ip
+    )
+
+    def decorator(view):  # noqa: ANN001, ANN202
+        return per_address(per_principal(view))
+
+    return decorator

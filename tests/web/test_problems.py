@@ -123,3 +123,20 @@ def test_unhandled_error_is_500_without_exception_text(client):
     assert "hunter2" not in response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)
     assert body["detail"].startswith("Something went wrong")
+
+
+def test_half_a_utf16_pair_is_refused_not_a_500(client):
+    response = client.post(
+        "/v1/auth/login",
+        data='{"email": "a@b.example", "password": "\\ud800"}',
+        content_type="application/json",
+    )
+    body = assert_problem(response, 400)
+    assert "Unicode" in body["detail"]
+
+
+def test_422_and_413_use_rfc_9110_titles(app, client):
+    assert client.post("/v1/auth/login", json={}).get_json()["title"] == "Unprocessable Content"
+    big = '{"platform": "' + "x" * app.config["MAX_JSON_BYTES"] + '"}'
+    response = client.post("/v1/auth/devices", data=big, content_type="application/json")
+    assert response.get_json()["title"] == "Content Too Large"

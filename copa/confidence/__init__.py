@@ -1,0 +1,1 @@
+"""The Commissioner's public-confidence counter: app votes and event tallies."""

@@ -1,0 +1,447 @@
+"""Use cases of the public-confidence counter (DOMAIN.md): the question, residents' app votes
+and the tallies staff enter from physical counter sessions at community events.
+
+One counted vote per resident, area and quarter is enforced by the database (a partial unique
+index on ``vote``), not by reading first: two votes cast at the same moment on PostgreSQL can
+both find nothing to replace, and the second to commit then fails on the index. ``cast_vote``
+retries such a clash from the start; the retry runs alone for that resident (see
+``_hold_resident``), sees the winner's vote and replaces it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from copa.areas.models import LocalAuthority, Ward
+from copa.areas.service import OutOfArea, locate
+from copa.auth.models import Device
+from copa.confidence.models import Tally, Vote
+from copa.db import begin_write, db, utcnow
+from copa.periods import Quarter
+from copa.web.pagination import PageResult, paginate
+from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
+
+log = logging.getLogger(__name__)
+
+QUESTION = "How confident are you in policing in your area?"
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    label: str
+    value: int
+
+
+# The five options of the physical counters, in order (DOMAIN.md): the single source of them.
+OPTIONS: tuple[Option, ...] = (
+    Option("not_at_all_confident", "Not at all confident", 1),
+    Option("not_very_confident", "Not very confident", 2),
+    Option("neither", "Neither", 3),
+    Option("quite_confident", "Quite confident", 4),
+    Option("very_confident", "Very confident", 5),
+)
+OPTION_KEYS: tuple[str, ...] = tuple(option.key for option in OPTIONS)
+_OPTION_BY_KEY = {option.key: option for option in OPTIONS}
+
+# A retry runs alone for its resident and so succeeds at once; the bound is a backstop.
+MAX_ATTEMPTS = 5
+_COUNTED_VOTE_INDEX = "uq_vote_counted_per_resident_area_quarter"
+
+
+class VoteConflict(Conflict):
+    type = problem_type("vote-conflict")
+
+
+@dataclass(frozen=True)
+class AreaRef:
+    """The ward or local authority a vote or tally is for."""
+
+    code: str
+    name: str
+    level: str  # "ward" or "local_authority"
+
+
+@dataclass(frozen=True)
+class _Target:
+    area: AreaRef
+    ward_code: str | None
+    local_authority_code: str
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """A vote as its resident sees it."""
+
+    id: uuid.UUID
+    option: str
+    value: int
+    area: AreaRef
+    quarter: Quarter
+    counted: bool
+    replaced: bool  # casting it replaced an earlier counted vote (same area and quarter)
+    cast_at: datetime
+
+
+@dataclass(frozen=True)
+class TallyRecord:
+    id: uuid.UUID
+    event_name: str
+    event_date: date
+    area: AreaRef
+    quarter: Quarter
+    counts: dict[str, int]
+    total: int
+    entered_by: uuid.UUID | None
+    created_at: datetime
+
+
+# --- the question -------------------------------------------------------------------------
+
+
+def get_question() -> dict[str, Any]:
+    """The Commissioner's question and its five options, in order."""
+    return {"question": QUESTION, "options": OPTIONS}
+
+
+# --- votes --------------------------------------------------------------------------------
+
+
+def cast_vote(
+    device_id: uuid.UUID,
+    option: str,
+    *,
+    area: str | None = None,
+    location: Mapping[str, float] | None = None,
+    now: datetime | None = None,
+) -> VoteRecord:
+    """Record a resident's vote for an area (a code, or a point attributed to its ward).
+
+    It becomes the counted vote of that resident, area and quarter; an earlier counted one is
+    kept but no longer counted.
+    """
+    if (area is None) == (location is None):
+        message = ["Give either an area or a location, not both."]
+        raise Unprocessable(
+            "Give either an area code or a location.",
+            errors={"area": message, "location": message},
+        )
+    chosen = _option(option)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _cast_once(
+                device_id, chosen, area, location, now or utcnow(), retrying=attempt > 1
+            )
+        except IntegrityError as error:
+            if not _is_counted_vote_clash(error):
+                raise
+            log.info(
+                "vote clashed with a concurrent vote of the same resident (attempt %d of %d)",
+                attempt,
+                MAX_ATTEMPTS,
+            )
+    raise VoteConflict(
+        "Another vote of yours for this area was being counted at the same moment. Try again.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _cast_once(
+    device_id: uuid.UUID,
+    option: Option,
+    area: str | None,
+    location: Mapping[str, float] | None,
+    now: datetime,
+    *,
+    retrying: bool,
+) -> VoteRecord:
+    begin_write()
+    try:
+        _hold_resident(device_id, exclusive=retrying)
+        target = _area(area) if area is not None else _located(location or {})
+        quarter = Quarter.of(now)
+        replaced = db.session.execute(
+            sa.update(Vote)
+            .where(
+                Vote.device_id == device_id,
+                Vote.area_code == target.area.code,
+                Vote.fiscal_year == quarter.fiscal_year,
+                Vote.fiscal_quarter == quarter.quarter,
+                Vote.counted.is_(True),
+            )
+            .values(counted=False, replaced_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        vote = Vote(
+            id=uuid.uuid4(),
+            device_id=device_id,
+            option=option.key,
+            value=option.value,
+            area_code=target.area.code,
+            ward_code=target.ward_code,
+            local_authority_code=target.local_authority_code,
+            fiscal_year=quarter.fiscal_year,
+            fiscal_quarter=quarter.quarter,
+            cast_at=now,
+            counted=True,
+        )
+        db.session.add(vote)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return VoteRecord(
+        id=vote.id,
+        option=vote.option,
+        value=vote.value,
+        area=target.area,
+        quarter=quarter,
+        counted=True,
+        replaced=replaced > 0,
+        cast_at=now,
+    )
+
+
+def _hold_resident(device_id: uuid.UUID, *, exclusive: bool) -> None:
+    """Lock the resident's device row: shared on a first attempt, exclusive on a retry.
+
+    First attempts share the lock and run side by side; two of them can still clash on the
+    unique index, which is the retry's cue. A retry waits until no other vote of this resident
+    is in flight and then runs alone, so it cannot clash again: under contention an optimistic
+    retry loses round after round (8 threads voting at once needed up to 29 attempts), an
+    exclusive one succeeds at its first go. (On SQLite FOR ... renders as nothing: there
+    BEGIN IMMEDIATE already lets one writer in at a time.)
+    """
+    row = sa.select(Device.id).where(Device.id == device_id)
+    # FOR UPDATE conflicts with every other row lock; FOR KEY SHARE only with FOR UPDATE.
+    mode = {} if exclusive else {"read": True, "key_share": True}
+    db.session.execute(row.with_for_update(**mode))
+
+
+def _is_counted_vote_clash(error: IntegrityError) -> bool:
+    """The unique index on counted votes refused the insert (not some other constraint)."""
+    diag = getattr(error.orig, "diag", None)  # psycopg names the constraint
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return diag.constraint_name == _COUNTED_VOTE_INDEX
+    # SQLite names the columns instead.
+    return "UNIQUE constraint failed: vote.device_id" in str(error.orig)
+
+
+def list_votes(device_id: uuid.UUID, page: int, page_size: int) -> PageResult:
+    """The resident's own votes, newest first, counted or not."""
+    statement = (
+        sa.select(Vote)
+        .where(Vote.device_id == device_id)
+        .order_by(Vote.cast_at.desc(), Vote.counted.desc(), Vote.id)
+    )
+    result = paginate(statement, page, page_size)
+    result.items = _vote_records(device_id, result.items)
+    return result
+
+
+def get_vote(device_id: uuid.UUID, vote_id: uuid.UUID) -> VoteRecord:
+    """One of the resident's own votes; 404 for anyone else's (existence is not confirmed)."""
+    vote = db.session.scalar(sa.select(Vote).where(Vote.id == vote_id, Vote.device_id == device_id))
+    if vote is None:
+        raise NotFound("No such vote.")
+    return _vote_records(device_id, [vote])[0]
+
+
+def _vote_records(device_id: uuid.UUID, votes: list[Vote]) -> list[VoteRecord]:
+    if not votes:
+        return []
+    names = _area_names(votes)
+    # A vote replaced another when that one was uncounted in the same transaction, which stamps
+    # its replaced_at with the new vote's cast_at.
+    replaced_keys = {
+        tuple(row)
+        for row in db.session.execute(
+            sa.select(Vote.area_code, Vote.fiscal_year, Vote.fiscal_quarter, Vote.replaced_at)
+            .where(
+                Vote.device_id == device_id,
+                Vote.replaced_at.in_(list({vote.cast_at for vote in votes})),
+            )
+            .distinct()
+        )
+    }
+    return [
+        VoteRecord(
+            id=vote.id,
+            option=vote.option,
+            value=vote.value,
+            area=_area_ref(vote.area_code, vote.ward_code, names),
+            quarter=Quarter(vote.fiscal_year, vote.fiscal_quarter),
+            counted=vote.counted,
+            replaced=(vote.area_code, vote.fiscal_year, vote.fiscal_quarter, vote.cast_at)
+            in replaced_keys,
+            cast_at=vote.cast_at,
+        )
+        for vote in votes
+    ]
+
+
+# --- tallies ------------------------------------------------------------------------------
+
+
+def record_tally(
+    user_id: uuid.UUID,
+    event_name: str,
+    event_date: date,
+    area: str,
+    counts: Mapping[str, int],
+) -> TallyRecord:
+    """Store the counts of one physical counter session, entered by a member of staff."""
+    unknown = set(counts) - set(OPTION_KEYS)
+    if unknown:
+        raise Unprocessable(
+            "The counts name unknown options.",
+            errors={f"counts.{key}": ["Unknown option."] for key in sorted(unknown)},
+        )
+    begin_write()
+    try:
+        target = _area(area)
+        quarter = Quarter.of(event_date)
+        tally = Tally(
+            id=uuid.uuid4(),
+            event_name=event_name,
+            event_date=event_date,
+            area_code=target.area.code,
+            ward_code=target.ward_code,
+            local_authority_code=target.local_authority_code,
+            fiscal_year=quarter.fiscal_year,
+            fiscal_quarter=quarter.quarter,
+            entered_by=user_id,
+            created_at=utcnow(),
+            **{key: int(counts.get(key, 0)) for key in OPTION_KEYS},
+        )
+        db.session.add(tally)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return _tally_records([tally])[0]
+
+
+def list_tallies(
+    page: int,
+    page_size: int,
+    *,
+    area: str | None = None,
+    fiscal_year: int | None = None,
+    quarter: int | None = None,
+) -> PageResult:
+    """Event tallies, newest event first; ``area`` is a ward, or a local authority with its wards."""
+    statement = sa.select(Tally).order_by(
+        Tally.event_date.desc(), Tally.created_at.desc(), Tally.id
+    )
+    if area is not None:
+        statement = statement.where(
+            sa.or_(Tally.area_code == area, Tally.local_authority_code == area)
+        )
+    if fiscal_year is not None:
+        statement = statement.where(Tally.fiscal_year == fiscal_year)
+    if quarter is not None:
+        statement = statement.where(Tally.fiscal_quarter == quarter)
+    result = paginate(statement, page, page_size)
+    result.items = _tally_records(result.items)
+    return result
+
+
+def _tally_records(tallies: list[Tally]) -> list[TallyRecord]:
+    names = _area_names(tallies)
+    records = []
+    for tally in tallies:
+        counts = {key: getattr(tally, key) for key in OPTION_KEYS}
+        records.append(
+            TallyRecord(
+                id=tally.id,
+                event_name=tally.event_name,
+                event_date=tally.event_date,
+                area=_area_ref(tally.area_code, tally.ward_code, names),
+                quarter=Quarter(tally.fiscal_year, tally.fiscal_quarter),
+                counts=counts,
+                total=sum(counts.values()),
+                entered_by=tally.entered_by,
+                created_at=tally.created_at,
+            )
+        )
+    return records
+
+
+# --- areas --------------------------------------------------------------------------------
+
+
+def _option(key: str) -> Option:
+    try:
+        return _OPTION_BY_KEY[key]
+    except KeyError:
+        raise Unprocessable(
+            "Unknown option.",
+            errors={"option": [f"Must be one of: {', '.join(OPTION_KEYS)}."]},
+        ) from None
+
+
+def _area(code: str) -> _Target:
+    """A stored ward or local authority, by GSS code; 422 on ``area`` otherwise."""
+    ward = db.session.execute(
+        sa.select(Ward.code, Ward.name, Ward.local_authority_code).where(Ward.code == code)
+    ).first()
+    if ward is not None:
+        return _Target(AreaRef(ward.code, ward.name, "ward"), ward.code, ward.local_authority_code)
+    authority = db.session.execute(
+        sa.select(LocalAuthority.code, LocalAuthority.name).where(LocalAuthority.code == code)
+    ).first()
+    if authority is not None:
+        return _Target(
+            AreaRef(authority.code, authority.name, "local_authority"), None, authority.code
+        )
+    raise Unprocessable(
+        "That area is not a ward or local authority of the Cleveland police force area.",
+        errors={"area": ["Not a known ward or local authority code."]},
+    )
+
+
+def _located(point: Mapping[str, float]) -> _Target:
+    """The ward a point falls in (``OutOfArea``, a 422, outside Cleveland)."""
+    try:
+        where = locate(point["lat"], point["lon"])
+    except OutOfArea as error:
+        raise OutOfArea(
+            error.detail,
+            errors={"location": ["Outside the Cleveland police force area."]},
+            **error.extensions,
+        ) from None
+    return _Target(
+        AreaRef(where.ward_code, where.ward_name, "ward"),
+        where.ward_code,
+        where.local_authority_code,
+    )
+
+
+def _area_names(rows: Iterable[Vote | Tally]) -> dict[str, str]:
+    rows = list(rows)
+    wards = {row.ward_code for row in rows if row.ward_code}
+    authorities = {row.area_code for row in rows if not row.ward_code}
+    names: dict[str, str] = {}
+    if wards:
+        query = sa.select(Ward.code, Ward.name).where(Ward.code.in_(wards))
+        names.update((code, name) for code, name in db.session.execute(query))
+    if authorities:
+        query = sa.select(LocalAuthority.code, LocalAuthority.name).where(
+            LocalAuthority.code.in_(authorities)
+        )
+        names.update((code, name) for code, name in db.session.execute(query))
+    return names
+
+
+def _area_ref(area_code: str, ward_code: str | None, names: Mapping[str, str]) -> AreaRef:
+    level = "ward" if ward_code else "local_authority"
+    return AreaRef(area_code, names.get(area_code, area_code), level)

@@ -1,0 +1,1 @@
+"""Compliments, suggestions and expressions of dissatisfaction (complaints)."""

@@ -1,0 +1,59 @@
+"""Reporting periods: UK financial-year quarters in Europe/London local time (DOMAIN.md).
+
+Q1 Apr-Jun, Q2 Jul-Sep, Q3 Oct-Dec, Q4 Jan-Mar; the year 2025/26 runs 1 April 2025 to
+31 March 2026. A timestamp is bucketed by its local date, so 23:30 BST on 31 March is still Q4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    fiscal_year: int  # the calendar year the financial year starts in: 2025 for 2025/26
+    quarter: int  # 1..4
+
+    @classmethod
+    def of(cls, moment: datetime | date) -> Quarter:
+        """The quarter a UTC timestamp (or a local date) falls in."""
+        day = moment.astimezone(LONDON).date() if isinstance(moment, datetime) else moment
+        fiscal_year = day.year if day.month >= 4 else day.year - 1
+        return cls(fiscal_year, (day.month - 4) % 12 // 3 + 1)
+
+    @property
+    def label(self) -> str:
+        """``2025/26 Q3``."""
+        return f"{self.fiscal_year}/{(self.fiscal_year + 1) % 100:02d} Q{self.quarter}"
+
+    def first_day(self) -> date:
+        month = 4 + 3 * (self.quarter - 1)
+        year = self.fiscal_year + (month - 1) // 12
+        return date(year, (month - 1) % 12 + 1, 1)
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """[start, end) as UTC timestamps: local midnights, so BST changes are respected."""
+        start = self.first_day()
+        nxt = self.next().first_day()
+        return _local_midnight_utc(start), _local_midnight_utc(nxt)
+
+    def next(self) -> Quarter:
+        if self.quarter == 4:
+            return Quarter(self.fiscal_year + 1, 1)
+        return Quarter(self.fiscal_year, self.quarter + 1)
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
+
+
+def local_year(moment: datetime) -> int:
+    return moment.astimezone(LONDON).year
+
+
+def today_london() -> date:
+    return datetime.now(LONDON).date()

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from copa.web.schemas import StrictSchema, Text
+
+# Digits with the usual separators; 7 to 15 digits (E.164's maximum), optional leading +.
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{7,24}$")
+
+
+def _valid_phone(value: str) -> None:
+    digits = sum(ch.isdigit() for ch in value)
+    if not _PHONE.match(value) or not 7 <= digits <= 15:
+        raise ValidationError("Not a valid phone number.")
+
+
+class ContactIn(StrictSchema):
+    """How to reach the resident about this one submission (optional; erasable)."""
+
+    name = Text(validate=validate.Length(min=1, max=120))
+    email = fields.Email(validate=validate.Length(max=254))
+    phone = Text(validate=[validate.Length(max=24), _valid_phone])
+
+    @validates_schema
+    def _something_to_reach(self, data, **kwargs):  # noqa: ANN001
+        if not data.get("email") and not data.get("phone"):
+            raise ValidationError("Give an email address or a phone number.", "_schema")
+
+
+class ContactOut(Schema):
+    name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
+class MeOut(Schema):
+    """What the service holds about the caller: a resident's app install, or a user."""
+
+    kind = fields.String(required=True, metadata={"description": "resident or user"})
+    id = fields.UUID(required=True)
+    roles = fields.List(fields.String(), required=True)
+    created_at = fields.DateTime(required=True)
+    platform = fields.String(allow_none=True)
+    app_version = fields.String(allow_none=True)
+    reports = fields.Integer(metadata={"description": "Reports made from this install."})
+    feedback = fields.Integer()
+    votes = fields.Integer()
+    contact_details = fields.Integer(metadata={"description": "Sets of contact details held."})
+    email = fields.String()
+    display_name = fields.String()
+    partner_id = fields.UUID(allow_none=True)

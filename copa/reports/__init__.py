@@ -1,0 +1,1 @@
+"""Residents' non-emergency reports, their photos and their timeline."""

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
+
+
+class ReportStatus(StrEnum):
+    RECEIVED = "received"
+    ROUTED = "routed"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class Channel(StrEnum):
+    APP = "app"
+    OPEN311 = "open311"
+
+
+class ReferenceCounter(db.Model):
+    """The last number given out for a year's human references (COPA-26-004213): never reused."""
+
+    __tablename__ = "reference_counter"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Report(UUIDPrimaryKey, Timestamps, db.Model):
+    """A resident's non-emergency report."""
+
+    __tablename__ = "report"
+
+    reference: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("device.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(sa.String(16), default=Channel.APP)
+    category_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("category.id"), index=True)
+    description: Mapped[str] = mapped_column(sa.Text)
+    # Exact coordinates are for whoever must act; public and aggregate outputs use area codes.
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    address_text: Mapped[str | None] = mapped_column(sa.String(300))
+    ward_code: Mapped[str | None] = mapped_column(sa.ForeignKey("ward.code"), index=True)
+    local_authority_code: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("local_authority.code"), index=True
+    )
+    occurred_at: Mapped[datetime | None]
+    happening_now: Mapped[bool] = mapped_column(default=False)
+    answers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("contact.id", ondelete="SET NULL"), index=True
+    )
+    share_contact_with_partner: Mapped[bool] = mapped_column(default=False)
+    would_have_called_101: Mapped[str | None] = mapped_column(sa.String(8))
+    # Changed only by review/workflow.py's transition() once it exists; set to received here.
+    status: Mapped[str] = mapped_column(sa.String(16), default=ReportStatus.RECEIVED, index=True)
+    possible_emergency: Mapped[bool] = mapped_column(default=False, index=True)
+    destination_kind: Mapped[str] = mapped_column(sa.String(32))
+    destination_name: Mapped[str] = mapped_column(sa.String(200))
+
+    category = relationship("Category", lazy="joined")
+    contact = relationship("Contact")
+    ward = relationship("Ward")
+    local_authority = relationship("LocalAuthority")
+    timeline: Mapped[list[TimelineEntry]] = relationship(
+        back_populates="report", order_by="TimelineEntry.at", cascade="all, delete-orphan"
+    )
+    photos: Mapped[list[Photo]] = relationship(
+        back_populates="report", order_by="Photo.created_at", cascade="all, delete-orphan"
+    )
+
+    @property
+    def area(self) -> dict:
+        return {"ward": self.ward, "local_authority": self.local_authority}
+
+    @property
+    def location(self) -> dict | None:
+        return None if self.lat is None else {"lat": self.lat, "lon": self.lon}
+
+    @property
+    def destination(self) -> dict:
+        return {"kind": self.destination_kind, "name": self.destination_name}
+
+
+class TimelineEntry(UUIDPrimaryKey, db.Model):
+    """One change of a report's status: who, when, from, to, and what the resident may read."""
+
+    __tablename__ = "report_timeline"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(sa.String(16))  # resident, staff, partner, system
+    actor_id: Mapped[uuid.UUID | None]
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))
+    to_status: Mapped[str] = mapped_column(sa.String(16))
+    public_note: Mapped[str | None] = mapped_column(sa.Text)
+
+    report: Mapped[Report] = relationship(back_populates="timeline")
+
+
+class Photo(UUIDPrimaryKey, db.Model):
+    """A photo attached to a report, stored only after re-encoding with no metadata left."""
+
+    __tablename__ = "report_photo"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    storage_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="photos")

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flask import url_for
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from copa.areas.schemas import AreaOut, PointIn
+from copa.privacy.schemas import ContactIn, ContactOut
+from copa.submissions import EMERGENCY_ADVICE
+from copa.web.schemas import StrictSchema, Text
+
+WOULD_HAVE_CALLED_101 = ("yes", "no", "not_sure")
+_CLOCK_SKEW = timedelta(minutes=5)  # phones' clocks run a little fast
+
+
+class ReportIn(StrictSchema):
+    """What a resident may set on a new report (not status, destination or priority)."""
+
+    category = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    description = Text(required=True, validate=validate.Length(min=1, max=4000))
+    location = fields.Nested(PointIn, metadata={"description": "Required except for questions."})
+    address_text = Text(validate=validate.Length(min=1, max=300))
+    occurred_at = fields.AwareDateTime(
+        metadata={"description": "When it happened (ISO 8601 with an offset); not in the future."}
+    )
+    happening_now = fields.Boolean(load_default=False)
+    answers = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=fields.Raw(allow_none=False),
+        load_default=dict,
+        metadata={"description": "Answers to the category's extra questions, by question code."},
+    )
+    anonymous = fields.Boolean(load_default=False)
+    contact = fields.Nested(ContactIn)
+    share_contact_with_partner = fields.Boolean(load_default=False)
+    would_have_called_101 = fields.String(validate=validate.OneOf(WOULD_HAVE_CALLED_101))
+
+    @validates("occurred_at")
+    def _not_in_the_future(self, value: datetime, **kwargs) -> None:  # noqa: ANN003
+        if value.astimezone(UTC) > datetime.now(UTC) + _CLOCK_SKEW:
+            raise ValidationError("Must not be in the future.")
+        if value.year < 2000:
+            raise ValidationError("Must be in 2000 or later.")
+
+
+class CategoryRefOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class DestinationOut(Schema):
+    kind = fields.String(required=True, metadata={"example": "council"})
+    name = fields.String(required=True, metadata={"example": "Middlesbrough Council"})
+
+
+class TimelineEntryOut(Schema):
+    """The public part of a status change."""
+
+    at = fields.DateTime(required=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(required=True)
+    public_note = fields.String(allow_none=True)
+
+
+class PhotoOut(Schema):
+    id = fields.UUID(required=True)
+    content_type = fields.String(required=True)
+    width = fields.Integer(required=True)
+    height = fields.Integer(required=True)
+    size_bytes = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    url = fields.Function(
+        lambda photo: url_for("reports.ReportPhoto", report_id=photo.report_id, photo_id=photo.id),
+        required=True,
+        metadata={"type": "string"},
+    )
+
+
+class PointOut(Schema):
+    lat = fields.Float(required=True)
+    lon = fields.Float(required=True)
+
+
+class ReportSummaryOut(Schema):
+    id = fields.UUID(required=True)
+    reference = fields.String(required=True, metadata={"example": "COPA-26-004213"})
+    status = fields.String(required=True)
+    category = fields.Nested(CategoryRefOut, required=True)
+    area = fields.Nested(AreaOut, required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class ReportOut(ReportSummaryOut):
+    """What the resident who made the report sees of it."""
+
+    description = fields.String(required=True)
+    location = fields.Nested(PointOut, allow_none=True)
+    address_text = fields.String(allow_none=True)
+    occurred_at = fields.DateTime(allow_none=True)
+    happening_now = fields.Boolean(required=True)
+    answers = fields.Dict(required=True)
+    anonymous = fields.Boolean(required=True)
+    contact = fields.Nested(ContactOut, allow_none=True)
+    share_contact_with_partner = fields.Boolean(required=True)
+    would_have_called_101 = fields.String(allow_none=True)
+    destination = fields.Nested(DestinationOut, required=True)
+    emergency_advice = fields.Function(
+        lambda report: EMERGENCY_ADVICE if report.possible_emergency else None,
+        allow_none=True,
+        metadata={"type": "string", "description": "Present when the report may be an emergency."},
+    )
+    photos = fields.List(fields.Nested(PhotoOut), required=True)
+    timeline = fields.List(fields.Nested(TimelineEntryOut), required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class PhotoUploadIn(Schema):
+    photo = Upload(required=True, metadata={"description": "A JPEG or PNG photo, at most 8 MiB."})

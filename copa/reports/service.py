@@ -1,0 +1,122 @@
+"""Use cases of a resident's reports. Each writing function is one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from copa.areas.service import locate
+from copa.catalog.service import category_for_report, validate_answers
+from copa.db import begin_write, db
+from copa.privacy.service import new_contact
+from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
+from copa.routing.service import default_destination
+from copa.submissions import next_reference, possible_emergency
+from copa.web.access import Principal
+from copa.web.pagination import PageResult, paginate
+from copa.web.problems import NotFound, Unprocessable, problem_type
+
+
+class LocationRequired(Unprocessable):
+    type = problem_type("location-required")
+
+
+class ReportNotFound(NotFound):
+    type = problem_type("report-not-found")
+
+
+def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
+    """Accept a resident's report: attribute it to its area, name where it goes, store it.
+
+    Nothing is written unless everything is valid. A possible emergency is still stored (and
+    flagged for the top of the staff queue); the response then tells the resident to call 999.
+    """
+    begin_write()
+    category = category_for_report(payload["category"])
+    answers = validate_answers(category, payload.get("answers") or {})
+    point = payload.get("location")
+    area = locate(point["lat"], point["lon"]) if point else None
+    if area is None and category.location_required:
+        raise LocationRequired(
+            "Say where it is: this category needs a location.",
+            errors={"location": ["Required for this category."]},
+        )
+    destination = default_destination(
+        category, area.local_authority_code if area else None, answers
+    )
+    contact_details = None if payload.get("anonymous") else payload.get("contact")
+    if payload.get("anonymous") and payload.get("contact"):
+        raise Unprocessable(
+            "An anonymous report cannot carry contact details.",
+            errors={"contact": ["Leave this out of an anonymous report."]},
+        )
+    report = Report(
+        reference=next_reference(),
+        device_id=principal.id,
+        channel=Channel.APP,
+        category=category,
+        description=payload["description"],
+        lat=point["lat"] if point else None,
+        lon=point["lon"] if point else None,
+        address_text=payload.get("address_text"),
+        ward_code=area.ward_code if area else None,
+        local_authority_code=area.local_authority_code if area else None,
+        occurred_at=payload.get("occurred_at"),
+        happening_now=payload.get("happening_now", False),
+        answers=answers,
+        anonymous=payload.get("anonymous", False),
+        contact=new_contact(principal.id, contact_details),
+        share_contact_with_partner=bool(contact_details)
+        and payload.get("share_contact_with_partner", False),
+        would_have_called_101=payload.get("would_have_called_101"),
+        status=ReportStatus.RECEIVED,
+        possible_emergency=possible_emergency(
+            payload["description"], payload.get("happening_now", False)
+        ),
+        destination_kind=destination.kind,
+        destination_name=destination.name,
+    )
+    report.timeline.append(
+        TimelineEntry(
+            actor_kind="resident",
+            from_status=None,
+            to_status=ReportStatus.RECEIVED,
+            public_note=f"Report received. It will go to {destination.name}.",
+        )
+    )
+    db.session.add(report)
+    db.session.commit()
+    return report
+
+
+def own_reports(principal: Principal, page: int, page_size: int) -> PageResult:
+    """The resident's reports, newest first."""
+    statement = (
+        sa.select(Report)
+        .where(Report.device_id == principal.id)
+        .options(selectinload(Report.ward), selectinload(Report.local_authority))
+        .order_by(Report.created_at.desc(), Report.id)
+    )
+    return paginate(statement, page, page_size)
+
+
+def own_report(principal: Principal, report_id: uuid.UUID) -> Report:
+    """One of the resident's reports; anyone else's is 'not found' (existence not confirmed)."""
+    report = db.session.scalar(
+        sa.select(Report)
+        .where(Report.id == report_id, Report.device_id == principal.id)
+        .options(
+            selectinload(Report.timeline),
+            selectinload(Report.photos),
+            selectinload(Report.contact),
+            selectinload(Report.ward),
+            selectinload(Report.local_authority),
+        )
+    )
+    if report is None:
+        raise ReportNotFound("No such report.")
+    return report

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from flask import url_for
+from flask.views import MethodView
+
+from copa.reports import photos, schemas, service
+from copa.web.access import Role, current_principal, requires
+from copa.web.blueprint import Blueprint
+from copa.web.idempotency import idempotent
+from copa.web.pagination import PageQuery, page_of
+from copa.web.ratelimit import limit_per_caller
+
+blp = Blueprint(
+    "reports", __name__, url_prefix="/v1/reports", description="Residents' non-emergency reports."
+)
+
+
+@blp.route("")
+class Reports(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @limit_per_caller("RATELIMIT_REPORTS")
+    @blp.arguments(schemas.ReportIn)
+    @blp.response(201, schemas.ReportOut)
+    def post(self, payload):
+        """Report a non-emergency issue. Safe to retry with an Idempotency-Key.
+
+        The report is attributed to its ward and local authority (a point outside the
+        Cleveland force area is refused) and the response says where it is going. When it may
+        be an emergency, the report is still stored and `emergency_advice` says to call 999.
+        """
+        report = service.submit_report(current_principal(), payload)
+        return report, 201, {"Location": url_for("reports.Report", report_id=report.id)}
+
+    @requires(Role.RESIDENT)
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, page_of(schemas.ReportSummaryOut))
+    def get(self, query):
+        """The resident's own reports, newest first."""
+        return service.own_reports(current_principal(), query["page"], query["page_size"])
+
+
+@blp.route("/<uuid:report_id>")
+class Report(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.response(200, schemas.ReportOut)
+    def get(self, report_id):
+        """One of the resident's own reports, with its photos and public timeline."""
+        return service.own_report(current_principal(), report_id)
+
+
+@blp.route("/<uuid:report_id>/photos")
+class ReportPhotos(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @limit_per_caller("RATELIMIT_PHOTOS")
+    @blp.arguments(schemas.PhotoUploadIn, location="files")
+    @blp.response(201, schemas.PhotoOut)
+    def post(self, files, report_id):
+        """Add a photo to the resident's own report (JPEG or PNG, at most 5 per report).
+
+        The photo is re-encoded from its pixels, upright, with no EXIF, GPS, comment or XMP.
+        """
+        photo = photos.add_photo(current_principal(), report_id, files["photo"])
+        return (
+            photo,
+            201,
+            {"Location": url_for("reports.ReportPhoto", report_id=report_id, photo_id=photo.id)},
+        )
+
+
+@blp.route("/<uuid:report_id>/photos/<uuid:photo_id>")
+class ReportPhoto(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The photo",
+                "content": {
+                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                },
+            },
+            "default": "DEFAULT_ERROR",
+        }
+    )
+    def get(self, report_id, photo_id):
+        """The stored (re-encoded) photo of the resident's own report."""
+        return photos.photo_response(current_principal(), report_id, photo_id)
