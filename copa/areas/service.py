@@ -429,6 +429,51 @@ def locate(lat: float, lon: float) -> Location:
     )
 
 
+def locate_point(point: Mapping[str, float], field: str = "location") -> Location:
+    """``locate`` for a point given in a request body: out of area names the ``field``."""
+    try:
+        return locate(point["lat"], point["lon"])
+    except OutOfArea as error:
+        raise OutOfArea(
+            error.detail,
+            errors={field: ["Outside the Cleveland police force area."]},
+            **error.extensions,
+        ) from None
+
+
+class UnknownArea(Unprocessable):
+    type = problem_type("unknown-area")
+
+
+@dataclass(frozen=True)
+class Area:
+    """A ward or local authority named by its code; ``ward_code`` is None for an authority."""
+
+    code: str
+    name: str
+    level: str  # "ward" or "local_authority"
+    ward_code: str | None
+    local_authority_code: str
+
+
+def area_by_code(code: str, field: str = "area") -> Area:
+    """The stored ward or local authority with that GSS code; 422 naming ``field`` otherwise."""
+    ward = db.session.execute(
+        sa.select(Ward.code, Ward.name, Ward.local_authority_code).where(Ward.code == code)
+    ).first()
+    if ward is not None:
+        return Area(ward.code, ward.name, "ward", ward.code, ward.local_authority_code)
+    authority = db.session.execute(
+        sa.select(LocalAuthority.code, LocalAuthority.name).where(LocalAuthority.code == code)
+    ).first()
+    if authority is not None:
+        return Area(authority.code, authority.name, "local_authority", None, authority.code)
+    raise UnknownArea(
+        "That area is not a ward or local authority of the Cleveland police force area.",
+        errors={field: ["Not a known ward or local authority code."]},
+    )
+
+
 def invalidate_index() -> None:
     """Forget this app's index, so the next lookup sees the areas just written."""
     holder = _holder()

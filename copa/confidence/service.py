@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from copa.areas.models import LocalAuthority, Ward
-from copa.areas.service import OutOfArea, locate
+from copa.areas.service import area_by_code, locate_point
 from copa.auth.models import Device
 from copa.confidence.models import Tally, Vote
 from copa.db import begin_write, db, utcnow
@@ -391,34 +391,15 @@ def _option(key: str) -> Option:
 
 def _area(code: str) -> _Target:
     """A stored ward or local authority, by GSS code; 422 on ``area`` otherwise."""
-    ward = db.session.execute(
-        sa.select(Ward.code, Ward.name, Ward.local_authority_code).where(Ward.code == code)
-    ).first()
-    if ward is not None:
-        return _Target(AreaRef(ward.code, ward.name, "ward"), ward.code, ward.local_authority_code)
-    authority = db.session.execute(
-        sa.select(LocalAuthority.code, LocalAuthority.name).where(LocalAuthority.code == code)
-    ).first()
-    if authority is not None:
-        return _Target(
-            AreaRef(authority.code, authority.name, "local_authority"), None, authority.code
-        )
-    raise Unprocessable(
-        "That area is not a ward or local authority of the Cleveland police force area.",
-        errors={"area": ["Not a known ward or local authority code."]},
+    area = area_by_code(code)
+    return _Target(
+        AreaRef(area.code, area.name, area.level), area.ward_code, area.local_authority_code
     )
 
 
 def _located(point: Mapping[str, float]) -> _Target:
-    """The ward a point falls in (``OutOfArea``, a 422, outside Cleveland)."""
-    try:
-        where = locate(point["lat"], point["lon"])
-    except OutOfArea as error:
-        raise OutOfArea(
-            error.detail,
-            errors={"location": ["Outside the Cleveland police force area."]},
-            **error.extensions,
-        ) from None
+    """The ward a point falls in (``OutOfArea``, a 422 on ``location``, outside Cleveland)."""
+    where = locate_point(point)
     return _Target(
         AreaRef(where.ward_code, where.ward_name, "ward"),
         where.ward_code,

@@ -50,7 +50,15 @@ class Feedback(UUIDPrimaryKey, Timestamps, db.Model):
     possible_emergency: Mapped[bool] = mapped_column(default=False)
 
     contact = relationship("Contact")
+    ward = relationship("Ward")
+    local_authority = relationship("LocalAuthority")
     complaint: Mapped[ComplaintCase | None] = relationship(back_populates="feedback", uselist=False)
+
+    @property
+    def area(self) -> dict | None:
+        if self.local_authority_code is None:
+            return None
+        return {"ward": self.ward, "local_authority": self.local_authority}
 
 
 class ComplaintCase(UUIDPrimaryKey, Timestamps, db.Model):

@@ -8,6 +8,7 @@ from copa.areas.schemas import AreaOut, PointIn
 from copa.feedback.models import FeedbackKind
 from copa.periods import today_london
 from copa.privacy.schemas import ContactIn, ContactOut
+from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
 
 EARLIEST_INCIDENT_DATE = date(2000, 1, 1)
@@ -88,6 +89,11 @@ class FeedbackOut(Schema):
         allow_none=True,
         metadata={"description": "The complaint case, for an expression of dissatisfaction."},
     )
-    emergency_advice = fields.String(
-        metadata={"description": "Present when the text suggests an emergency: call 999."}
+    emergency_advice = fields.Function(
+        lambda feedback: EMERGENCY_ADVICE if feedback.possible_emergency else None,
+        allow_none=True,
+        metadata={
+            "type": "string",
+            "description": "Set when the text suggests an emergency: call 999.",
+        },
     )

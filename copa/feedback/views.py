@@ -34,7 +34,7 @@ class FeedbackCollection(MethodView):
         emergency is still accepted, and the answer carries advice to call 999.
         """
         feedback = service.submit_feedback(current_principal(), payload)
-        location = url_for("feedback.FeedbackItem", feedback_id=feedback["id"])
+        location = url_for("feedback.FeedbackItem", feedback_id=feedback.id)
         return feedback, {"Location": location}
 
     @requires(Role.RESIDENT)

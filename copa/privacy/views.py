@@ -20,7 +20,9 @@ class Me(MethodView):
     @requires(Role.RESIDENT)
     @blp.response(204)
     def delete(self):
-        """Erase the resident's personal data: contact details and the link from their
-        submissions to this app install (the submissions stay, anonymised). Every token of
-        the install stops working."""
+        """Erase the resident's personal data; their submissions stay, anonymised.
+
+        Contact details are deleted and the link from the submissions to this app install is
+        removed; every token of the install stops working.
+        """
         service.erase_resident(current_principal())

@@ -82,7 +82,9 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
     )
 
     @property
-    def area(self) -> dict:
+    def area(self) -> dict | None:
+        if self.local_authority_code is None:
+            return None
         return {"ward": self.ward, "local_authority": self.local_authority}
 
     @property

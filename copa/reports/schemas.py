@@ -88,7 +88,7 @@ class ReportSummaryOut(Schema):
     reference = fields.String(required=True, metadata={"example": "COPA-26-004213"})
     status = fields.String(required=True)
     category = fields.Nested(CategoryRefOut, required=True)
-    area = fields.Nested(AreaOut, required=True)
+    area = fields.Nested(AreaOut, allow_none=True, metadata={"description": "None for a question."})
     created_at = fields.DateTime(required=True)
 
 

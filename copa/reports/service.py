@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from copa.areas.service import locate
+from copa.areas.service import locate_point
 from copa.catalog.service import category_for_report, validate_answers
 from copa.db import begin_write, db
 from copa.privacy.service import new_contact
@@ -39,7 +39,7 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
     category = category_for_report(payload["category"])
     answers = validate_answers(category, payload.get("answers") or {})
     point = payload.get("location")
-    area = locate(point["lat"], point["lon"]) if point else None
+    area = locate_point(point) if point else None
     if area is None and category.location_required:
         raise LocationRequired(
             "Say where it is: this category needs a location.",

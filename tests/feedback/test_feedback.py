@@ -73,7 +73,7 @@ def test_resident_gives_each_kind_of_feedback_and_gets_it_back(app, client, resi
     assert body["text"] == "The officer was helpful."
     assert response.headers["Location"] == f"{URL}/{body['id']}"
     assert body["area"] is None and body["contact"] is None and body["incident_date"] is None
-    assert "emergency_advice" not in body
+    assert body["emergency_advice"] is None
     assert stored(app)[0] == 1
 
 
@@ -180,7 +180,7 @@ def test_emergency_wording_is_stored_and_answered_with_999_advice(app, client, r
 def test_ordinary_wording_is_not_flagged_as_an_emergency(app, client, resident):
     body = give(client, resident, {"kind": "compliment", "text": "Lovely officers"}).get_json()
 
-    assert "emergency_advice" not in body
+    assert body["emergency_advice"] is None
     assert stored_feedback(app, body["id"]).possible_emergency is False
 
 

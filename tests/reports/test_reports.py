@@ -93,7 +93,7 @@ def test_question_needs_no_location(client, resident):
     )
     assert response.status_code == 201
     body = response.get_json()
-    assert body["area"] == {"ward": None, "local_authority": None}
+    assert body["area"] is None
     assert body["destination"]["kind"] == "opcc"
 
 
