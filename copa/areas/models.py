@@ -30,7 +30,8 @@ class Ward(db.Model):
     local_authority_code: Mapped[str] = mapped_column(
         sa.ForeignKey("local_authority.code"), index=True
     )
-    geometry: Mapped[str] = mapped_column(sa.Text)  # GeoJSON geometry object, as text
+    # GeoJSON geometry object, as text; deferred: only the lookup index reads it.
+    geometry: Mapped[str] = mapped_column(sa.Text, deferred=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     local_authority: Mapped[LocalAuthority] = relationship(back_populates="wards")

@@ -393,6 +393,7 @@ class _Index:
     tree: shapely.STRtree
     geometries: Any  # numpy array of prepared polygons, in the tree's order
     locations: tuple[Location, ...]  # plain values, never ORM objects
+    names: dict[str, str] = field(default_factory=dict)  # ward and authority codes -> names
     # GEOS prepared geometries build their internal indexes lazily and are not thread-safe
     # (libgeos/geos#825), and shapely releases the GIL: one predicate call at a time per index.
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
@@ -427,6 +428,27 @@ def locate(lat: float, lon: float) -> Location:
         "That location is outside the Cleveland police force area. " + OUT_OF_AREA_ADVICE,
         advice=OUT_OF_AREA_ADVICE,
     )
+
+
+def area_of(ward_code: str | None, local_authority_code: str | None) -> dict | None:
+    """The named area of a submission from its codes, for responses (None when it has none).
+
+    Names come from the lookup index this process already holds, so serving a submission's
+    area costs no query (a code the index does not know, e.g. an authority without wards,
+    is read from the database).
+    """
+    if local_authority_code is None:
+        return None
+    names = _current_index().names
+
+    def ref(model: type[Ward] | type[LocalAuthority], code: str) -> AreaRef:
+        name = names.get(code) or db.session.scalar(sa.select(model.name).where(model.code == code))
+        return AreaRef(code, name or code)
+
+    return {
+        "ward": ref(Ward, ward_code) if ward_code else None,
+        "local_authority": ref(LocalAuthority, local_authority_code),
+    }
 
 
 def locate_point(point: Mapping[str, float], field: str = "location") -> Location:
@@ -540,7 +562,9 @@ def _build_index() -> _Index:
     array = numpy.empty(len(geometries), dtype=object)
     array[:] = geometries
     shapely.prepare(array)
-    return _Index(shapely.STRtree(array), array, tuple(locations))
+    names = {loc.ward_code: loc.ward_name for loc in locations}
+    names.update((loc.local_authority_code, loc.local_authority_name) for loc in locations)
+    return _Index(shapely.STRtree(array), array, tuple(locations), names)
 
 
 # --- listing ------------------------------------------------------------------------------

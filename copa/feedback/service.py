@@ -69,12 +69,7 @@ def _own(principal: Principal) -> sa.Select[tuple[Feedback]]:
     return (
         sa.select(Feedback)
         .where(Feedback.device_id == principal.id)
-        .options(
-            *(
-                selectinload(getattr(Feedback, name))
-                for name in ("contact", "complaint", "ward", "local_authority")
-            )
-        )
+        .options(*(selectinload(getattr(Feedback, name)) for name in ("contact", "complaint")))
     )
 
 

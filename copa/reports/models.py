@@ -83,9 +83,9 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
 
     @property
     def area(self) -> dict | None:
-        if self.local_authority_code is None:
-            return None
-        return {"ward": self.ward, "local_authority": self.local_authority}
+        from copa.areas.service import area_of  # names from the process's area index
+
+        return area_of(self.ward_code, self.local_authority_code)
 
     @property
     def location(self) -> dict | None:

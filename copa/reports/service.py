@@ -79,6 +79,7 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
         ),
         destination_kind=destination.kind,
         destination_name=destination.name,
+        photos=[],  # known empty: no lazy load when the response lists them
     )
     report.timeline.append(
         TimelineEntry(
@@ -98,7 +99,6 @@ def own_reports(principal: Principal, page: int, page_size: int) -> PageResult:
     statement = (
         sa.select(Report)
         .where(Report.device_id == principal.id)
-        .options(selectinload(Report.ward), selectinload(Report.local_authority))
         .order_by(Report.created_at.desc(), Report.id)
     )
     return paginate(statement, page, page_size)
@@ -113,8 +113,6 @@ def own_report(principal: Principal, report_id: uuid.UUID) -> Report:
             selectinload(Report.timeline),
             selectinload(Report.photos),
             selectinload(Report.contact),
-            selectinload(Report.ward),
-            selectinload(Report.local_authority),
         )
     )
     if report is None:
