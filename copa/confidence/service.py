@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from copa.areas.models import LocalAuthority, Ward
-from copa.areas.service import area_by_code, locate_point
+from copa.areas.service import Area, area_by_code, locate_point
 from copa.auth.models import Device
 from copa.confidence.models import Tally, Vote
 from copa.db import begin_write, db, utcnow
@@ -62,29 +62,13 @@ class VoteConflict(Conflict):
 
 
 @dataclass(frozen=True)
-class AreaRef:
-    """The ward or local authority a vote or tally is for."""
-
-    code: str
-    name: str
-    level: str  # "ward" or "local_authority"
-
-
-@dataclass(frozen=True)
-class _Target:
-    area: AreaRef
-    ward_code: str | None
-    local_authority_code: str
-
-
-@dataclass(frozen=True)
 class VoteRecord:
     """A vote as its resident sees it."""
 
     id: uuid.UUID
     option: str
     value: int
-    area: AreaRef
+    area: Area  # the ward or local authority voted for (or counted at)
     quarter: Quarter
     counted: bool
     replaced: bool  # casting it replaced an earlier counted vote (same area and quarter)
@@ -96,7 +80,7 @@ class TallyRecord:
     id: uuid.UUID
     event_name: str
     event_date: date
-    area: AreaRef
+    area: Area  # the ward or local authority voted for (or counted at)
     quarter: Quarter
     counts: dict[str, int]
     total: int
@@ -172,7 +156,7 @@ def _cast_once(
             sa.update(Vote)
             .where(
                 Vote.device_id == device_id,
-                Vote.area_code == target.area.code,
+                Vote.area_code == target.code,
                 Vote.fiscal_year == quarter.fiscal_year,
                 Vote.fiscal_quarter == quarter.quarter,
                 Vote.counted.is_(True),
@@ -185,7 +169,7 @@ def _cast_once(
             device_id=device_id,
             option=option.key,
             value=option.value,
-            area_code=target.area.code,
+            area_code=target.code,
             ward_code=target.ward_code,
             local_authority_code=target.local_authority_code,
             fiscal_year=quarter.fiscal_year,
@@ -202,7 +186,7 @@ def _cast_once(
         id=vote.id,
         option=vote.option,
         value=vote.value,
-        area=target.area,
+        area=target,
         quarter=quarter,
         counted=True,
         replaced=replaced > 0,
@@ -277,7 +261,7 @@ def _vote_records(device_id: uuid.UUID, votes: list[Vote]) -> list[VoteRecord]:
             id=vote.id,
             option=vote.option,
             value=vote.value,
-            area=_area_ref(vote.area_code, vote.ward_code, names),
+            area=_area_ref(vote, names),
             quarter=Quarter(vote.fiscal_year, vote.fiscal_quarter),
             counted=vote.counted,
             replaced=(vote.area_code, vote.fiscal_year, vote.fiscal_quarter, vote.cast_at)
@@ -313,7 +297,7 @@ def record_tally(
             id=uuid.uuid4(),
             event_name=event_name,
             event_date=event_date,
-            area_code=target.area.code,
+            area_code=target.code,
             ward_code=target.ward_code,
             local_authority_code=target.local_authority_code,
             fiscal_year=quarter.fiscal_year,
@@ -365,7 +349,7 @@ def _tally_records(tallies: list[Tally]) -> list[TallyRecord]:
                 id=tally.id,
                 event_name=tally.event_name,
                 event_date=tally.event_date,
-                area=_area_ref(tally.area_code, tally.ward_code, names),
+                area=_area_ref(tally, names),
                 quarter=Quarter(tally.fiscal_year, tally.fiscal_quarter),
                 counts=counts,
                 total=sum(counts.values()),
@@ -389,21 +373,16 @@ def _option(key: str) -> Option:
         ) from None
 
 
-def _area(code: str) -> _Target:
+def _area(code: str) -> Area:
     """A stored ward or local authority, by GSS code; 422 on ``area`` otherwise."""
-    area = area_by_code(code)
-    return _Target(
-        AreaRef(area.code, area.name, area.level), area.ward_code, area.local_authority_code
-    )
+    return area_by_code(code)
 
 
-def _located(point: Mapping[str, float]) -> _Target:
+def _located(point: Mapping[str, float]) -> Area:
     """The ward a point falls in (``OutOfArea``, a 422 on ``location``, outside Cleveland)."""
     where = locate_point(point)
-    return _Target(
-        AreaRef(where.ward_code, where.ward_name, "ward"),
-        where.ward_code,
-        where.local_authority_code,
+    return Area(
+        where.ward_code, where.ward_name, "ward", where.ward_code, where.local_authority_code
     )
 
 
@@ -423,6 +402,7 @@ def _area_names(rows: Iterable[Vote | Tally]) -> dict[str, str]:
     return names
 
 
-def _area_ref(area_code: str, ward_code: str | None, names: Mapping[str, str]) -> AreaRef:
-    level = "ward" if ward_code else "local_authority"
-    return AreaRef(area_code, names.get(area_code, area_code), level)
+def _area_ref(row: Vote | Tally, names: Mapping[str, str]) -> Area:
+    level = "ward" if row.ward_code else "local_authority"
+    name = names.get(row.area_code, row.area_code)
+    return Area(row.area_code, name, level, row.ward_code, row.local_authority_code)
