@@ -73,6 +73,7 @@ def import_models() -> None:
     from copa.catalog import models as _catalog  # noqa: F401
     from copa.confidence import models as _confidence  # noqa: F401
     from copa.feedback import models as _feedback  # noqa: F401
+    from copa.outbox import models as _outbox  # noqa: F401
     from copa.privacy import models as _privacy  # noqa: F401
     from copa.reports import models as _reports  # noqa: F401
     from copa.routing import models as _routing  # noqa: F401

@@ -20,7 +20,7 @@ def seed_demo_command() -> None:
     result = seed_demo()
     click.echo(
         f"areas: {result.wards} wards; categories added: {result.categories_added}; "
-        f"partners added: {result.partners_added}"
+        f"partners added: {result.partners_added}; routing rules added: {result.rules_added}"
     )
     if result.users_added:
         click.echo("demo users added: " + ", ".join(result.users_added))

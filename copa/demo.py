@@ -11,9 +11,11 @@ from flask import current_app
 from copa.areas import service as areas
 from copa.auth.models import User
 from copa.auth.service import hash_password
+from copa.catalog.models import DefaultDestination
+from copa.catalog.seed import SEED_CATEGORIES
 from copa.catalog.service import ensure_seed_categories
 from copa.db import begin_write, db
-from copa.routing.models import Partner, PartnerKind
+from copa.routing.models import Partner, PartnerKind, RoutingRule
 from copa.web.access import Role
 
 COUNCILS = {  # partner code -> the local authority it is the council of
@@ -59,6 +61,7 @@ class DemoResult:
     wards: int = 0
     categories_added: int = 0
     partners_added: int = 0
+    rules_added: int = 0
     users_added: list[str] = field(default_factory=list)
     password: str | None = None  # set only when generated on this run
 
@@ -71,15 +74,8 @@ def seed_demo() -> DemoResult:
     result.categories_added = ensure_seed_categories()
 
     begin_write()
-    partners = {p.code: p for p in db.session.scalars(sa.select(Partner))}
-    for code, name, kind in DEMO_PARTNERS:
-        if code not in partners:
-            partners[code] = Partner(
-                code=code, name=name, kind=kind, local_authority_code=COUNCILS.get(code)
-            )
-            db.session.add(partners[code])
-            result.partners_added += 1
-    db.session.flush()
+    partners, result.partners_added = ensure_partners()
+    result.rules_added = ensure_routing_rules(partners)
 
     existing = set(db.session.scalars(sa.select(User.email)))
     missing = [u for u in DEMO_USERS if u[0] not in existing]
@@ -101,3 +97,65 @@ def seed_demo() -> DemoResult:
             result.users_added.append(email)
     db.session.commit()
     return result
+
+
+def ensure_partners() -> tuple[dict[str, Partner], int]:
+    """The demo partner organisations, added where missing (no commit): (by code, how many added)."""
+    partners = {p.code: p for p in db.session.scalars(sa.select(Partner))}
+    added = 0
+    for code, name, kind in DEMO_PARTNERS:
+        if code not in partners:
+            partners[code] = Partner(
+                code=code, name=name, kind=kind, local_authority_code=COUNCILS.get(code)
+            )
+            db.session.add(partners[code])
+            added += 1
+    db.session.flush()
+    return partners, added
+
+
+def ensure_routing_rules(partners: dict[str, Partner]) -> int:
+    """The demo rule set (DOMAIN.md's default destinations), when there are no rules yet.
+
+    Policing matters go to the force control room, questions to the OPCC, council matters to
+    the council of the area, large fly-tipping to the Environment Agency, a tenant's ASB to the
+    landlord named in the answer (else the council), welfare concerns to health and social care.
+    """
+    if db.session.scalar(sa.select(sa.func.count()).select_from(RoutingRule)):
+        return 0
+    rules: list[RoutingRule] = []
+
+    def rule(
+        category: str,
+        partner: str,
+        level: str = "any",
+        area: str | None = None,
+        answer: tuple[str, str] | None = None,
+    ) -> None:
+        rules.append(
+            RoutingRule(
+                category_code=category,
+                area_level=level,
+                area_code=area,
+                answer_code=answer[0] if answer else None,
+                answer_value=answer[1] if answer else None,
+                partner_id=partners[partner].id,
+            )
+        )
+
+    for seed in SEED_CATEGORIES:
+        code, destination = seed["code"], seed["default_destination"]
+        if destination == DefaultDestination.FORCE_CONTROL_ROOM:
+            rule(code, "force-control-room")
+        elif destination == DefaultDestination.OPCC:
+            rule(code, "opcc")
+        elif destination == DefaultDestination.HEALTH_AND_SOCIAL_CARE:
+            rule(code, "tees-health-social-care")
+        elif destination in (DefaultDestination.COUNCIL, DefaultDestination.LANDLORD):
+            for council, authority in COUNCILS.items():
+                rule(code, council, "local_authority", authority)
+    rule("fly_tipping", "environment-agency", answer=("size", "large"))
+    rule("housing_asb", "thirteen-housing", answer=("landlord", "thirteen"))
+    rule("housing_asb", "habinteg-housing", answer=("landlord", "habinteg"))
+    db.session.add_all(rules)
+    return len(rules)

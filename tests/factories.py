@@ -77,19 +77,20 @@ def signed_in(app, client, role: str) -> dict:
 
 
 def load_reference_data(app) -> None:
-    """The Cleveland areas, the seed categories and the demo partner organisations.
+    """The Cleveland areas, the seed categories, the demo partners and their routing rules.
 
     Inside the test's transaction, like any other test data (the suite has no demo data).
     """
     from copa.areas.service import import_bundled
     from copa.catalog.service import ensure_seed_categories
-    from copa.demo import COUNCILS, DEMO_PARTNERS
+    from copa.demo import ensure_partners, ensure_routing_rules
 
     with app.app_context():
         import_bundled()
         ensure_seed_categories()
-        for code, name, kind in DEMO_PARTNERS:
-            PartnerFactory(code=code, name=name, kind=kind, local_authority_code=COUNCILS.get(code))
+        partners, _ = ensure_partners()
+        ensure_routing_rules(partners)
+        db.session.commit()
 
 
 def table_counts(app, *models) -> dict[str, int]:

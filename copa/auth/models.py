@@ -8,6 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
 
+# Models named in relationship() strings below, so the mappers can always be configured.
+from copa.routing import models as _routing  # noqa: F401
+
 
 class Device(UUIDPrimaryKey, Timestamps, db.Model):
     """A resident's app install: the pseudonymous identity a resident's submissions belong to."""

@@ -7,7 +7,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+# Models named in relationship() strings below, so the mappers can always be configured.
+from copa.areas import models as _areas  # noqa: F401
 from copa.db import Timestamps, UUIDPrimaryKey, db
+from copa.privacy import models as _privacy  # noqa: F401
 
 
 class FeedbackKind(StrEnum):

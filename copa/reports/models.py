@@ -7,7 +7,11 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+# Models named in relationship() strings below, so the mappers can always be configured.
+from copa.areas import models as _areas  # noqa: F401
+from copa.catalog import models as _catalog  # noqa: F401
 from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
+from copa.privacy import models as _privacy  # noqa: F401
 
 
 class ReportStatus(StrEnum):
@@ -69,6 +73,8 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
     possible_emergency: Mapped[bool] = mapped_column(default=False, index=True)
     destination_kind: Mapped[str] = mapped_column(sa.String(32))
     destination_name: Mapped[str] = mapped_column(sa.String(200))
+    # No routing rule matched: it waits, received, for staff to route it (never dropped).
+    unrouted: Mapped[bool] = mapped_column(default=False, index=True)
 
     category = relationship("Category", lazy="joined")
     contact = relationship("Contact")

@@ -14,7 +14,7 @@ from copa.catalog.service import category_for_report, validate_answers
 from copa.db import begin_write, db
 from copa.privacy.service import new_contact
 from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
-from copa.routing.service import default_destination
+from copa.routing.service import route
 from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
@@ -30,7 +30,7 @@ class ReportNotFound(NotFound):
 
 
 def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
-    """Accept a resident's report: attribute it to its area, name where it goes, store it.
+    """Accept a resident's report: attribute it to its area, route it, store it.
 
     Nothing is written unless everything is valid. A possible emergency is still stored (and
     flagged for the top of the staff queue); the response then tells the resident to call 999.
@@ -45,9 +45,6 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
             "Say where it is: this category needs a location.",
             errors={"location": ["Required for this category."]},
         )
-    destination = default_destination(
-        category, area.local_authority_code if area else None, answers
-    )
     contact_details = None if payload.get("anonymous") else payload.get("contact")
     if payload.get("anonymous") and payload.get("contact"):
         raise Unprocessable(
@@ -55,6 +52,7 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
             errors={"contact": ["Leave this out of an anonymous report."]},
         )
     report = Report(
+        id=uuid.uuid4(),
         reference=next_reference(),
         device_id=principal.id,
         channel=Channel.APP,
@@ -77,18 +75,16 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
         possible_emergency=possible_emergency(
             payload["description"], payload.get("happening_now", False)
         ),
-        destination_kind=destination.kind,
-        destination_name=destination.name,
         photos=[],  # known empty: no lazy load when the response lists them
+        timeline=[
+            TimelineEntry(
+                actor_kind="resident",
+                to_status=ReportStatus.RECEIVED,
+                public_note="Report received.",
+            )
+        ],
     )
-    report.timeline.append(
-        TimelineEntry(
-            actor_kind="resident",
-            from_status=None,
-            to_status=ReportStatus.RECEIVED,
-            public_note=f"Report received. It will go to {destination.name}.",
-        )
-    )
+    route(report)  # a referral and its outbox message, committed with the report
     db.session.add(report)
     db.session.commit()
     return report

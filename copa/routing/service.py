@@ -1,64 +1,93 @@
-"""Where a report goes. For now each category's default destination (DOMAIN.md), named from the
-partner organisations; routing rules will refine this."""
+"""Where every report goes: routing rules choose the partner; a referral and its outbox
+message are written in the submission's own transaction."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from copa.catalog.models import Category, DefaultDestination
 from copa.db import db
-from copa.routing.models import Partner, PartnerKind
+from copa.outbox.service import enqueue_referral
+from copa.reports.models import Report, ReportStatus
+from copa.review.workflow import transition
+from copa.routing.models import Partner, Referral, RoutingRule
 
-# What to call a destination when no partner organisation of that kind is registered.
-FALLBACK_NAMES = {
-    DefaultDestination.FORCE_CONTROL_ROOM: "Cleveland Police force control room",
-    DefaultDestination.OPCC: "Office of the Police and Crime Commissioner for Cleveland",
-    DefaultDestination.COUNCIL: "the council for the area",
-    DefaultDestination.LANDLORD: "the tenant's landlord",
-    DefaultDestination.HEALTH_AND_SOCIAL_CARE: "the health and social care partnership",
-}
-_KIND_FOR = {
-    DefaultDestination.FORCE_CONTROL_ROOM: PartnerKind.POLICE,
-    DefaultDestination.OPCC: PartnerKind.OPCC,
-    DefaultDestination.HEALTH_AND_SOCIAL_CARE: PartnerKind.HEALTH_AND_SOCIAL_CARE,
-}
-# Landlord answers of the housing_asb category -> partner codes.
-_LANDLORD_PARTNERS = {"thirteen": "thirteen-housing", "habinteg": "habinteg-housing"}
+_AREA_RANK = {"ward": 2, "local_authority": 1, "any": 0}
+UNROUTED_KIND = "unrouted"
+UNROUTED_NAME = "OPCC staff, who will decide where it goes"
 
 
-@dataclass(frozen=True)
-class Destination:
-    kind: str  # a DefaultDestination value
-    name: str
-    partner: Partner | None = None
-
-
-def default_destination(
-    category: Category, local_authority_code: str | None, answers: Mapping[str, object]
-) -> Destination:
-    """The category's default destination, named after the partner that stands for it."""
-    kind = DefaultDestination(category.default_destination)
-    partner: Partner | None = None
-    if kind is DefaultDestination.COUNCIL and local_authority_code:
-        partner = _first(
-            Partner.kind == PartnerKind.COUNCIL,
-            Partner.local_authority_code == local_authority_code,
+def choose_rule(
+    category_code: str,
+    ward_code: str | None,
+    local_authority_code: str | None,
+    answers: Mapping[str, object],
+) -> RoutingRule | None:
+    """The rule for a report: one whose answer condition matches beats one without; then
+    ward beats local authority beats any area. None when nothing matches."""
+    rules = db.session.scalars(
+        sa.select(RoutingRule)
+        .join(Partner, RoutingRule.partner_id == Partner.id)
+        .where(
+            RoutingRule.category_code == category_code,
+            RoutingRule.active.is_(True),
+            Partner.active.is_(True),
         )
-    elif kind is DefaultDestination.LANDLORD:
-        code = _LANDLORD_PARTNERS.get(str(answers.get("landlord", "")))
-        partner = _first(Partner.code == code) if code else None
-    elif kind in _KIND_FOR:
-        partner = _first(Partner.kind == _KIND_FOR[kind])
-    return Destination(kind.value, partner.name if partner else FALLBACK_NAMES[kind], partner)
+        .order_by(RoutingRule.created_at, RoutingRule.id)
+    ).all()
+    area_of_level = {"ward": ward_code, "local_authority": local_authority_code}
+
+    def matches(rule: RoutingRule) -> bool:
+        if rule.area_level != "any" and rule.area_code != area_of_level.get(rule.area_level):
+            return False
+        if rule.answer_code is None:
+            return True
+        answer = answers.get(rule.answer_code)
+        return answer == rule.answer_value or (
+            isinstance(answer, list) and rule.answer_value in answer
+        )
+
+    matching = [rule for rule in rules if matches(rule)]
+    if not matching:
+        return None
+    return max(matching, key=lambda r: (r.answer_code is not None, _AREA_RANK[r.area_level]))
 
 
-def _first(*conditions: sa.ColumnElement[bool]) -> Partner | None:
-    return db.session.scalar(
-        sa.select(Partner)
-        .where(Partner.active.is_(True), *conditions)
-        .order_by(Partner.name)
-        .limit(1)
+def route(
+    report: Report, *, actor_kind: str = "system", actor_id: uuid.UUID | None = None
+) -> Referral | None:
+    """Send a report where its rules say (part of the caller's transaction).
+
+    A referral and, when the partner has a delivery channel, its outbox message are written;
+    the report becomes ``routed``. When no rule matches it stays ``received``, flagged
+    ``unrouted`` for staff: a report is never dropped.
+    """
+    rule = choose_rule(
+        report.category.code, report.ward_code, report.local_authority_code, report.answers
     )
+    if rule is None:
+        report.unrouted = True
+        report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
+        return None
+    return refer(report, rule.partner, actor_kind=actor_kind, actor_id=actor_id)
+
+
+def refer(
+    report: Report, partner: Partner, *, actor_kind: str, actor_id: uuid.UUID | None = None
+) -> Referral:
+    """Refer a report to a partner: the referral, its outbox message, the status change."""
+    referral = Referral(id=uuid.uuid4(), report=report, report_id=report.id, partner=partner)
+    db.session.add(referral)
+    enqueue_referral(referral)
+    report.unrouted = False
+    report.destination_kind, report.destination_name = partner.kind, partner.name
+    transition(
+        report,
+        ReportStatus.ROUTED,
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        public_note=f"Sent to {partner.name}.",
+    )
+    return referral

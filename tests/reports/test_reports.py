@@ -7,10 +7,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from copa.db import db
+from copa.outbox.models import OutboxMessage
 from copa.privacy.models import Contact
 from copa.reports.models import ReferenceCounter, Report, TimelineEntry
+from copa.routing.models import Partner, Referral, RoutingRule
 from tests.factories import bearer, load_reference_data, register_device, signed_in, table_counts
 
 MIDDLESBROUGH = {"lat": 54.5762, "lon": -1.2348}
@@ -54,7 +57,7 @@ def test_report_is_accepted_attributed_and_told_where_it_goes(client, resident):
     body = response.get_json()
     assert response.headers["Location"].endswith(f"/v1/reports/{body['id']}")
     assert re.fullmatch(r"COPA-\d{2}-\d{6}", body["reference"])
-    assert body["status"] == "received"
+    assert body["status"] == "routed"
     assert body["area"] == {
         "ward": {"code": "E05001497", "name": "Middlehaven"},
         "local_authority": {"code": "E06000002", "name": "Middlesbrough"},
@@ -63,8 +66,8 @@ def test_report_is_accepted_attributed_and_told_where_it_goes(client, resident):
     assert body["emergency_advice"] is None
     assert body["contact"] == {"name": "Sam", "email": "sam@example.org", "phone": "07700 900123"}
     assert body["share_contact_with_partner"] is True
-    assert [entry["to_status"] for entry in body["timeline"]] == ["received"]
-    assert "Middlesbrough Council" in body["timeline"][0]["public_note"]
+    assert [entry["to_status"] for entry in body["timeline"]] == ["received", "routed"]
+    assert body["timeline"][1]["public_note"] == "Sent to Middlesbrough Council."
     # The resident can read it back.
     again = client.get(response.headers["Location"], headers=resident).get_json()
     assert again["reference"] == body["reference"] and again["answers"] == {
@@ -108,7 +111,10 @@ def test_tenant_asb_goes_to_the_landlord_named_in_the_answer(client, resident):
         headers=resident,
     )
     assert response.status_code == 201
-    assert response.get_json()["destination"] == {"kind": "landlord", "name": "Thirteen Housing"}
+    assert response.get_json()["destination"] == {
+        "kind": "housing_provider",
+        "name": "Thirteen Housing",
+    }
 
 
 @pytest.mark.parametrize(
@@ -283,3 +289,45 @@ def test_no_ip_address_is_stored_with_a_report(app, client, resident):
         for table in db.metadata.sorted_tables:
             for row in db.session.execute(sa.select(table)).mappings():
                 assert all("203.0.113.77" not in str(value) for value in row.values()), table.name
+
+
+def test_large_fly_tipping_goes_to_the_environment_agency(client, resident):
+    response = client.post("/v1/reports", json=report(answers={"size": "large"}), headers=resident)
+    assert response.get_json()["destination"] == {
+        "kind": "environment_agency",
+        "name": "Environment Agency",
+    }
+
+
+def test_report_no_rule_matches_stays_received_for_staff(app, client, resident):
+    with app.app_context():
+        db.session.execute(sa.update(RoutingRule).values(active=False))
+        db.session.commit()
+    response = client.post("/v1/reports", json=report(), headers=resident)
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["status"] == "received"
+    assert body["destination"]["kind"] == "unrouted"
+    with app.app_context():
+        stored = db.session.get(Report, uuid.UUID(body["id"]))
+        assert stored.unrouted is True
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 0
+
+
+def test_report_referral_and_outbox_message_are_written_together(app, client, resident):
+    with app.app_context():
+        council = db.session.scalar(
+            sa.select(Partner).where(Partner.code == "middlesbrough-council")
+        )
+        council.channel, council.email_address = "email", "referrals@middlesbrough.example"
+        db.session.commit()
+    body = client.post("/v1/reports", json=report(), headers=resident).get_json()
+    with app.app_context():
+        referral = db.session.scalars(sa.select(Referral)).one()
+        message = db.session.scalars(sa.select(OutboxMessage)).one()
+        assert (
+            str(referral.report_id) == body["id"]
+            and referral.partner.code == "middlesbrough-council"
+        )
+        assert message.referral_id == referral.id and message.channel == "email"
+        assert message.state == "pending"
