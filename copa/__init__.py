@@ -87,11 +87,26 @@ def register_blueprints(app: Flask) -> None:
     from copa.confidence.views import blp as confidence
     from copa.extensions import api
     from copa.feedback.views import blp as feedback
+    from copa.outbox.views import blp as deliveries
     from copa.privacy.views import blp as privacy
     from copa.reports.views import blp as reports
+    from copa.routing.views import partner_api, partners, routing_rules
     from copa.web.health import blp as health
 
-    for blueprint in (health, auth, privacy, areas, catalog, reports, feedback, confidence):
+    for blueprint in (
+        health,
+        auth,
+        privacy,
+        areas,
+        catalog,
+        reports,
+        feedback,
+        confidence,
+        partners,
+        routing_rules,
+        partner_api,
+        deliveries,
+    ):
         api.register_blueprint(blueprint)
 
 

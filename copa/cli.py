@@ -87,3 +87,32 @@ def openapi_command(output: Path | None) -> None:
         output.write_text(text)
     else:
         click.echo(text, nl=False)
+
+
+@copa_cli.command("relay")
+@click.option("--once", is_flag=True, help="Deliver everything that is due, then exit.")
+@click.option("--owner", help="This relay's name in the leases (default: host:pid:random).")
+def relay_command(once: bool, owner: str | None) -> None:
+    """Deliver outbox messages to partners (webhook, Open311, email) until stopped.
+
+    Run as many as you like on PostgreSQL; one on SQLite. SIGTERM or Ctrl-C finishes the
+    message in hand, gives back the rest of the batch, and exits.
+    """
+    import signal
+    import threading
+
+    from copa.outbox.relay import default_owner, run_relay
+
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    owner = owner or default_owner()
+    click.echo(f"relay {owner} started")
+    try:
+        stats = run_relay(once=once, owner=owner, stop=stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo(f"relay {owner}: {stats}")

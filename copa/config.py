@@ -56,6 +56,20 @@ DEFAULTS: dict[str, object] = {
     "PHOTO_MAX_PER_REPORT": 5,
     "PHOTO_STORAGE_DIR": None,  # default: instance/photos
     "LOG_LEVEL": "INFO",
+    # The outbox relay (``flask copa relay``) and its channels.
+    # Seconds to wait before each attempt: the first at once, the last 24 h after the ninth;
+    # a message still failing after the last is dead-lettered for staff.
+    "RELAY_RETRY_SCHEDULE": [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+    "RELAY_JITTER": 0.1,  # each wait is lengthened by up to this fraction (never shortened)
+    "RELAY_LEASE_SECONDS": 60,  # how long a relay holds a message it is delivering
+    "RELAY_BATCH_SIZE": 20,  # messages claimed at a time
+    "RELAY_POLL_SECONDS": 5.0,  # pause when nothing is due
+    "HTTP_TIMEOUT_SECONDS": 10.0,  # the whole of one outbound request, connect to last byte
+    "HTTP_MAX_RESPONSE_BYTES": 64 * 1024,  # more of a partner's answer is never read
+    "ALLOW_LOOPBACK_TARGETS": False,  # development: partner endpoints on 127.0.0.1 / ::1
+    "SMTP_URL": None,  # smtp://user:pass@host:587 (STARTTLS) or smtps://...; none: .eml files
+    "MAIL_FROM": "COPA <no-reply@copa.example>",
+    "MAIL_DIR": None,  # where .eml files go without SMTP_URL; default instance/mail
 }
 
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL")
@@ -81,6 +95,8 @@ def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> No
         missing = [f"COPA_{k}" for k in REQUIRED_IN_PRODUCTION if not app.config.get(k)]
         if missing:
             raise ConfigError("production needs " + ", ".join(missing))
+        if app.config.get("ALLOW_LOOPBACK_TARGETS"):
+            raise ConfigError("COPA_ALLOW_LOOPBACK_TARGETS is for development only")
     else:
         _fill_development_secrets(app)
 
@@ -108,11 +124,27 @@ def settings_from_environment(
                 settings[key] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif isinstance(default, int):
                 settings[key] = int(raw)
+            elif isinstance(default, float):
+                settings[key] = float(raw)
+            elif isinstance(default, list):
+                settings[key] = _number_list(raw)
             else:
                 settings[key] = raw
         except ValueError as error:
             raise ConfigError(f"{name}={raw!r} is not a valid {type(default).__name__}") from error
     return settings
+
+
+def _number_list(raw: str) -> list[float]:
+    """A JSON list of non-negative numbers (``COPA_RELAY_RETRY_SCHEDULE=[0, 0.01, 0.02]``)."""
+    value = json.loads(raw)
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(n, int | float) and not isinstance(n, bool) and n >= 0 for n in value)
+    ):
+        raise ValueError(raw)
+    return value
 
 
 def _fill_development_secrets(app: Flask) -> None:

@@ -19,7 +19,8 @@ REPORT_TRANSITIONS: dict[str, frozenset[str]] = {
         {S.ACKNOWLEDGED, S.IN_PROGRESS, S.RESOLVED, S.RECEIVED, S.ROUTED, S.DUPLICATE, S.CLOSED}
     ),
     S.ACKNOWLEDGED: frozenset({S.IN_PROGRESS, S.RESOLVED, S.RECEIVED, S.ROUTED, S.CLOSED}),
-    S.IN_PROGRESS: frozenset({S.RESOLVED, S.RECEIVED, S.ROUTED, S.CLOSED}),
+    # in_progress -> in_progress: a partner's further progress note.
+    S.IN_PROGRESS: frozenset({S.IN_PROGRESS, S.RESOLVED, S.RECEIVED, S.ROUTED, S.CLOSED}),
     S.RESOLVED: frozenset({S.CLOSED, S.IN_PROGRESS}),
     S.CLOSED: frozenset(),
     S.DUPLICATE: frozenset({S.RECEIVED}),

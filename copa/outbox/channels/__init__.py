@@ -1,0 +1,116 @@
+"""How a message reaches a partner: webhook, Open311 or email.
+
+Each channel has two halves. ``prepare`` runs inside the relay's short database transaction and
+turns a message into a plain request (every value the send needs, read from the referral and
+report as they are now); ``send`` runs with no transaction open, does the network call and
+returns an ``Outcome``. ``send`` never raises for anything the partner or the network does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from flask import current_app
+
+from copa.outbox.channels.http import HttpAnswer
+from copa.outbox.ssrf import loopback_allowed
+
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+
+
+class Result(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"  # try again later (or dead-letter when out of attempts)
+    GONE = "gone"  # 410: the partner's endpoint is gone; disable it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds the partner asked us to wait
+    external_reference: str | None = None  # Open311 service_request_id
+    token: str | None = None  # Open311: the request id is to be fetched from tokens/{token}
+
+
+class Request(Protocol):
+    """A message made ready to send: plain data, no database objects."""
+
+    def send(self, settings: Settings) -> Outcome: ...
+
+
+class CannotSend(Exception):
+    """The partner's settings cannot carry this message (no URL, no secret, no address)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the channels read from the configuration, read once per relay run."""
+
+    timeout: float
+    max_response_bytes: int
+    allow_loopback: bool
+    smtp_url: str | None
+    mail_from: str
+    mail_dir: Path
+
+    @classmethod
+    def from_app(cls) -> Settings:
+        config = current_app.config
+        return cls(
+            timeout=float(config["HTTP_TIMEOUT_SECONDS"]),
+            max_response_bytes=int(config["HTTP_MAX_RESPONSE_BYTES"]),
+            allow_loopback=loopback_allowed(),
+            smtp_url=config.get("SMTP_URL") or None,
+            mail_from=str(config["MAIL_FROM"]),
+            mail_dir=Path(config.get("MAIL_DIR") or Path(current_app.instance_path) / "mail"),
+        )
+
+
+def answer_outcome(answer: HttpAnswer) -> Outcome:
+    """The outcome of an HTTP answer: only 2xx is success, 410 is gone, anything else fails."""
+    if 200 <= answer.status < 300:
+        return Outcome(Result.DELIVERED, answer.status, error=answer.note)
+    if answer.status == 410:
+        return Outcome(Result.GONE, 410, error="410 Gone: the endpoint is disabled")
+    if 300 <= answer.status < 400:
+        error = f"{answer.status}: redirect not followed"
+        if answer.headers.get("location"):
+            error += f" (Location: {answer.headers['location'][:200]})"
+    else:
+        error = f"{answer.status}: " + _snippet(answer.body)
+    return Outcome(
+        Result.FAILED,
+        answer.status,
+        error=error,
+        retry_after=retry_after_seconds(answer.headers.get("retry-after")),
+    )
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from now (delay-seconds or an HTTP date), capped at 24 h."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(int(value))
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def _snippet(body: bytes) -> str:
+    text = body[:300].decode("utf-8", "replace")
+    return " ".join(text.split()) or "(empty body)"

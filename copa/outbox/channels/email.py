@@ -1,0 +1,146 @@
+"""Email channel: a plain-text message with the referral to the partner's address.
+
+With ``SMTP_URL`` set it goes through that server (``smtp://user:pass@host:587`` upgrades with
+STARTTLS when the server offers it, ``smtps://host:465`` is TLS from the start); without it,
+development and tests get one ``.eml`` file per message under ``MAIL_DIR`` (instance/mail).
+The Message-ID is derived from the outbox message id, so a receiver can drop a repeat; the file
+sink is named after it, so a repeat overwrites instead of piling up.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from copa.outbox.channels import CannotSend, Outcome, Result, Settings
+from copa.outbox.models import OutboxMessage
+from copa.reports.models import Report
+from copa.routing.models import Partner, Referral
+
+SUBJECTS = {"referral.created": "New referral"}
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    message_id: str
+    recipient: str
+    content: bytes  # the whole RFC 5322 message
+
+    def send(self, settings: Settings) -> Outcome:
+        try:
+            if settings.smtp_url:
+                _send_smtp(settings, self.recipient, self.content)
+            else:
+                _write_eml(settings.mail_dir, self.message_id, self.content)
+        except (OSError, smtplib.SMTPException, ValueError) as error:
+            return Outcome(Result.FAILED, error=f"{type(error).__name__}: {error}"[:500])
+        return Outcome(Result.DELIVERED)
+
+
+def prepare(
+    message: OutboxMessage,
+    referral: Referral,
+    report: Report,
+    partner: Partner,
+    settings: Settings,
+) -> EmailRequest:
+    if not partner.email_address:
+        raise CannotSend("the partner has no email address")
+    mail = EmailMessage()
+    subject = SUBJECTS.get(message.event_type, message.event_type)
+    try:
+        mail["Subject"] = f"{subject} {report.reference}: {report.category.name}"
+        mail["From"] = settings.mail_from
+        mail["To"] = partner.email_address
+    except ValueError as error:  # a header with a line break in it
+        raise CannotSend(f"cannot address the email: {error}") from None
+    mail["Date"] = format_datetime(message.created_at)
+    mail["Message-ID"] = f"<{message.id}@copa.outbox>"
+    mail.set_content(body(referral, report, partner))
+    return EmailRequest(str(message.id), partner.email_address, bytes(mail))
+
+
+def body(referral: Referral, report: Report, partner: Partner) -> str:
+    """The text of the email; the resident's contact only when they agreed to share it."""
+    lines = [
+        f"A report has been referred to {partner.name} through COPA.",
+        "",
+        f"Reference: {report.reference}",
+        f"Category: {report.category.name}",
+        f"Received: {report.created_at:%Y-%m-%d %H:%M} UTC",
+    ]
+    if report.lat is not None:
+        lines.append(f"Location: {report.lat}, {report.lon}")
+    area = report.area
+    if area:
+        names = [a.name for a in (area["ward"], area["local_authority"]) if a is not None]
+        lines.append("Area: " + ", ".join(names))
+    if report.address_text:
+        lines.append(f"Address: {report.address_text}")
+    if report.happening_now:
+        lines.append("Happening now: yes")
+    lines += ["", "Description:", report.description, ""]
+    if report.answers:
+        lines.append("Answers:")
+        for code, value in sorted(report.answers.items()):
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            lines.append(f"  {code}: {shown}")
+        lines.append("")
+    contact = report.contact if report.share_contact_with_partner else None
+    if contact is not None:
+        lines.append("The resident agreed to share their contact details with you:")
+        for label, value in (
+            ("Name", contact.name),
+            ("Email", contact.email),
+            ("Phone", contact.phone),
+        ):
+            if value:
+                lines.append(f"  {label}: {value}")
+    else:
+        lines.append("The resident's contact details are not shared.")
+    lines += [
+        "",
+        "Acknowledge it and send updates through the partner API:",
+        f"/v1/partner/referrals/{referral.id}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _write_eml(directory: Path, message_id: str, content: bytes) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, directory / f"{message_id}.eml")
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _send_smtp(settings: Settings, recipient: str, content: bytes) -> None:
+    url = urlsplit(settings.smtp_url or "")
+    if url.scheme not in ("smtp", "smtps") or not url.hostname:
+        raise ValueError("SMTP_URL must be smtp://host[:port] or smtps://host[:port]")
+    context = ssl.create_default_context()
+    if url.scheme == "smtps":
+        server: smtplib.SMTP = smtplib.SMTP_SSL(
+            url.hostname, url.port or 465, timeout=settings.timeout, context=context
+        )
+    else:
+        server = smtplib.SMTP(url.hostname, url.port or 25, timeout=settings.timeout)
+    with server:
+        server.ehlo()
+        if url.scheme == "smtp" and server.has_extn("starttls"):
+            server.starttls(context=context)
+            server.ehlo()
+        if url.username:
+            server.login(unquote(url.username), unquote(url.password or ""))
+        server.sendmail(parseaddr(settings.mail_from)[1], [recipient], content)
