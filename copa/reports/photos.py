@@ -318,6 +318,11 @@ def photo_response(principal: Principal, report_id: uuid.UUID, photo_id: uuid.UU
     )
     if photo is None:
         raise PhotoNotFound("No such photo.")
+    return serve_photo(photo)
+
+
+def serve_photo(photo: Photo) -> Response:
+    """The stored bytes of a photo the caller may see (the caller's check is done already)."""
     try:
         data = photo_store().get(photo.storage_key)
     except StoredPhotoMissing:

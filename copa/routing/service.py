@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from flask import Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -20,7 +21,7 @@ from copa.db import begin_write, db, utcnow
 from copa.outbox.service import enqueue_referral
 from copa.outbox.signing import new_secret, secret_key
 from copa.outbox.ssrf import check_target, loopback_allowed
-from copa.reports.models import Report, ReportStatus
+from copa.reports.models import Photo, Report, ReportStatus
 from copa.review.workflow import transition
 from copa.routing.models import Channel, Partner, Referral, ReferralState, RoutingRule
 from copa.web.access import Principal
@@ -521,6 +522,21 @@ def partner_referrals(
 def partner_referral(principal: Principal, referral_id: uuid.UUID) -> Referral:
     """One referral to the caller's organisation; anyone else's is 'not found'."""
     return _own_referral(principal, referral_id)
+
+
+def referral_photo(principal: Principal, photo_id: uuid.UUID) -> Response:
+    """A photo of a report referred to the caller's organisation; anyone else's is 'not found'."""
+    from copa.reports.photos import PhotoNotFound, serve_photo  # photos -> reports -> routing
+
+    photo = db.session.scalar(
+        sa.select(Photo)
+        .join(Referral, Referral.report_id == Photo.report_id)
+        .where(Photo.id == photo_id, Referral.partner_id == principal.partner_id)
+        .limit(1)
+    )
+    if photo is None:
+        raise PhotoNotFound("No such photo.")
+    return serve_photo(photo)
 
 
 def acknowledge_referral(principal: Principal, referral_id: uuid.UUID) -> Referral:

@@ -153,6 +153,26 @@ class PartnerReferral(MethodView):
         return service.partner_referral(current_principal(), referral_id)
 
 
+@partner_api.route("/photos/<uuid:photo_id>")
+class PartnerPhoto(MethodView):
+    @requires(Role.PARTNER)
+    @partner_api.doc(
+        responses={
+            "200": {
+                "description": "The photo",
+                "content": {
+                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                },
+            },
+            "default": "DEFAULT_ERROR",
+        }
+    )
+    def get(self, photo_id):
+        """A photo of a report referred to the caller's organisation (re-encoded, no metadata)."""
+        return service.referral_photo(current_principal(), photo_id)
+
+
 @partner_api.route("/referrals/<uuid:referral_id>/acknowledge")
 class AcknowledgeReferral(MethodView):
     @requires(Role.PARTNER)

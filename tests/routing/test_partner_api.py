@@ -297,7 +297,9 @@ def test_invalid_update_is_refused(app, client, resident, partner_x, body, field
     assert client.get(url, headers=partner_x).get_json()["state"] == "sent"
 
 
-def test_partner_sees_photo_ids_and_sizes(app, client, resident, partner_x):
+def test_partner_sees_and_fetches_the_photos_of_its_referral_only(
+    app, client, resident, partner_x, partner_y
+):
     report = submit(client, resident)
     image = io.BytesIO()
     Image.new("RGB", (40, 30), "red").save(image, "JPEG")
@@ -312,6 +314,7 @@ def test_partner_sees_photo_ids_and_sizes(app, client, resident, partner_x):
         f"/v1/partner/referrals/{referral_of(app, report['id'])}", headers=partner_x
     ).get_json()
 
+    url = f"/v1/partner/photos/{uploaded['id']}"
     assert body["photos"] == [
         {
             "id": uploaded["id"],
@@ -319,8 +322,15 @@ def test_partner_sees_photo_ids_and_sizes(app, client, resident, partner_x):
             "width": 40,
             "height": 30,
             "size_bytes": uploaded["size_bytes"],
+            "url": url,
         }
     ]
+    fetched = client.get(url, headers=partner_x)
+    assert fetched.status_code == 200 and fetched.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(fetched.data)).size == (40, 30)
+    # Another partner, and a resident (even the owner, on the partner route), cannot.
+    assert client.get(url, headers=partner_y).status_code == 404
+    assert client.get(url, headers=resident).status_code == 403
 
 
 def test_referrals_are_listed_newest_first_and_filtered_by_state(app, client, resident, partner_x):
