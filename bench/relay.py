@@ -305,9 +305,7 @@ def bench_relays(count: int, args: argparse.Namespace, workdir: Path) -> Outcome
         if HAS_PROC:
             pids = {p.pid for p in relays}
             outcome.relay_cpu_s = sum(cpu_by_pid(pids).values())
-            outcome.db_cpu_s = cpu_used(
-                db_before, cpu_by_pid(backend_pids(), command="postgres")
-            )
+            outcome.db_cpu_s = cpu_used(db_before, cpu_by_pid(backend_pids(), command="postgres"))
         stop_relays(relays)
         outcome.unique, outcome.duplicates = len(receiver.seen), receiver.duplicates
         if receiver.last_at is not None:
