@@ -64,12 +64,30 @@ class TimelineEntryOut(Schema):
     public_note = fields.String(allow_none=True)
 
 
-class PhotoOut(Schema):
+# The documented answer of a route that returns a stored photo's bytes.
+PHOTO_BYTES_RESPONSES = {
+    "200": {
+        "description": "The photo",
+        "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "default": "DEFAULT_ERROR",
+}
+
+
+class PhotoFacts(Schema):
+    """What is known of a stored photo (it was re-encoded: no metadata)."""
+
     id = fields.UUID(required=True)
     content_type = fields.String(required=True)
     width = fields.Integer(required=True)
     height = fields.Integer(required=True)
     size_bytes = fields.Integer(required=True)
+
+
+class PhotoOut(PhotoFacts):
     created_at = fields.DateTime(required=True)
     url = fields.Function(
         lambda photo: url_for("reports.ReportPhoto", report_id=photo.report_id, photo_id=photo.id),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 from flask import url_for
 from flask.views import MethodView
 
@@ -72,18 +74,7 @@ class ReportPhotos(MethodView):
 @blp.route("/<uuid:report_id>/photos/<uuid:photo_id>")
 class ReportPhoto(MethodView):
     @requires(Role.RESIDENT)
-    @blp.doc(
-        responses={
-            "200": {
-                "description": "The photo",
-                "content": {
-                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-                    "image/png": {"schema": {"type": "string", "format": "binary"}},
-                },
-            },
-            "default": "DEFAULT_ERROR",
-        }
-    )
+    @blp.doc(responses=copy.deepcopy(schemas.PHOTO_BYTES_RESPONSES))
     def get(self, report_id, photo_id):
         """The stored (re-encoded) photo of the resident's own report."""
         return photos.photo_response(current_principal(), report_id, photo_id)

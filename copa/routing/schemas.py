@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from copa.areas.schemas import AreaOut
 from copa.privacy.schemas import ContactOut
-from copa.reports.schemas import CategoryRefOut, PointOut
+from copa.reports.schemas import CategoryRefOut, PhotoFacts, PointOut
 from copa.routing.models import Channel, PartnerKind, ReferralState
 from copa.web.pagination import PageQuery
 from copa.web.schemas import StrictSchema, Text
@@ -236,12 +236,7 @@ class ReferralUpdateIn(StrictSchema):
     )
 
 
-class ReferralPhotoOut(Schema):
-    id = fields.UUID(required=True)
-    content_type = fields.String(required=True)
-    width = fields.Integer(required=True)
-    height = fields.Integer(required=True)
-    size_bytes = fields.Integer(required=True)
+class ReferralPhotoOut(PhotoFacts):
     url = fields.Function(
         lambda photo: url_for("partner_api.PartnerPhoto", photo_id=photo.id),
         required=True,

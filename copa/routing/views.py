@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import copy
+
 from flask import url_for
 from flask.views import MethodView
 
+from copa.reports.schemas import PHOTO_BYTES_RESPONSES
 from copa.routing import schemas, service
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
@@ -156,18 +159,7 @@ class PartnerReferral(MethodView):
 @partner_api.route("/photos/<uuid:photo_id>")
 class PartnerPhoto(MethodView):
     @requires(Role.PARTNER)
-    @partner_api.doc(
-        responses={
-            "200": {
-                "description": "The photo",
-                "content": {
-                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-                    "image/png": {"schema": {"type": "string", "format": "binary"}},
-                },
-            },
-            "default": "DEFAULT_ERROR",
-        }
-    )
+    @partner_api.doc(responses=copy.deepcopy(PHOTO_BYTES_RESPONSES))
     def get(self, photo_id):
         """A photo of a report referred to the caller's organisation (re-encoded, no metadata)."""
         return service.referral_photo(current_principal(), photo_id)
