@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
@@ -102,3 +104,44 @@ def table_counts(app, *models) -> dict[str, int]:
             model.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(model))
             for model in models
         }
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def scratch_database(tmp_path, prefix: str):
+    """A database of its own, for tests whose data other processes must see committed.
+
+    A SQLite file, or on PostgreSQL (COPA_TEST_DATABASE_URL) a throwaway database that is
+    dropped afterwards; yields its URL.
+    """
+    import os
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import sqlalchemy as sa
+
+    test_url = os.environ.get("COPA_TEST_DATABASE_URL", "")
+    if not test_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / f'{prefix}.db'}"
+        return
+    name = f"copa_{prefix}_{uuid.uuid4().hex[:10]}"
+    parts = urlsplit(test_url)
+    admin = sa.create_engine(
+        urlunsplit(parts._replace(path="/postgres")), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.factories import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -30,7 +25,7 @@ def served(tmp_path):
         pytest.skip(
             "COPA_TEST_REDIS_URL is not set (.ci/run sets it): shared rate-limit storage not checked"
         )
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "COPA_ENV": "production",

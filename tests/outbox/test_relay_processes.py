@@ -15,7 +15,6 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +26,7 @@ from copa.outbox.models import MessageState, OutboxMessage
 from copa.outbox.signing import new_secret
 from copa.routing.models import Channel, Referral, ReferralState
 from tests.conftest import TEST_SETTINGS
+from tests.factories import scratch_database as scratch_db
 from tests.outbox.support import Receiver, Reply, make_partner, make_referrals
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,23 +36,8 @@ FAST_SCHEDULE = [0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09]
 @pytest.fixture
 def scratch_database(tmp_path):
     """A database of its own (committed data, other processes): SQLite file or PostgreSQL."""
-    test_url = os.environ.get("COPA_TEST_DATABASE_URL", "")
-    if not test_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'relay.db'}"
-        return
-    name = f"copa_relay_{uuid.uuid4().hex[:10]}"
-    parts = urlsplit(test_url)
-    admin = sa.create_engine(
-        urlunsplit(parts._replace(path="/postgres")), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_db(tmp_path, "relay") as url:
+        yield url
 
 
 @pytest.fixture

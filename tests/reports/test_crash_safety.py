@@ -6,50 +6,30 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 import sqlalchemy as sa
+
+from tests.factories import free_port
+from tests.factories import scratch_database as scratch_db
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBMISSIONS = 500
 MIN_KILLS = 10
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def scratch_database(tmp_path):
     """A database of its own (committed data, other processes): SQLite file or PostgreSQL."""
-    test_url = os.environ.get("COPA_TEST_DATABASE_URL", "")
-    if not test_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'crash.db'}"
-        return
-    name = f"copa_crash_{uuid.uuid4().hex[:10]}"
-    parts = urlsplit(test_url)
-    admin = sa.create_engine(
-        urlunsplit(parts._replace(path="/postgres")), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_db(tmp_path, "crash") as url:
+        yield url
 
 
 class Server:
@@ -140,7 +120,7 @@ def test_retrying_client_gets_exactly_one_report_per_key_through_sigkills(scratc
             capture_output=True,
             timeout=180,
         )
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = Server(env, port)
     server.start()
