@@ -76,6 +76,7 @@ def import_models() -> None:
     from copa.outbox import models as _outbox  # noqa: F401
     from copa.privacy import models as _privacy  # noqa: F401
     from copa.reports import models as _reports  # noqa: F401
+    from copa.review import models as _review  # noqa: F401
     from copa.routing import models as _routing  # noqa: F401
     from copa.web import models as _web  # noqa: F401
 
@@ -83,13 +84,16 @@ def import_models() -> None:
 def register_blueprints(app: Flask) -> None:
     from copa.areas.views import blp as areas
     from copa.auth.views import blp as auth
+    from copa.auth.views import users
     from copa.catalog.views import blp as catalog
     from copa.confidence.views import blp as confidence
     from copa.extensions import api
     from copa.feedback.views import blp as feedback
+    from copa.feedback.views import complaints
     from copa.outbox.views import blp as deliveries
     from copa.privacy.views import blp as privacy
     from copa.reports.views import blp as reports
+    from copa.review.views import audit, staff
     from copa.routing.views import partner_api, partners, routing_rules
     from copa.web.health import blp as health
 
@@ -106,6 +110,10 @@ def register_blueprints(app: Flask) -> None:
         routing_rules,
         partner_api,
         deliveries,
+        staff,
+        complaints,
+        users,
+        audit,
     ):
         api.register_blueprint(blueprint)
 

@@ -70,6 +70,11 @@ DEFAULTS: dict[str, object] = {
     "SMTP_URL": None,  # smtp://user:pass@host:587 (STARTTLS) or smtps://...; none: .eml files
     "MAIL_FROM": "COPA <no-reply@copa.example>",
     "MAIL_DIR": None,  # where .eml files go without SMTP_URL; default instance/mail
+    # Repeat antisocial behaviour (DOMAIN.md; the ASB Case Review threshold): this many reports
+    # of these categories (comma-separated codes) within the window flag each other for staff.
+    "REPEAT_ASB_CATEGORIES": "asb,vehicle_asb,housing_asb",
+    "REPEAT_ASB_WINDOW_DAYS": 183,
+    "REPEAT_ASB_THRESHOLD": 3,
 }
 
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL")

@@ -57,3 +57,13 @@ def local_year(moment: datetime) -> int:
 
 def today_london() -> date:
     return datetime.now(LONDON).date()
+
+
+def local_day_start(day: date) -> datetime:
+    """The UTC instant a Europe/London day starts (date-range filters use it)."""
+    return _local_midnight_utc(day)
+
+
+def local_day_end(day: date) -> datetime:
+    """The UTC instant the Europe/London day after ``day`` starts: ``to`` dates are inclusive."""
+    return _local_midnight_utc(date.fromordinal(day.toordinal() + 1))

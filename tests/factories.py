@@ -145,3 +145,17 @@ def scratch_database(tmp_path, prefix: str):
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def user_tokens(app, user: User) -> tuple[dict[str, str], dict[str, str]]:
+    """Bearer headers with a user's access token and with their refresh token, as a login would
+    give them, without the argon2 check (slow on purpose): for tests with many signed-in users."""
+    import uuid
+
+    from copa.auth.service import _issue, _user_principal
+
+    with app.app_context():
+        principal = _user_principal(db.session.get(User, user.id), uuid.uuid4())
+        pair = _issue(principal, new_session=True)
+        db.session.commit()
+        return bearer(pair.access_token), bearer(pair.refresh_token)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from copa.web.access import USER_ROLES
+from copa.web.pagination import PageQuery
 from copa.web.schemas import StrictSchema, Text
 
 
@@ -32,3 +34,96 @@ class DeviceTokensOut(TokensOut):
 class UserTokensOut(TokensOut):
     user_id = fields.UUID(required=True, attribute="principal.id")
     partner_id = fields.UUID(allow_none=True, attribute="principal.partner_id")
+
+
+# --- users (admin) ------------------------------------------------------------------------
+
+_USER_ROLES = sorted(str(role) for role in USER_ROLES)
+_ROLES_DESCRIPTION = (
+    "Staff roles (reviewer, resolution, analyst, admin) in any combination, or exactly "
+    '["partner"] for a partner organisation\'s user.'
+)
+
+
+def _roles_field(**kwargs) -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.OneOf(_USER_ROLES)),
+        validate=validate.Length(min=1, max=len(_USER_ROLES)),
+        metadata={"description": _ROLES_DESCRIPTION, "example": ["reviewer"]},
+        **kwargs,
+    )
+
+
+def _password_field(**kwargs) -> fields.String:
+    # Not Text: a password is taken exactly as typed, spaces included.
+    return fields.String(
+        validate=validate.Length(min=12, max=256),
+        load_only=True,
+        metadata={"description": "12 to 256 characters; stored only as an argon2id hash."},
+        **kwargs,
+    )
+
+
+class UserIn(StrictSchema):
+    """A new staff or partner user."""
+
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=254),
+        metadata={
+            "description": "Stored in lower case; signs in with it.",
+            "example": "a.reviewer@opcc.example",
+        },
+    )
+    display_name = Text(required=True, validate=validate.Length(min=1, max=120))
+    password = _password_field(required=True)
+    roles = _roles_field(required=True)
+    partner_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Required for a partner user (their organisation); staff have none."
+        },
+    )
+
+
+class UserPatchIn(StrictSchema):
+    """Changes to a user; fields left out stay as they are.
+
+    ``active: false`` disables the user and ends every sign-in of theirs at once; a new
+    password ends them too.
+    """
+
+    display_name = Text(validate=validate.Length(min=1, max=120))
+    roles = _roles_field()
+    partner_id = fields.UUID(allow_none=True)
+    active = fields.Boolean()
+    password = _password_field()
+
+
+class UserQuery(PageQuery):
+    role = fields.String(validate=validate.OneOf(_USER_ROLES))
+    active = fields.Boolean()
+    partner_id = fields.UUID()
+    email = Text(
+        validate=validate.Length(min=1, max=254),
+        metadata={"description": "Part of the email address, any case."},
+    )
+
+
+class UserOut(Schema):
+    """A user as admins see it (never the password or its hash)."""
+
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    display_name = fields.String(required=True)
+    roles = fields.Function(
+        lambda user: sorted(user.roles or []),
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
+    partner_id = fields.UUID(allow_none=True)
+    active = fields.Boolean(required=True)
+    last_login_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
 from copa.auth import schemas, service
 from copa.extensions import limiter
-from copa.web.access import AUTHENTICATED, PUBLIC, REFRESH, current_principal, requires
+from copa.web.access import AUTHENTICATED, PUBLIC, REFRESH, Role, current_principal, requires
 from copa.web.blueprint import Blueprint
+from copa.web.pagination import page_of
 
 blp = Blueprint(
     "auth", __name__, url_prefix="/v1/auth", description="Sign-in for apps, staff and partners."
@@ -65,3 +66,56 @@ class Logout(MethodView):
     def post(self):
         """End this sign-in: its access and refresh tokens stop working at once."""
         service.logout(current_principal())
+
+
+users = Blueprint(
+    "users",
+    __name__,
+    url_prefix="/v1/admin/users",
+    description="Staff and partner users: create, list, set roles, disable (admin).",
+)
+
+_LOCATION = {"Location": {"description": "The new resource's URL.", "schema": {"type": "string"}}}
+
+
+@users.route("")
+class Users(MethodView):
+    @requires(Role.ADMIN)
+    @users.arguments(schemas.UserIn)
+    @users.response(201, schemas.UserOut, headers=_LOCATION)
+    def post(self, payload):
+        """Add a staff or partner user.
+
+        Roles are staff roles (reviewer, resolution, analyst, admin) or exactly `["partner"]`
+        with the user's `partner_id`. The email is stored in lower case; a taken one is a 409.
+        """
+        user = service.create_user(current_principal(), payload)
+        return user, {"Location": url_for("users.UserItem", user_id=user.id)}
+
+    @requires(Role.ADMIN)
+    @users.arguments(schemas.UserQuery, location="query")
+    @users.response(200, page_of(schemas.UserOut))
+    def get(self, query):
+        """Users by email, optionally of one role, active or not, of one partner, or whose
+        email contains a text."""
+        return service.list_users(query)
+
+
+@users.route("/<uuid:user_id>")
+class UserItem(MethodView):
+    @requires(Role.ADMIN)
+    @users.response(200, schemas.UserOut)
+    def get(self, user_id):
+        """One user."""
+        return service.get_user(user_id)
+
+    @requires(Role.ADMIN)
+    @users.arguments(schemas.UserPatchIn)
+    @users.response(200, schemas.UserOut)
+    def patch(self, changes, user_id):
+        """Change a user's name, roles, partner, password, or disable (`active: false`) them.
+
+        Disabling or a new password ends every sign-in of the user at once; role changes apply
+        from their next request. A change that would leave no active admin is a 409.
+        """
+        return service.update_user(current_principal(), user_id, changes)

@@ -26,6 +26,8 @@ from copa.auth.models import Device
 from copa.confidence.models import Tally, Vote
 from copa.db import begin_write, db, utcnow
 from copa.periods import Quarter
+from copa.review.audit import Actor, record
+from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
 
@@ -276,7 +278,7 @@ def _vote_records(device_id: uuid.UUID, votes: list[Vote]) -> list[VoteRecord]:
 
 
 def record_tally(
-    user_id: uuid.UUID,
+    principal: Principal,
     event_name: str,
     event_date: date,
     area: str,
@@ -302,11 +304,23 @@ def record_tally(
             local_authority_code=target.local_authority_code,
             fiscal_year=quarter.fiscal_year,
             fiscal_quarter=quarter.quarter,
-            entered_by=user_id,
+            entered_by=principal.id,
             created_at=utcnow(),
             **{key: int(counts.get(key, 0)) for key in OPTION_KEYS},
         )
         db.session.add(tally)
+        record(
+            Actor.of(principal),
+            "tally.create",
+            "tally",
+            tally.id,
+            after={
+                "event_name": event_name,
+                "event_date": event_date,
+                "area": target.code,
+                "counts": {key: getattr(tally, key) for key in OPTION_KEYS},
+            },
+        )
         db.session.commit()
     except BaseException:
         db.session.rollback()

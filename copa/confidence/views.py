@@ -75,7 +75,7 @@ class Tallies(MethodView):
         The quarter is the one the event date falls in. Send an Idempotency-Key so that a
         double submission does not count the counters twice.
         """
-        return service.record_tally(current_principal().id, **payload)
+        return service.record_tally(current_principal(), **payload)
 
     @requires(Role.REVIEWER, Role.ANALYST, Role.ADMIN)
     @blp.arguments(schemas.TallyQuery, location="query")

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # Models named in relationship() strings below, so the mappers can always be configured.
 from copa.areas import models as _areas  # noqa: F401
-from copa.db import Timestamps, UUIDPrimaryKey, db
+from copa.auth import models as _auth  # noqa: F401
+from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
 from copa.privacy import models as _privacy  # noqa: F401
 
 
@@ -26,6 +27,25 @@ class ComplaintState(StrEnum):
     RESOLVED = "resolved"
     ESCALATED = "escalated"
     CLOSED = "closed"
+
+
+class AllegationGroup(StrEnum):
+    """How the PCC report groups allegations (DOMAIN.md "Feedback and complaints")."""
+
+    DELIVERY_OF_DUTIES = "delivery_of_duties_and_services"
+    POLICE_POWERS = "police_powers_policies_and_procedures"
+    INDIVIDUAL_BEHAVIOUR = "individual_behaviour"
+    OTHER = "other"
+
+
+class ServiceRecoveryKind(StrEnum):
+    """What the Resolution Team did to put things right before anything else."""
+
+    EXPLANATION = "explanation"
+    APOLOGY = "apology"
+    UPDATE = "update"
+    PUTTING_THINGS_RIGHT = "putting_things_right"
+    SIGNPOSTING = "signposting"
 
 
 class Feedback(UUIDPrimaryKey, Timestamps, db.Model):
@@ -72,10 +92,87 @@ class ComplaintCase(UUIDPrimaryKey, Timestamps, db.Model):
     feedback_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("feedback.id", ondelete="CASCADE"), unique=True
     )
-    # Changed only by the review workflow once it exists; logged when the case opens.
+    # Changed only by review/workflow.py's complaint_transition(); logged when the case opens.
     state: Mapped[str] = mapped_column(sa.String(24), default=ComplaintState.LOGGED, index=True)
     logged_at: Mapped[datetime]
-    first_contact_at: Mapped[datetime | None]
+    first_contact_at: Mapped[datetime | None]  # time to first contact = this - logged_at
+    escalated_at: Mapped[datetime | None]
+    escalation_reason: Mapped[str | None] = mapped_column(sa.Text)
     closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(sa.String(40))
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("user_account.id"), index=True
+    )
+    # The complainant's one answer, once the case is closed: how satisfied, 1-5.
+    satisfaction_score: Mapped[int | None]
+    satisfaction_comment: Mapped[str | None] = mapped_column(sa.Text)
+    satisfaction_at: Mapped[datetime | None]
 
     feedback: Mapped[Feedback] = relationship(back_populates="complaint")
+    assignee = relationship("User")
+    timeline: Mapped[list[ComplaintTimelineEntry]] = relationship(
+        back_populates="case",
+        order_by="ComplaintTimelineEntry.at",
+        cascade="all, delete-orphan",
+    )
+    allegations: Mapped[list[Allegation]] = relationship(
+        back_populates="case", order_by="Allegation.created_at", cascade="all, delete-orphan"
+    )
+    actions: Mapped[list[ServiceRecoveryAction]] = relationship(
+        back_populates="case",
+        order_by="ServiceRecoveryAction.at",
+        cascade="all, delete-orphan",
+    )
+
+
+class ComplaintTimelineEntry(UUIDPrimaryKey, db.Model):
+    """One change of a complaint case's state; the complainant reads the public note."""
+
+    __tablename__ = "complaint_timeline"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("complaint_case.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(sa.String(16))
+    actor_id: Mapped[uuid.UUID | None]
+    from_state: Mapped[str | None] = mapped_column(sa.String(24))
+    to_state: Mapped[str] = mapped_column(sa.String(24))
+    outcome: Mapped[str | None] = mapped_column(sa.String(40))
+    public_note: Mapped[str | None] = mapped_column(sa.Text)
+    internal_note: Mapped[str | None] = mapped_column(sa.Text)
+
+    case: Mapped[ComplaintCase] = relationship(back_populates="timeline")
+
+
+class Allegation(UUIDPrimaryKey, db.Model):
+    """One thing the complainant says went wrong: a group of the PCC report and a free code."""
+
+    __tablename__ = "allegation"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("complaint_case.id", ondelete="CASCADE"), index=True
+    )
+    group: Mapped[str] = mapped_column("allegation_group", sa.String(48), index=True)
+    code: Mapped[str] = mapped_column(sa.String(64))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[uuid.UUID | None]
+
+    case: Mapped[ComplaintCase] = relationship(back_populates="allegations")
+
+
+class ServiceRecoveryAction(UUIDPrimaryKey, db.Model):
+    """Something the Resolution Team did to put things right (an apology, an explanation...)."""
+
+    __tablename__ = "service_recovery_action"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("complaint_case.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[uuid.UUID | None]
+
+    case: Mapped[ComplaintCase] = relationship(back_populates="actions")

@@ -1,13 +1,25 @@
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import date, datetime
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    missing,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from copa.areas.schemas import AreaOut, PointIn
-from copa.feedback.models import FeedbackKind
+from copa.db import utcnow
+from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
 from copa.periods import today_london
 from copa.privacy.schemas import ContactIn, ContactOut
+from copa.review.schemas import AuditEventOut, DateRangeQuery
+from copa.review.workflow import COMPLAINT_OUTCOMES, allowed_complaint_transitions
 from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
 
@@ -67,9 +79,55 @@ class FeedbackIn(StrictSchema):
             raise ValidationError({"location": [message], "area": [message]})
 
 
+class ComplaintTimelineEntryOut(Schema):
+    """The public part of a change of a complaint case's state (no internal note, no actor)."""
+
+    at = fields.DateTime(required=True)
+    state = fields.String(attribute="to_state", required=True, metadata={"example": "contacted"})
+    public_note = fields.String(allow_none=True)
+
+
+class SatisfactionOut(Schema):
+    score = fields.Integer(attribute="satisfaction_score", required=True, metadata={"example": 5})
+    comment = fields.String(attribute="satisfaction_comment", allow_none=True)
+    answered_at = fields.DateTime(attribute="satisfaction_at", required=True)
+
+
+class _WhenAnswered(fields.Nested):
+    """The complainant's satisfaction answer, read off the case itself; null until given."""
+
+    def get_value(self, obj, attr, accessor=None, default=missing):  # noqa: ANN001
+        return obj if getattr(obj, "satisfaction_score", None) is not None else None
+
+
+def satisfaction_field() -> fields.Field:
+    return _WhenAnswered(
+        SatisfactionOut,
+        allow_none=True,
+        metadata={"description": "How satisfied the complainant is (1-5); null until answered."},
+    )
+
+
 class FeedbackComplaintOut(Schema):
+    """The complaint case, as the complainant may follow it."""
+
     state = fields.String(required=True, metadata={"example": "logged"})
     logged_at = fields.DateTime(required=True)
+    timeline = fields.List(
+        fields.Nested(ComplaintTimelineEntryOut),
+        required=True,
+        metadata={"description": "Each change of state, oldest first, with its public note."},
+    )
+    satisfaction = satisfaction_field()
+    satisfaction_invited = fields.Function(
+        lambda case: case.state == ComplaintState.CLOSED and case.satisfaction_score is None,
+        required=True,
+        metadata={
+            "type": "boolean",
+            "description": "The case is closed and the complainant has not yet said how satisfied "
+            "they are: POST .../satisfaction.",
+        },
+    )
 
 
 class FeedbackOut(Schema):
@@ -97,3 +155,289 @@ class FeedbackOut(Schema):
             "description": "Set when the text suggests an emergency: call 999.",
         },
     )
+
+
+# --- the Resolution Team's complaint cases ----------------------------------------------------
+
+_COMPLAINT_STATES = [state.value for state in ComplaintState]
+_NOTE = validate.Length(min=1, max=2000)
+
+
+class _AssigneeFilter(fields.String):
+    """A user id, ``me`` (the caller) or ``none`` (unassigned)."""
+
+    default_error_messages = {"invalid": 'Must be a user id, "me" or "none".'}
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if text in ("me", "none"):
+            return text
+        try:
+            return uuid.UUID(text)
+        except ValueError as error:
+            raise self.make_error("invalid") from error
+
+
+class ComplaintQuery(DateRangeQuery):
+    """Filters of the complaint case list; ``from``/``to`` are London dates on ``logged_at``."""
+
+    state = fields.List(
+        fields.String(validate=validate.OneOf(_COMPLAINT_STATES)),
+        metadata={"description": "Repeat for several: ?state=logged&state=contacted."},
+    )
+    assignee = _AssigneeFilter(
+        metadata={"description": 'A user id, "me" or "none" (unassigned).', "example": "me"}
+    )
+    allegation_group = fields.String(
+        validate=validate.OneOf([group.value for group in AllegationGroup]),
+        metadata={"description": "Cases with at least one allegation in this group."},
+    )
+    ward = fields.String(
+        validate=validate.Regexp(_GSS_CODE, error="Not a ward code."),
+        metadata={"example": "E05001497"},
+    )
+    local_authority = fields.String(
+        validate=validate.Regexp(_GSS_CODE, error="Not a local authority code."),
+        metadata={"example": "E06000002"},
+    )
+    awaiting_first_contact = fields.Boolean(
+        metadata={"description": "true: not contacted yet; false: contacted."}
+    )
+
+
+class UserRefOut(Schema):
+    id = fields.UUID(required=True)
+    display_name = fields.String(required=True, metadata={"example": "Sam Jones"})
+
+
+def _seconds_to_first_contact(case) -> int | None:  # noqa: ANN001
+    if case.first_contact_at is None:
+        return None
+    return int((case.first_contact_at - case.logged_at).total_seconds())
+
+
+class _ComplaintBase(Schema):
+    id = fields.UUID(required=True)
+    feedback_id = fields.UUID(required=True)
+    reference = fields.String(
+        attribute="feedback.reference", required=True, metadata={"example": "COPA-26-004213"}
+    )
+    state = fields.String(required=True, metadata={"example": "logged"})
+    logged_at = fields.DateTime(required=True)
+    first_contact_at = fields.DateTime(allow_none=True)
+    time_to_first_contact_seconds = fields.Function(
+        _seconds_to_first_contact,
+        allow_none=True,
+        metadata={
+            "type": "integer",
+            "description": "first_contact_at - logged_at; null until the complainant is contacted.",
+        },
+    )
+    assignee = fields.Nested(UserRefOut, allow_none=True)
+    area = fields.Nested(AreaOut, attribute="feedback.area", allow_none=True)
+
+
+class ComplaintSummaryOut(_ComplaintBase):
+    """One line of the Resolution Team's list."""
+
+    allegation_groups = fields.Function(
+        lambda case: sorted({allegation.group for allegation in case.allegations}),
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
+    summary = fields.Function(
+        lambda case: case.feedback.text[:140],
+        required=True,
+        metadata={"type": "string", "description": "The first 140 characters of the text."},
+    )
+
+
+class AllegationOut(Schema):
+    id = fields.UUID(required=True)
+    group = fields.String(required=True, metadata={"example": "individual_behaviour"})
+    code = fields.String(required=True, metadata={"example": "incivility"})
+    description = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    created_by_id = fields.UUID(allow_none=True)
+
+
+class ServiceRecoveryActionOut(Schema):
+    id = fields.UUID(required=True)
+    kind = fields.String(required=True, metadata={"example": "apology"})
+    note = fields.String(allow_none=True)
+    at = fields.DateTime(required=True)
+    actor_id = fields.UUID(allow_none=True)
+
+
+class InternalNoteOut(Schema):
+    id = fields.UUID(required=True)
+    text = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    author = fields.Nested(UserRefOut, allow_none=True)
+
+
+class ActorOut(Schema):
+    """Who made a change: staff, or the system (no id)."""
+
+    kind = fields.String(attribute="actor_kind", required=True, metadata={"example": "staff"})
+    id = fields.UUID(attribute="actor_id", allow_none=True)
+
+
+class _Itself(fields.Nested):
+    """A nested object made of some of the parent's own attributes."""
+
+    def get_value(self, obj, attr, accessor=None, default=missing):  # noqa: ANN001
+        return obj
+
+
+class StaffComplaintTimelineEntryOut(Schema):
+    """A change of state as staff see it: who, and the internal note too."""
+
+    id = fields.UUID(required=True)
+    at = fields.DateTime(required=True)
+    actor = _Itself(ActorOut, required=True)
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(required=True)
+    outcome = fields.String(allow_none=True)
+    public_note = fields.String(allow_none=True)
+    internal_note = fields.String(allow_none=True)
+
+
+class ComplaintOut(_ComplaintBase):
+    """A complaint case in full, for the Resolution Team."""
+
+    kind = fields.String(attribute="feedback.kind", required=True)
+    text = fields.String(attribute="feedback.text", required=True)
+    incident_date = fields.Date(attribute="feedback.incident_date", allow_none=True)
+    officer_identifier = fields.String(attribute="feedback.officer_identifier", allow_none=True)
+    possible_emergency = fields.Boolean(attribute="feedback.possible_emergency", required=True)
+    contact = fields.Nested(
+        ContactOut,
+        attribute="feedback.contact",
+        allow_none=True,
+        metadata={"description": "Null when none was given or it has been erased."},
+    )
+    outcome = fields.String(allow_none=True, metadata={"example": "apology_given"})
+    escalated_at = fields.DateTime(allow_none=True)
+    escalation_reason = fields.String(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    allegations = fields.List(fields.Nested(AllegationOut), required=True)
+    actions = fields.List(
+        fields.Nested(ServiceRecoveryActionOut),
+        required=True,
+        metadata={"description": "Service-recovery actions, oldest first."},
+    )
+    notes = fields.List(
+        fields.Nested(InternalNoteOut),
+        required=True,
+        metadata={"description": "Internal notes, oldest first; never shown to the complainant."},
+    )
+    timeline = fields.List(fields.Nested(StaffComplaintTimelineEntryOut), required=True)
+    allowed_transitions = fields.Function(
+        lambda case: allowed_complaint_transitions(case.state),
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
+    satisfaction = satisfaction_field()
+    audit = fields.List(
+        fields.Nested(AuditEventOut),
+        required=True,
+        metadata={"description": "The audit trail of this case, oldest first."},
+    )
+
+
+class AssignmentIn(StrictSchema):
+    assignee_id = fields.UUID(
+        required=True,
+        allow_none=True,
+        metadata={"description": "An active resolution or admin user; null to unassign."},
+    )
+
+
+class ComplaintTransitionIn(StrictSchema):
+    """A change of state. ``contacted_at`` only with ``contacted`` (first contact; default now),
+    ``reason`` required with ``escalated``, ``outcome`` required with ``closed``."""
+
+    to = fields.String(required=True, validate=validate.OneOf(_COMPLAINT_STATES))
+    outcome = fields.String(allow_none=True, validate=validate.OneOf(COMPLAINT_OUTCOMES))
+    public_note = Text(
+        allow_none=True,
+        validate=_NOTE,
+        metadata={"description": "Shown to the complainant on their timeline."},
+    )
+    internal_note = Text(allow_none=True, validate=_NOTE, metadata={"description": "Staff only."})
+    contacted_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When the complainant was first contacted (with an offset); not in the "
+            "future, not before the case was logged. Default: now."
+        },
+    )
+    reason = Text(
+        allow_none=True,
+        validate=_NOTE,
+        metadata={
+            "description": "Why it is escalated to the force's Directorate of Standards and "
+            "Ethics (Schedule 3). Required with escalated."
+        },
+    )
+
+    @validates("contacted_at")
+    def _not_in_the_future(self, value: datetime | None, **kwargs) -> None:  # noqa: ANN003
+        if value is not None and value > utcnow():
+            raise ValidationError("Must not be in the future.")
+
+    @validates_schema
+    def _fits_the_target(self, data, **kwargs):  # noqa: ANN001
+        to, errors = data.get("to"), {}
+        if data.get("contacted_at") is not None and to != ComplaintState.CONTACTED:
+            errors["contacted_at"] = ["Only when moving to contacted."]
+        if to == ComplaintState.ESCALATED and data.get("reason") is None:
+            errors["reason"] = ["Required to escalate."]
+        elif to != ComplaintState.ESCALATED and data.get("reason") is not None:
+            errors["reason"] = ["Only when moving to escalated."]
+        if to == ComplaintState.CLOSED and data.get("outcome") is None:
+            errors["outcome"] = ["Required to close."]
+        elif to != ComplaintState.CLOSED and data.get("outcome") is not None:
+            errors["outcome"] = ["Only when moving to closed."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class ServiceRecoveryActionIn(StrictSchema):
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf([kind.value for kind in ServiceRecoveryKind]),
+        metadata={"example": "apology"},
+    )
+    note = Text(allow_none=True, validate=_NOTE)
+
+
+class AllegationIn(StrictSchema):
+    group = fields.String(
+        required=True,
+        validate=validate.OneOf([group.value for group in AllegationGroup]),
+        metadata={"example": "individual_behaviour"},
+    )
+    code = Text(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "The allegation's category, free text.", "example": "incivility"},
+    )
+    description = Text(allow_none=True, validate=_NOTE)
+
+
+class InternalNoteIn(StrictSchema):
+    text = Text(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class SatisfactionIn(StrictSchema):
+    """The complainant's one answer once their case is closed."""
+
+    score = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=5),
+        metadata={"description": "1 (very dissatisfied) to 5 (very satisfied).", "example": 5},
+    )
+    comment = Text(allow_none=True, validate=validate.Length(max=2000))

@@ -53,3 +53,111 @@ class FeedbackItem(MethodView):
     def get(self, feedback_id):
         """One of the resident's own feedback; 404 for anyone else's."""
         return service.get_feedback(current_principal(), feedback_id)
+
+
+@blp.route("/feedback/<uuid:feedback_id>/satisfaction")
+class FeedbackSatisfaction(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @blp.arguments(schemas.SatisfactionIn)
+    @blp.response(201, schemas.FeedbackOut)
+    def post(self, payload, feedback_id):
+        """Say how satisfied you are (1-5) with your closed complaint; once only.
+
+        Answers the feedback with the rating. 409 when the complaint is not closed yet (or the
+        feedback is not a complaint), and when it has already been answered; 404 for anyone
+        else's feedback.
+        """
+        return service.answer_satisfaction(current_principal(), feedback_id, payload)
+
+
+complaints = Blueprint(
+    "complaints",
+    __name__,
+    url_prefix="/v1/staff/complaints",
+    description="The Resolution Team's complaint cases (resolution, admin).",
+)
+
+_CASE_HOLDERS = (Role.RESOLUTION, Role.ADMIN)
+
+
+@complaints.route("")
+class ComplaintCases(MethodView):
+    @requires(*_CASE_HOLDERS)
+    @complaints.arguments(schemas.ComplaintQuery, location="query")
+    @complaints.response(200, page_of(schemas.ComplaintSummaryOut))
+    def get(self, query):
+        """Complaint cases, oldest logged first.
+
+        Filter by `state` (repeatable), `assignee` (a user id, `me` or `none`),
+        `allegation_group`, `ward`, `local_authority`, `from`/`to` (London dates the case was
+        logged, inclusive) and `awaiting_first_contact`.
+        """
+        return service.list_complaints(current_principal(), query)
+
+
+@complaints.route("/<uuid:case_id>")
+class ComplaintCaseItem(MethodView):
+    @requires(*_CASE_HOLDERS)
+    @complaints.response(200, schemas.ComplaintOut)
+    def get(self, case_id):
+        """A complaint case in full, with its notes, timeline, allowed transitions and audit trail."""
+        return service.get_complaint(case_id)
+
+
+@complaints.route("/<uuid:case_id>/assignment")
+class ComplaintAssignment(MethodView):
+    @requires(*_CASE_HOLDERS)
+    @complaints.arguments(schemas.AssignmentIn)
+    @complaints.response(200, schemas.ComplaintOut)
+    def post(self, payload, case_id):
+        """Assign the case to an active resolution or admin user, or unassign it (null)."""
+        return service.assign_complaint(current_principal(), case_id, payload["assignee_id"])
+
+
+@complaints.route("/<uuid:case_id>/transitions")
+class ComplaintTransitions(MethodView):
+    @requires(*_CASE_HOLDERS)
+    @complaints.arguments(schemas.ComplaintTransitionIn)
+    @complaints.response(200, schemas.ComplaintOut)
+    def post(self, payload, case_id):
+        """Move the case to another state.
+
+        `contacted` records first contact (`contacted_at`, default now); `escalated` needs a
+        `reason` (Schedule 3, to the force's Directorate of Standards and Ethics); `closed`
+        needs an `outcome`. A move the workflow does not allow is a 409 listing `allowed`.
+        """
+        return service.move_complaint(current_principal(), case_id, payload)
+
+
+@complaints.route("/<uuid:case_id>/actions")
+class ComplaintActions(MethodView):
+    @requires(*_CASE_HOLDERS)
+    @complaints.arguments(schemas.ServiceRecoveryActionIn)
+    @complaints.response(201, schemas.ComplaintOut)
+    def post(self, payload, case_id):
+        """Record a service-recovery action (contacted or service_recovery cases only).
+
+        The first one on a contacted case moves it to service_recovery.
+        """
+        return service.add_service_recovery_action(current_principal(), case_id, payload)
+
+
+@complaints.route("/<uuid:case_id>/allegations")
+class ComplaintAllegations(MethodView):
+    @requires(*_CASE_HOLDERS)
+    @complaints.arguments(schemas.AllegationIn)
+    @complaints.response(201, schemas.ComplaintOut)
+    def post(self, payload, case_id):
+        """Add an allegation (group and code) to a case that is not closed."""
+        return service.add_allegation(current_principal(), case_id, payload)
+
+
+@complaints.route("/<uuid:case_id>/notes")
+class ComplaintNotes(MethodView):
+    @requires(*_CASE_HOLDERS)
+    @complaints.arguments(schemas.InternalNoteIn)
+    @complaints.response(201, schemas.ComplaintOut)
+    def post(self, payload, case_id):
+        """Keep an internal note on the case; the complainant never sees it."""
+        return service.add_complaint_note(current_principal(), case_id, payload)

@@ -55,6 +55,7 @@ DELIVERED, RETRY, DEAD, CANCELLED = "delivered", "retry", "dead", "cancelled"
 LEASE_LOST = "lease_lost"  # the attempt happened, but another relay holds the message now
 
 _ENDPOINT_CHANNELS = frozenset({Channel.WEBHOOK, Channel.OPEN311})
+WITHDRAWN_EVENT = "referral.withdrawn"  # staff re-routed the report: the partner may stop
 
 
 @dataclass
@@ -325,7 +326,8 @@ class Relay:
             return
         if referral.state == ReferralState.SENT:  # never undo the partner's acknowledgement
             referral.state = ReferralState.DELIVERED
-        if referral.delivered_at is None:
+        # Delivering the notice of a withdrawal is not delivering the referral.
+        if referral.delivered_at is None and message.event_type != WITHDRAWN_EVENT:
             referral.delivered_at = now
         if outcome.external_reference and not referral.external_reference:
             referral.external_reference = outcome.external_reference
@@ -393,7 +395,11 @@ def cancel_reason(message: OutboxMessage) -> str | None:
     referral = message.referral
     if message.referral_id is not None and referral is None:
         return "the referral no longer exists"
-    if referral is not None and referral.state == ReferralState.WITHDRAWN:
+    withdrawal = message.event_type == WITHDRAWN_EVENT
+    if withdrawal and partner.channel not in (Channel.WEBHOOK, Channel.EMAIL):
+        return "the partner's channel has no way to withdraw a referral"
+    # A withdrawn referral's own withdrawal notice still goes; nothing else to it does.
+    if referral is not None and referral.state == ReferralState.WITHDRAWN and not withdrawal:
         return "the referral was withdrawn"
     return None
 

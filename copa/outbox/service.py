@@ -10,7 +10,9 @@ from sqlalchemy.orm import selectinload
 
 from copa.db import begin_write, db, utcnow
 from copa.outbox.models import MessageState, OutboxMessage
+from copa.review.audit import Actor, record
 from copa.routing.models import Channel, Referral
+from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
 
@@ -66,7 +68,7 @@ def list_deliveries(state: str | None, page: int, page_size: int) -> PageResult:
     return paginate(statement, page, page_size)
 
 
-def retry_delivery(message_id: uuid.UUID) -> OutboxMessage:
+def retry_delivery(principal: Principal, message_id: uuid.UUID) -> OutboxMessage:
     """Send a dead or cancelled message again from the start of the retry schedule (its past
     attempts are kept); a pending one is made due now. A delivered one is a 409."""
     begin_write()
@@ -80,6 +82,7 @@ def retry_delivery(message_id: uuid.UUID) -> OutboxMessage:
         raise DeliveryNotFound("No such delivery.")
     if message.state == MessageState.DELIVERED:
         raise AlreadyDelivered("This message was delivered already.")
+    before = _delivery_summary(message)
     now = utcnow()
     if message.state == MessageState.PENDING:
         message.next_attempt_at = min(message.next_attempt_at, now)
@@ -88,5 +91,23 @@ def retry_delivery(message_id: uuid.UUID) -> OutboxMessage:
         message.attempts = 0  # the schedule starts again; the attempt log keeps the history
         message.next_attempt_at = now
         message.lease_owner, message.lease_until = None, None
+    record(
+        Actor.of(principal),
+        "delivery.retry",
+        "delivery",
+        message.id,
+        before=before,
+        after=_delivery_summary(message),
+    )
     db.session.commit()
     return message
+
+
+def _delivery_summary(message: OutboxMessage) -> dict[str, object]:
+    return {
+        "state": message.state,
+        "attempts": message.attempts,
+        "next_attempt_at": message.next_attempt_at,
+        "partner_id": message.partner_id,
+        "referral_id": message.referral_id,
+    }

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from copa.outbox import service
 from copa.outbox.models import MessageState
-from copa.web.access import Role, requires
+from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.pagination import PageQuery, page_of
 
@@ -72,4 +72,4 @@ class RetryDelivery(MethodView):
     @blp.response(200, DeliveryOut)
     def post(self, message_id):
         """Try a dead (or cancelled) message again, from the start of the retry schedule."""
-        return service.retry_delivery(message_id)
+        return service.retry_delivery(current_principal(), message_id)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # Models named in relationship() strings below, so the mappers can always be configured.
 from copa.areas import models as _areas  # noqa: F401
+from copa.auth import models as _auth  # noqa: F401
 from copa.catalog import models as _catalog  # noqa: F401
 from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
 from copa.privacy import models as _privacy  # noqa: F401
@@ -68,23 +69,37 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
     )
     share_contact_with_partner: Mapped[bool] = mapped_column(default=False)
     would_have_called_101: Mapped[str | None] = mapped_column(sa.String(8))
-    # Changed only by review/workflow.py's transition() once it exists; set to received here.
+    # Changed only by review/workflow.py's transition(); a new report starts as received.
     status: Mapped[str] = mapped_column(sa.String(16), default=ReportStatus.RECEIVED, index=True)
+    # COPA's outcome code of the last staff decision (review/workflow.py REPORT_OUTCOMES).
+    outcome: Mapped[str | None] = mapped_column(sa.String(40))
     possible_emergency: Mapped[bool] = mapped_column(default=False, index=True)
     destination_kind: Mapped[str] = mapped_column(sa.String(32))
     destination_name: Mapped[str] = mapped_column(sa.String(200))
     # No routing rule matched: it waits, received, for staff to route it (never dropped).
     unrouted: Mapped[bool] = mapped_column(default=False, index=True)
+    # DOMAIN.md's repeat antisocial behaviour rule met (ASB Case Review threshold).
+    repeat_asb: Mapped[bool] = mapped_column(default=False, index=True)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("user_account.id"), index=True
+    )
+    duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("report.id"))
 
     category = relationship("Category", lazy="joined")
     contact = relationship("Contact")
     ward = relationship("Ward")
     local_authority = relationship("LocalAuthority")
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    duplicate_of = relationship("Report", remote_side="Report.id", foreign_keys=[duplicate_of_id])
     timeline: Mapped[list[TimelineEntry]] = relationship(
         back_populates="report", order_by="TimelineEntry.at", cascade="all, delete-orphan"
     )
+    # A redacted photo is no longer the report's: only an admin reaches it, through the audit log.
     photos: Mapped[list[Photo]] = relationship(
-        back_populates="report", order_by="Photo.created_at", cascade="all, delete-orphan"
+        primaryjoin="and_(Photo.report_id == Report.id, Photo.redacted_at.is_(None))",
+        back_populates="report",
+        order_by="Photo.created_at",
+        cascade="all, delete-orphan",
     )
 
     @property
@@ -116,6 +131,8 @@ class TimelineEntry(UUIDPrimaryKey, db.Model):
     from_status: Mapped[str | None] = mapped_column(sa.String(16))
     to_status: Mapped[str] = mapped_column(sa.String(16))
     public_note: Mapped[str | None] = mapped_column(sa.Text)
+    outcome: Mapped[str | None] = mapped_column(sa.String(40))
+    internal_note: Mapped[str | None] = mapped_column(sa.Text)  # staff only, never the resident
 
     report: Mapped[Report] = relationship(back_populates="timeline")
 
@@ -134,5 +151,6 @@ class Photo(UUIDPrimaryKey, db.Model):
     height: Mapped[int]
     size_bytes: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    redacted_at: Mapped[datetime | None]
 
     report: Mapped[Report] = relationship(back_populates="photos")

@@ -314,7 +314,9 @@ def photo_response(principal: Principal, report_id: uuid.UUID, photo_id: uuid.UU
     if owned is None:
         raise ReportNotFound("No such report.")
     photo = db.session.scalar(
-        sa.select(Photo).where(Photo.id == photo_id, Photo.report_id == report_id)
+        sa.select(Photo).where(
+            Photo.id == photo_id, Photo.report_id == report_id, Photo.redacted_at.is_(None)
+        )
     )
     if photo is None:
         raise PhotoNotFound("No such photo.")

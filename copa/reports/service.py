@@ -14,6 +14,7 @@ from copa.catalog.service import category_for_report, validate_answers
 from copa.db import begin_write, db
 from copa.privacy.service import new_contact
 from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
+from copa.review.service import flag_repeat_asb
 from copa.routing.service import route
 from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal
@@ -86,6 +87,7 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
     )
     route(report)  # a referral and its outbox message, committed with the report
     db.session.add(report)
+    flag_repeat_asb(report)  # the ASB Case Review threshold, for staff
     db.session.commit()
     return report
 

@@ -1,18 +1,26 @@
-"""Status changes in one place (STYLE.md 7): the table of allowed transitions and the single
-``transition()`` that applies one and writes its timeline row in the same transaction."""
+"""Status changes in one place (STYLE.md 7): the tables of allowed transitions for reports and
+complaint cases, and the single function for each that applies one, writing its timeline row
+and its audit event in the caller's transaction. Nothing else assigns a status."""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
+from copa.db import utcnow
+from copa.feedback.models import ComplaintCase, ComplaintState, ComplaintTimelineEntry
 from copa.reports.models import Report, ReportStatus, TimelineEntry
+from copa.review.audit import Actor, record
 from copa.web.problems import Conflict, problem_type
 
 S = ReportStatus
+C = ComplaintState
 
 # DOMAIN.md "Report lifecycle": received -> routed -> acknowledged -> in_progress ->
 # resolved | closed; side exits duplicate and rejected; a partner's "not our responsibility"
-# sends it back to received for staff to re-route.
+# (or staff pulling it back) sends it to received for re-routing. X -> routed again is a
+# re-route to another destination.
 REPORT_TRANSITIONS: dict[str, frozenset[str]] = {
     S.RECEIVED: frozenset({S.ROUTED, S.DUPLICATE, S.REJECTED, S.CLOSED, S.RESOLVED}),
     S.ROUTED: frozenset(
@@ -27,6 +35,40 @@ REPORT_TRANSITIONS: dict[str, frozenset[str]] = {
     S.REJECTED: frozenset({S.RECEIVED}),
 }
 
+# COPA's own outcome codes (FOI 6-23-24), recorded with a staff decision.
+REPORT_OUTCOMES = (
+    "passed_to_force_control_room",
+    "resolved_by_opcc",
+    "passed_to_resolution_team",
+    "referred_to_partner",
+    "signposted",
+    "duplicate",
+    "no_further_action",
+)
+
+# DOMAIN.md "Feedback and complaints": logged -> contacted -> service_recovery ->
+# resolved | escalated -> closed. A matter serious enough for the force's Directorate of
+# Standards and Ethics (Schedule 3) may be escalated as soon as it is logged or contacted.
+COMPLAINT_TRANSITIONS: dict[str, frozenset[str]] = {
+    C.LOGGED: frozenset({C.CONTACTED, C.ESCALATED}),
+    C.CONTACTED: frozenset({C.SERVICE_RECOVERY, C.RESOLVED, C.ESCALATED}),
+    C.SERVICE_RECOVERY: frozenset({C.RESOLVED, C.ESCALATED}),
+    C.RESOLVED: frozenset({C.CLOSED}),
+    C.ESCALATED: frozenset({C.CLOSED}),
+    C.CLOSED: frozenset(),
+}
+
+# How a complaint case ended, recorded when it closes.
+COMPLAINT_OUTCOMES = (
+    "service_recovered",  # put right to the complainant's satisfaction
+    "explanation_given",
+    "apology_given",
+    "signposted",
+    "referred_to_professional_standards",  # Schedule 3, with the force's DSE
+    "withdrawn",  # the complainant withdrew it
+    "no_further_action",
+)
+
 
 class InvalidTransition(Conflict):
     type = problem_type("invalid-transition")
@@ -35,25 +77,121 @@ class InvalidTransition(Conflict):
 def transition(
     report: Report,
     to: str,
+    actor: Actor,
     *,
-    actor_kind: str,
-    actor_id: uuid.UUID | None = None,
+    outcome: str | None = None,
     public_note: str | None = None,
+    internal_note: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> TimelineEntry:
-    """Move a report to ``to`` and record it on its timeline (part of the caller's transaction)."""
-    allowed = REPORT_TRANSITIONS.get(report.status, frozenset())
-    if to not in allowed:
-        raise InvalidTransition(
-            f"A {report.status} report cannot become {to}.",
-            allowed=sorted(allowed),
-        )
+    """Move a report to ``to``: one timeline row and (for staff and partners) one audit event,
+    in the caller's transaction. A move the table does not allow is a 409 naming those it does."""
+    before = report.status
+    _check(REPORT_TRANSITIONS, "report", before, to)
     entry = TimelineEntry(
-        actor_kind=actor_kind,
-        actor_id=actor_id,
-        from_status=report.status,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        from_status=before,
         to_status=to,
+        outcome=outcome,
         public_note=public_note,
+        internal_note=internal_note,
     )
     report.status = to
+    if outcome is not None:
+        report.outcome = outcome
     report.timeline.append(entry)
+    record(
+        actor,
+        "report.transition",
+        "report",
+        report.id,
+        before={"status": before},
+        after=_summary(to, outcome, public_note, internal_note, details),
+    )
     return entry
+
+
+def complaint_transition(
+    case: ComplaintCase,
+    to: str,
+    actor: Actor,
+    *,
+    outcome: str | None = None,
+    public_note: str | None = None,
+    internal_note: str | None = None,
+    at: datetime | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> ComplaintTimelineEntry:
+    """Move a complaint case to ``to``, keeping the times the published measures need (first
+    contact, escalation, closing); one timeline row and one audit event, like reports."""
+    before = case.state
+    _check(COMPLAINT_TRANSITIONS, "complaint case", before, to)
+    now = utcnow()
+    entry = ComplaintTimelineEntry(
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        from_state=before,
+        to_state=to,
+        outcome=outcome,
+        public_note=public_note,
+        internal_note=internal_note,
+        at=now,
+    )
+    if to == C.CONTACTED and case.first_contact_at is None:
+        case.first_contact_at = at or now
+    elif to == C.ESCALATED:
+        case.escalated_at = now
+        case.escalation_reason = (details or {}).get("reason")
+    elif to == C.CLOSED:
+        case.closed_at = now
+        case.outcome = outcome
+    case.state = to
+    case.timeline.append(entry)
+    record(
+        actor,
+        "complaint.transition",
+        "complaint",
+        case.id,
+        before={"state": before},
+        after=_summary(to, outcome, public_note, internal_note, details, key="state"),
+    )
+    return entry
+
+
+def allowed_report_transitions(status: str) -> list[str]:
+    return sorted(REPORT_TRANSITIONS.get(status, frozenset()))
+
+
+def allowed_complaint_transitions(state: str) -> list[str]:
+    return sorted(COMPLAINT_TRANSITIONS.get(state, frozenset()))
+
+
+def _check(table: Mapping[str, frozenset[str]], what: str, current: str, to: str) -> None:
+    allowed = table.get(current, frozenset())
+    if to not in allowed:
+        raise InvalidTransition(
+            f"A {what} that is {current} cannot become {to}."
+            + (f" It can become: {', '.join(sorted(allowed))}." if allowed else ""),
+            allowed=sorted(allowed),
+        )
+
+
+def _summary(
+    to: str,
+    outcome: str | None,
+    public_note: str | None,
+    internal_note: str | None,
+    details: Mapping[str, Any] | None,
+    *,
+    key: str = "status",
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {key: to}
+    for name, value in (
+        ("outcome", outcome),
+        ("public_note", public_note),
+        ("internal_note", internal_note),
+    ):
+        if value is not None:
+            summary[name] = value
+    return {**summary, **(details or {})}

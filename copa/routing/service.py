@@ -22,6 +22,7 @@ from copa.outbox.service import enqueue_referral
 from copa.outbox.signing import new_secret, secret_key
 from copa.outbox.ssrf import check_target, loopback_allowed
 from copa.reports.models import Photo, Report, ReportStatus
+from copa.review.audit import SYSTEM, Actor, record
 from copa.review.workflow import transition
 from copa.routing.models import Channel, Partner, Referral, ReferralState, RoutingRule
 from copa.web.access import Principal
@@ -69,9 +70,7 @@ def choose_rule(
     return max(matching, key=lambda r: (r.answer_code is not None, _AREA_RANK[r.area_level]))
 
 
-def route(
-    report: Report, *, actor_kind: str = "system", actor_id: uuid.UUID | None = None
-) -> Referral | None:
+def route(report: Report, actor: Actor = SYSTEM) -> Referral | None:
     """Send a report where its rules say (part of the caller's transaction).
 
     A referral and, when the partner has a delivery channel, its outbox message are written;
@@ -85,13 +84,21 @@ def route(
         report.unrouted = True
         report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
         return None
-    return refer(report, rule.partner, actor_kind=actor_kind, actor_id=actor_id)
+    return refer(report, rule.partner, actor)
 
 
 def refer(
-    report: Report, partner: Partner, *, actor_kind: str, actor_id: uuid.UUID | None = None
+    report: Report,
+    partner: Partner,
+    actor: Actor,
+    *,
+    outcome: str | None = None,
+    public_note: str | None = None,
+    internal_note: str | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Referral:
-    """Refer a report to a partner: the referral, its outbox message, the status change."""
+    """Refer a report to a partner: the referral, its outbox message, the status change
+    (``details`` go into its audit event)."""
     referral = Referral(id=uuid.uuid4(), report=report, report_id=report.id, partner=partner)
     db.session.add(referral)
     enqueue_referral(referral)
@@ -100,9 +107,11 @@ def refer(
     transition(
         report,
         ReportStatus.ROUTED,
-        actor_kind=actor_kind,
-        actor_id=actor_id,
-        public_note=f"Sent to {partner.name}.",
+        actor,
+        outcome=outcome,
+        public_note=public_note or f"Sent to {partner.name}.",
+        internal_note=internal_note,
+        details={"referral_id": referral.id, "partner": partner.code, **(details or {})},
     )
     return referral
 
@@ -165,7 +174,7 @@ class SavedPartner:
         return getattr(self.partner, name)
 
 
-def create_partner(payload: Mapping[str, Any]) -> SavedPartner:
+def create_partner(principal: Principal, payload: Mapping[str, Any]) -> SavedPartner:
     """Register a partner organisation and its delivery channel (409 when the code is taken).
 
     A webhook partner given no secret gets a generated one, returned in this answer only.
@@ -182,6 +191,13 @@ def create_partner(payload: Mapping[str, Any]) -> SavedPartner:
     )
     secret = _apply_partner_changes(partner, payload, creating=True)
     db.session.add(partner)
+    record(
+        Actor.of(principal),
+        "partner.create",
+        "partner",
+        partner.id,
+        after=_partner_summary(partner),
+    )
     try:
         db.session.commit()
     except IntegrityError as error:  # a concurrent create took the code first
@@ -208,7 +224,9 @@ def get_partner(partner_id: uuid.UUID) -> Partner:
     return partner
 
 
-def update_partner(partner_id: uuid.UUID, changes: Mapping[str, Any]) -> SavedPartner:
+def update_partner(
+    principal: Principal, partner_id: uuid.UUID, changes: Mapping[str, Any]
+) -> SavedPartner:
     """Change a partner's name, state or channel settings; rotate or retire signing secrets.
 
     A new URL or secret (or ``enable_endpoint``) resumes deliveries to an endpoint disabled
@@ -216,16 +234,66 @@ def update_partner(partner_id: uuid.UUID, changes: Mapping[str, Any]) -> SavedPa
     """
     begin_write()
     partner = get_partner(partner_id)
+    old_settings = _partner_summary(partner)
+    old_secrets = list(partner.webhook_secrets or [])
     secret = _apply_partner_changes(partner, changes, creating=False)
+    before, after = _changed(old_settings, _partner_summary(partner))
+    if list(partner.webhook_secrets or []) != old_secrets:
+        before["webhook_secrets"] = len(old_secrets)
+        after["webhook_secrets"] = len(partner.webhook_secrets or [])
+        # A new secret (generated or given): which one it is stays out of the log.
+        if secret is not None or changes.get("webhook_secret"):
+            after["rotated"] = True
+    if changes.get("open311_api_key"):  # replaced: the log says so, never what it is
+        before["open311_api_key_set"] = old_settings["open311_api_key_set"]
+        after["open311_api_key_set"] = True
+    record(Actor.of(principal), "partner.update", "partner", partner.id, before=before, after=after)
     db.session.commit()
     return SavedPartner(partner, secret)
 
 
-def deactivate_partner(partner_id: uuid.UUID) -> None:
+def deactivate_partner(principal: Principal, partner_id: uuid.UUID) -> None:
     """Stop routing to a partner; it keeps its referrals and their history."""
     begin_write()
-    get_partner(partner_id).active = False
+    partner = get_partner(partner_id)
+    before = {"active": partner.active}
+    partner.active = False
+    record(
+        Actor.of(principal),
+        "partner.deactivate",
+        "partner",
+        partner.id,
+        before=before,
+        after={"active": False},
+    )
     db.session.commit()
+
+
+def _partner_summary(partner: Partner) -> dict[str, Any]:
+    """A partner's settings as the audit log keeps them: secrets only counted or flagged."""
+    return {
+        "code": partner.code,
+        "name": partner.name,
+        "kind": partner.kind,
+        "local_authority_code": partner.local_authority_code,
+        "active": partner.active,
+        "channel": partner.channel,
+        "endpoint_url": partner.endpoint_url,
+        "endpoint_disabled": partner.endpoint_disabled_at is not None,
+        "open311_jurisdiction_id": partner.open311_jurisdiction_id,
+        "open311_service_codes": dict(partner.open311_service_codes or {}),
+        "email_address": partner.email_address,
+        "webhook_secrets": len(partner.webhook_secrets or []),
+        "open311_api_key_set": bool(partner.open311_api_key),
+    }
+
+
+def _changed(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the entries that differ, as (before, after)."""
+    names = [name for name in after if before.get(name) != after[name]]
+    return {name: before.get(name) for name in names}, {name: after[name] for name in names}
 
 
 def _code_taken() -> PartnerCodeTaken:
@@ -380,13 +448,20 @@ _RULE_FIELDS = (
 )
 
 
-def create_rule(payload: Mapping[str, Any]) -> RoutingRule:
+def create_rule(principal: Principal, payload: Mapping[str, Any]) -> RoutingRule:
     """Add a routing rule: category x area (x one answer) -> an active partner."""
     begin_write()
     values = {"area_code": None, "answer_code": None, "answer_value": None, **payload}
     partner = _check_rule(values)
     rule = RoutingRule(id=uuid.uuid4(), partner=partner, **values)
     db.session.add(rule)
+    record(
+        Actor.of(principal),
+        "routing_rule.create",
+        "routing_rule",
+        rule.id,
+        after=_rule_summary(rule),
+    )
     db.session.commit()
     return rule
 
@@ -419,7 +494,9 @@ def get_rule(rule_id: uuid.UUID) -> RoutingRule:
     return rule
 
 
-def update_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> RoutingRule:
+def update_rule(
+    principal: Principal, rule_id: uuid.UUID, changes: Mapping[str, Any]
+) -> RoutingRule:
     """Change a routing rule; the rule as changed must be valid as a whole."""
     begin_write()
     rule = get_rule(rule_id)
@@ -428,18 +505,42 @@ def update_rule(rule_id: uuid.UUID, changes: Mapping[str, Any]) -> RoutingRule:
     if changes.get("area_level") == "any" and "area_code" not in changes:
         values["area_code"] = None  # "any area" needs no code: drop the old one
     partner = _check_rule(values, current_partner_id=rule.partner_id)
+    old = _rule_summary(rule)
     for name in _RULE_FIELDS:
         setattr(rule, name, values[name])
     rule.partner = partner
+    before, after = _changed(old, _rule_summary(rule))
+    record(
+        Actor.of(principal),
+        "routing_rule.update",
+        "routing_rule",
+        rule.id,
+        before=before,
+        after=after,
+    )
     db.session.commit()
     return rule
 
 
-def deactivate_rule(rule_id: uuid.UUID) -> None:
+def deactivate_rule(principal: Principal, rule_id: uuid.UUID) -> None:
     """Stop using a routing rule (it stays listed, inactive)."""
     begin_write()
-    get_rule(rule_id).active = False
+    rule = get_rule(rule_id)
+    before = {"active": rule.active}
+    rule.active = False
+    record(
+        Actor.of(principal),
+        "routing_rule.deactivate",
+        "routing_rule",
+        rule.id,
+        before=before,
+        after={"active": False},
+    )
     db.session.commit()
+
+
+def _rule_summary(rule: RoutingRule) -> dict[str, Any]:
+    return {name: getattr(rule, name) for name in _RULE_FIELDS}
 
 
 def _check_rule(
@@ -531,7 +632,11 @@ def referral_photo(principal: Principal, photo_id: uuid.UUID) -> Response:
     photo = db.session.scalar(
         sa.select(Photo)
         .join(Referral, Referral.report_id == Photo.report_id)
-        .where(Photo.id == photo_id, Referral.partner_id == principal.partner_id)
+        .where(
+            Photo.id == photo_id,
+            Photo.redacted_at.is_(None),
+            Referral.partner_id == principal.partner_id,
+        )
         .limit(1)
     )
     if photo is None:
@@ -551,9 +656,18 @@ def acknowledge_referral(principal: Principal, referral_id: uuid.UUID) -> Referr
             transition(
                 report,
                 ReportStatus.ACKNOWLEDGED,
-                actor_kind="partner",
-                actor_id=principal.id,
+                Actor.of(principal),
                 public_note=f"{referral.partner.name} has received it.",
+                details={"referral_id": referral.id},
+            )
+        else:  # the report moved on already: the acknowledgement is still the partner's act
+            record(
+                Actor.of(principal),
+                "referral.acknowledge",
+                "referral",
+                referral.id,
+                before={"state": referral.state},
+                after={"state": ReferralState.ACKNOWLEDGED},
             )
         referral.acknowledged_at = utcnow()
         if referral.state in (ReferralState.SENT, ReferralState.DELIVERED):
@@ -575,30 +689,41 @@ def update_referral(
     _refuse_closed(referral)
     report = referral.report
     status, note, now = payload["status"], payload.get("public_note"), utcnow()
+    actor = Actor.of(principal)
     if status == ReferralState.IN_PROGRESS:
         transition(
             report,
             ReportStatus.IN_PROGRESS,
-            actor_kind="partner",
-            actor_id=principal.id,
+            actor,
             public_note=note,
+            details={
+                "referral_id": referral.id,
+                "external_reference": payload.get("external_reference"),
+            },
         )
         referral.resolved_at = None
     elif status == ReferralState.RESOLVED:
         transition(
             report,
             ReportStatus.RESOLVED,
-            actor_kind="partner",
-            actor_id=principal.id,
+            actor,
             public_note=note,
+            details={
+                "referral_id": referral.id,
+                "external_reference": payload.get("external_reference"),
+            },
         )
         referral.resolved_at = now
     else:  # not our responsibility: staff route it again; it is never dropped
         transition(
             report,
             ReportStatus.RECEIVED,
-            actor_kind="partner",
-            actor_id=principal.id,
+            actor,
+            details={
+                "referral_id": referral.id,
+                "referral_state": status,
+                "external_reference": payload.get("external_reference"),
+            },
             public_note=note
             or f"{referral.partner.name} cannot deal with this; we will send it to the "
             "right place.",

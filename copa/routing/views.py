@@ -48,7 +48,7 @@ class Partners(MethodView):
         A webhook partner given no `webhook_secret` gets a generated one, in this answer only.
         Endpoint URLs must be https and lead to a public address.
         """
-        saved = service.create_partner(payload)
+        saved = service.create_partner(current_principal(), payload)
         return saved, {"Location": url_for("partners.PartnerItem", partner_id=saved.id)}
 
     @requires(Role.ADMIN)
@@ -74,13 +74,13 @@ class PartnerItem(MethodView):
     @partners.response(200, schemas.PartnerSavedOut)
     def patch(self, changes, partner_id):
         """Change a partner; `rotate_webhook_secret` adds a secret, returned in this answer only."""
-        return service.update_partner(partner_id, changes)
+        return service.update_partner(current_principal(), partner_id, changes)
 
     @requires(Role.ADMIN)
     @partners.response(204)
     def delete(self, partner_id):
         """Deactivate a partner: no more routing to it; its referrals and history stay."""
-        service.deactivate_partner(partner_id)
+        service.deactivate_partner(current_principal(), partner_id)
 
 
 # --- routing rules ------------------------------------------------------------------------
@@ -93,7 +93,7 @@ class RoutingRules(MethodView):
     @routing_rules.response(201, schemas.RoutingRuleOut, headers=_LOCATION)
     def post(self, payload):
         """Add a rule. A rule on an answer beats one without; ward beats authority beats any."""
-        rule = service.create_rule(payload)
+        rule = service.create_rule(current_principal(), payload)
         return rule, {"Location": url_for("routing_rules.RoutingRuleItem", rule_id=rule.id)}
 
     @requires(Role.ADMIN)
@@ -123,13 +123,13 @@ class RoutingRuleItem(MethodView):
     @routing_rules.response(200, schemas.RoutingRuleOut)
     def patch(self, changes, rule_id):
         """Change a routing rule; the changed rule must be valid as a whole."""
-        return service.update_rule(rule_id, changes)
+        return service.update_rule(current_principal(), rule_id, changes)
 
     @requires(Role.ADMIN)
     @routing_rules.response(204)
     def delete(self, rule_id):
         """Deactivate a routing rule (it stays listed, inactive)."""
-        service.deactivate_rule(rule_id)
+        service.deactivate_rule(current_principal(), rule_id)
 
 
 # --- the partner API ----------------------------------------------------------------------

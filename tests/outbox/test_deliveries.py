@@ -12,6 +12,7 @@ from copa.outbox.models import MessageState
 from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
 from copa.routing.models import Channel
+from copa.web.access import Principal, Role
 from copa.web.problems import Problem
 from tests.outbox.support import (
     Receiver,
@@ -23,6 +24,9 @@ from tests.outbox.support import (
     relay_until_settled,
     use_fast_relay,
 )
+
+# The member of staff who presses "retry" (the service records who did it).
+STAFF = Principal("user", uuid.uuid4(), frozenset({Role.REVIEWER}), uuid.uuid4())
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +85,7 @@ def test_retrying_a_dead_letter_after_the_partner_is_fixed_delivers_it(app):
         message = dead_message(receiver)
         endpoint.fixed = True
 
-        retried = service.retry_delivery(message.id)
+        retried = service.retry_delivery(STAFF, message.id)
         assert (retried.state, retried.attempts) == (MessageState.PENDING, 0)
         assert len(retried.attempt_log) == 10  # the history stays
 
@@ -105,7 +109,7 @@ def test_retrying_a_cancelled_message_sends_it_again(app):
         (message,) = messages_of(partner.id)
         assert message.state == MessageState.CANCELLED
 
-        retried = service.retry_delivery(message.id)
+        retried = service.retry_delivery(STAFF, message.id)
 
     assert retried.state == MessageState.PENDING
     assert retried.lease_owner is None
@@ -123,7 +127,7 @@ def test_a_delivered_message_cannot_be_retried(app):
         (message,) = messages_of(partner.id)
 
         with pytest.raises(service.AlreadyDelivered) as raised:
-            service.retry_delivery(message.id)
+            service.retry_delivery(STAFF, message.id)
         db.session.rollback()
 
     assert raised.value.status == 409
@@ -132,5 +136,5 @@ def test_a_delivered_message_cannot_be_retried(app):
 
 def test_retrying_an_unknown_message_is_not_found(app):
     with app.app_context(), pytest.raises(service.DeliveryNotFound) as raised:
-        service.retry_delivery(uuid.uuid4())
+        service.retry_delivery(STAFF, uuid.uuid4())
     assert raised.value.status == 404

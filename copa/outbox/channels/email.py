@@ -24,7 +24,7 @@ from copa.outbox.models import OutboxMessage
 from copa.reports.models import Report
 from copa.routing.models import Partner, Referral
 
-SUBJECTS = {"referral.created": "New referral"}
+SUBJECTS = {"referral.created": "New referral", "referral.withdrawn": "Referral withdrawn"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,10 @@ def prepare(
         raise CannotSend(f"cannot address the email: {error}") from None
     mail["Date"] = format_datetime(message.created_at)
     mail["Message-ID"] = f"<{message.id}@copa.outbox>"
-    mail.set_content(body(referral, report, partner))
+    if message.event_type == "referral.withdrawn":
+        mail.set_content(withdrawal_body(referral, report, partner))
+    else:
+        mail.set_content(body(referral, report, partner))
     return EmailRequest(str(message.id), partner.email_address, bytes(mail))
 
 
@@ -111,6 +114,29 @@ def body(referral: Referral, report: Report, partner: Partner) -> str:
         f"/v1/partner/referrals/{referral.id}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def withdrawal_body(referral: Referral, report: Report, partner: Partner) -> str:
+    """The text telling a partner a referral is withdrawn: what it was, and that it may stop.
+
+    Nothing of the report's content: the partner no longer needs it.
+    """
+    return (
+        "\n".join(
+            [
+                f"A report referred to {partner.name} through COPA has been withdrawn by the",
+                "Office of the Police and Crime Commissioner: it has been sent elsewhere or",
+                "closed. You need not act on it any further.",
+                "",
+                f"Reference: {report.reference}",
+                f"Category: {report.category.name}",
+                f"Referred: {referral.sent_at:%Y-%m-%d %H:%M} UTC",
+                "",
+                f"The referral, now withdrawn: /v1/partner/referrals/{referral.id}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def _write_eml(directory: Path, message_id: str, content: bytes) -> None:

@@ -1,0 +1,326 @@
+from __future__ import annotations
+
+import uuid
+
+from flask import url_for
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from copa.areas.schemas import AreaOut
+from copa.feedback.models import ComplaintState, FeedbackKind
+from copa.outbox.views import DeliveryOut, DeliveryPartnerOut
+from copa.privacy.schemas import ContactOut
+from copa.reports.models import ReportStatus
+from copa.reports.schemas import CategoryRefOut, DestinationOut, PhotoFacts, PointOut
+from copa.review.workflow import REPORT_OUTCOMES
+from copa.web.pagination import PageQuery
+from copa.web.schemas import StrictSchema, Text
+
+
+class DateRangeQuery(PageQuery):
+    """``from``/``to``: Europe/London dates, both inclusive."""
+
+    from_date = fields.Date(data_key="from", metadata={"description": "First day (London)."})
+    to_date = fields.Date(data_key="to", metadata={"description": "Last day (London), inclusive."})
+
+    @validates_schema
+    def _in_order(self, data, **kwargs):  # noqa: ANN001
+        if data.get("from_date") and data.get("to_date") and data["from_date"] > data["to_date"]:
+            raise ValidationError({"to": ["Must not be before from."]})
+
+
+class AuditQuery(DateRangeQuery):
+    actor_id = fields.UUID()
+    actor_kind = fields.String(validate=validate.OneOf(["staff", "partner"]))
+    action = Text(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "An action, e.g. report.transition; or a prefix: report."},
+    )
+    target_kind = Text(validate=validate.Length(min=1, max=32), metadata={"example": "report"})
+    target_id = fields.UUID()
+
+
+class AuditEventOut(Schema):
+    id = fields.UUID(required=True)
+    at = fields.DateTime(required=True)
+    actor_kind = fields.String(required=True, metadata={"example": "staff"})
+    actor_id = fields.UUID(allow_none=True)
+    actor_roles = fields.Function(
+        lambda event: [role for role in event.actor_roles.split(",") if role],
+        required=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
+    action = fields.String(required=True, metadata={"example": "report.transition"})
+    target_kind = fields.String(required=True, metadata={"example": "report"})
+    target_id = fields.UUID(allow_none=True)
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+
+
+# --- the staff review of reports (GET /v1/staff/queue, /v1/staff/reports/...) -----------------
+
+QUEUE_KINDS = ("report", "feedback", *(str(kind) for kind in FeedbackKind))
+# A report's status, a complaint case's state, or "received" (compliments and suggestions).
+QUEUE_STATUSES = sorted({*(str(s) for s in ReportStatus), *(str(s) for s in ComplaintState)})
+_GSS_CODE = r"^[ENSW]\d{8}$"
+
+
+class AssigneeFilter(fields.String):
+    """A user id, ``me`` (the caller) or ``none`` (nobody assigned)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text in ("me", "none"):
+            return text
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            raise ValidationError("A user id, me or none.") from None
+
+
+class QueueQuery(DateRangeQuery):
+    kind = fields.String(
+        validate=validate.OneOf(QUEUE_KINDS),
+        metadata={"description": "report, feedback (any kind), or one kind of feedback."},
+    )
+    status = fields.List(
+        fields.String(validate=validate.OneOf(QUEUE_STATUSES)),
+        metadata={"description": "Repeatable: ?status=received&status=routed."},
+    )
+    category = Text(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "A report category code (reports only).", "example": "asb"},
+    )
+    ward = fields.String(validate=validate.Regexp(_GSS_CODE, error="Not a ward code."))
+    local_authority = fields.String(
+        validate=validate.Regexp(_GSS_CODE, error="Not a local authority code."),
+        metadata={"example": "E06000002"},
+    )
+    possible_emergency = fields.Boolean()
+    repeat_asb = fields.Boolean()
+    unrouted = fields.Boolean()
+    assignee = AssigneeFilter(
+        metadata={"description": "A user id, me, or none (unassigned).", "example": "me"}
+    )
+
+
+class StaffMemberOut(Schema):
+    id = fields.UUID(required=True)
+    display_name = fields.String(required=True)
+
+
+class QueueItemOut(Schema):
+    """One report or feedback in the staff queue."""
+
+    kind = fields.String(required=True, metadata={"description": "report or feedback"})
+    id = fields.UUID(required=True)
+    reference = fields.String(required=True, metadata={"example": "COPA-26-004213"})
+    status = fields.String(
+        required=True,
+        metadata={
+            "description": "A report's status; a complaint case's state; received for a "
+            "compliment or suggestion."
+        },
+    )
+    category = fields.Nested(CategoryRefOut, allow_none=True)
+    feedback_kind = fields.String(allow_none=True, metadata={"example": "dissatisfaction"})
+    area = fields.Nested(AreaOut, allow_none=True)
+    possible_emergency = fields.Boolean(required=True)
+    repeat_asb = fields.Boolean(required=True)
+    unrouted = fields.Boolean(required=True)
+    assignee = fields.Nested(StaffMemberOut, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    summary = fields.String(required=True, metadata={"description": "The first 140 characters."})
+
+
+class ReportRefOut(Schema):
+    id = fields.UUID(required=True)
+    reference = fields.String(required=True)
+
+
+class StaffPhotoOut(PhotoFacts):
+    created_at = fields.DateTime(required=True)
+    url = fields.Function(
+        lambda photo: url_for(
+            "staff.StaffReportPhoto", report_id=photo.report_id, photo_id=photo.id
+        ),
+        required=True,
+        metadata={"type": "string"},
+    )
+
+
+class StaffTimelineEntryOut(Schema):
+    """A status change, the internal part included."""
+
+    id = fields.UUID(required=True)
+    at = fields.DateTime(required=True)
+    actor_kind = fields.String(required=True, metadata={"example": "staff"})
+    actor_id = fields.UUID(allow_none=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(required=True)
+    outcome = fields.String(allow_none=True)
+    public_note = fields.String(allow_none=True)
+    internal_note = fields.String(allow_none=True)
+
+
+class ReportNoteOut(Schema):
+    id = fields.UUID(required=True)
+    text = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    author = fields.Nested(StaffMemberOut, allow_none=True)
+
+
+class StaffReferralOut(Schema):
+    id = fields.UUID(required=True)
+    partner = fields.Nested(DeliveryPartnerOut, required=True)
+    state = fields.String(required=True, metadata={"example": "delivered"})
+    sent_at = fields.DateTime(required=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    external_reference = fields.String(allow_none=True)
+    messages = fields.List(
+        fields.Nested(DeliveryOut),
+        required=True,
+        metadata={"description": "Its outbox messages, oldest first, with every attempt."},
+    )
+
+
+class StaffReportOut(Schema):
+    """Everything about a report, for OPCC staff."""
+
+    id = fields.UUID(required=True)
+    reference = fields.String(required=True, metadata={"example": "COPA-26-004213"})
+    channel = fields.String(required=True, metadata={"example": "app"})
+    status = fields.String(required=True)
+    outcome = fields.String(allow_none=True)
+    category = fields.Nested(CategoryRefOut, required=True)
+    description = fields.String(required=True)
+    location = fields.Nested(PointOut, allow_none=True, metadata={"description": "Exact."})
+    address_text = fields.String(allow_none=True)
+    area = fields.Nested(AreaOut, allow_none=True)
+    occurred_at = fields.DateTime(allow_none=True)
+    happening_now = fields.Boolean(required=True)
+    answers = fields.Dict(required=True)
+    anonymous = fields.Boolean(required=True)
+    contact = fields.Nested(
+        ContactOut, allow_none=True, metadata={"description": "Null when none or erased."}
+    )
+    share_contact_with_partner = fields.Boolean(required=True)
+    would_have_called_101 = fields.String(allow_none=True)
+    possible_emergency = fields.Boolean(required=True)
+    repeat_asb = fields.Boolean(required=True)
+    unrouted = fields.Boolean(required=True)
+    destination = fields.Nested(DestinationOut, required=True)
+    assignee = fields.Nested(StaffMemberOut, allow_none=True)
+    duplicate_of = fields.Nested(ReportRefOut, allow_none=True)
+    photos = fields.List(fields.Nested(StaffPhotoOut), required=True)
+    timeline = fields.List(fields.Nested(StaffTimelineEntryOut), required=True)
+    notes = fields.List(
+        fields.Nested(ReportNoteOut),
+        required=True,
+        metadata={"description": "Internal notes, oldest first."},
+    )
+    referrals = fields.List(fields.Nested(StaffReferralOut), required=True)
+    allowed_transitions = fields.List(fields.String(), required=True)
+    audit = fields.List(
+        fields.Nested(AuditEventOut),
+        required=True,
+        metadata={
+            "description": "Audit events of this report, oldest first. Outside the admin role, "
+            "before and after of report.redact events are null (they hold what was redacted)."
+        },
+    )
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class ReportTransitionIn(StrictSchema):
+    """A staff decision on a report: its new status, and what goes with it."""
+
+    to = fields.String(required=True, validate=validate.OneOf([str(s) for s in ReportStatus]))
+    outcome = fields.String(
+        validate=validate.OneOf(REPORT_OUTCOMES),
+        metadata={"description": "Required to resolved, closed and rejected."},
+    )
+    public_note = Text(
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "Shown to the resident on the report's timeline."},
+    )
+    internal_note = Text(
+        validate=validate.Length(min=1, max=4000), metadata={"description": "Staff only."}
+    )
+    partner_id = fields.UUID(
+        metadata={"description": "With to=routed (required): the active partner to refer to."}
+    )
+    duplicate_of = fields.UUID(
+        metadata={"description": "With to=duplicate (required): the original report."}
+    )
+
+    @validates_schema
+    def _what_goes_with_the_move(self, data, **kwargs):  # noqa: ANN001
+        to, errors = data.get("to"), {}
+        if to == ReportStatus.ROUTED and "partner_id" not in data:
+            errors["partner_id"] = ["Required to route a report."]
+        if to != ReportStatus.ROUTED and "partner_id" in data:
+            errors["partner_id"] = ["Only with to=routed."]
+        if to == ReportStatus.DUPLICATE and "duplicate_of" not in data:
+            errors["duplicate_of"] = ["Required to mark a report as a duplicate."]
+        if to != ReportStatus.DUPLICATE and "duplicate_of" in data:
+            errors["duplicate_of"] = ["Only with to=duplicate."]
+        needs_outcome = (ReportStatus.RESOLVED, ReportStatus.CLOSED, ReportStatus.REJECTED)
+        if to in needs_outcome and not data.get("outcome"):
+            errors["outcome"] = [f"Required when a report becomes {to}."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class ReportAssignmentIn(StrictSchema):
+    assignee_id = fields.UUID(
+        required=True,
+        allow_none=True,
+        metadata={"description": "An active reviewer or admin; null to unassign."},
+    )
+
+
+class ReportNoteIn(StrictSchema):
+    text = Text(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class ReportRedactionIn(StrictSchema):
+    """Exactly one of ``description`` (the replacement text) or ``photo_id``."""
+
+    description = Text(
+        validate=validate.Length(min=1, max=4000),
+        metadata={"description": "The text that replaces the report's description."},
+    )
+    photo_id = fields.UUID(metadata={"description": "A photo of the report to withdraw."})
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+
+    @validates_schema
+    def _exactly_one(self, data, **kwargs):  # noqa: ANN001
+        if ("description" in data) == ("photo_id" in data):
+            message = "Give exactly one of description or photo_id."
+            raise ValidationError({"description": [message], "photo_id": [message]})
+
+
+class StaffComplaintSummaryOut(Schema):
+    id = fields.UUID(required=True)
+    state = fields.String(required=True, metadata={"example": "logged"})
+    logged_at = fields.DateTime(required=True)
+    first_contact_at = fields.DateTime(allow_none=True)
+
+
+class StaffFeedbackOut(Schema):
+    """A resident's feedback, for OPCC staff."""
+
+    id = fields.UUID(required=True)
+    reference = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"example": "dissatisfaction"})
+    text = fields.String(required=True)
+    incident_date = fields.Date(allow_none=True)
+    area = fields.Nested(AreaOut, allow_none=True)
+    officer_identifier = fields.String(allow_none=True)
+    contact = fields.Nested(ContactOut, allow_none=True)
+    possible_emergency = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    complaint = fields.Nested(StaffComplaintSummaryOut, allow_none=True)

@@ -1,0 +1,617 @@
+"""Use cases of OPCC staff review, and the admins' reading of the audit log."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, url_for
+from sqlalchemy.orm import selectinload
+
+from copa.auth.models import User
+from copa.auth.service import assignee
+from copa.catalog.models import Category
+from copa.db import begin_write, db, utcnow
+from copa.feedback.models import ComplaintCase, Feedback
+from copa.feedback.service import FeedbackNotFound
+from copa.outbox.models import OutboxMessage
+from copa.outbox.service import enqueue_referral
+from copa.periods import local_day_end, local_day_start
+from copa.reports.models import Photo, Report, ReportStatus
+from copa.review.audit import Actor, record
+from copa.review.models import AuditEvent, InternalNote
+from copa.review.workflow import allowed_report_transitions, transition
+from copa.routing.models import Channel, Partner, PartnerKind, Referral, ReferralState
+from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME, refer
+from copa.web.access import Principal, Role
+from copa.web.models import IdempotencyKey
+from copa.web.pagination import PageResult, paginate
+from copa.web.problems import NotFound, Unprocessable, problem_type
+
+
+def list_audit(query: Mapping[str, Any]) -> PageResult:
+    """The audit log, newest first, filtered by actor, action (or an action prefix ending in a
+    dot), target and London date range."""
+    statement = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id)
+    for name in ("actor_id", "actor_kind", "target_kind", "target_id"):
+        if query.get(name) is not None:
+            statement = statement.where(getattr(AuditEvent, name) == query[name])
+    action = query.get("action")
+    if action:
+        statement = statement.where(
+            AuditEvent.action.startswith(action, autoescape=True)
+            if action.endswith(".")
+            else AuditEvent.action == action
+        )
+    if query.get("from_date"):
+        statement = statement.where(AuditEvent.at >= local_day_start(query["from_date"]))
+    if query.get("to_date"):
+        statement = statement.where(AuditEvent.at < local_day_end(query["to_date"]))
+    return paginate(statement, query["page"], query["page_size"])
+
+
+# --- the staff review of reports and feedback -------------------------------------------------
+
+REFERRAL_WITHDRAWN = "referral.withdrawn"  # the outbox event telling a partner to stop
+_REPORT_ROLES = frozenset({Role.REVIEWER, Role.ADMIN})  # the Resolution Team sees feedback only
+_SUMMARY_LENGTH = 140
+_SETTLED_REFERRAL = (
+    ReferralState.RESOLVED,
+    ReferralState.NOT_OUR_RESPONSIBILITY,
+    ReferralState.WITHDRAWN,
+)
+# Open311 has no way to withdraw a request: its partners are not told.
+_WITHDRAWAL_CHANNELS = frozenset({Channel.WEBHOOK, Channel.EMAIL})
+_ASSIGNABLE_ROLES = frozenset({Role.REVIEWER, Role.ADMIN})
+
+
+class ReportNotFound(NotFound):
+    type = problem_type("report-not-found")
+
+
+class PartnerNotAvailable(Unprocessable):
+    type = problem_type("partner-not-available")
+
+
+class InvalidDuplicate(Unprocessable):
+    type = problem_type("invalid-duplicate")
+
+
+class _Shown:
+    """An object as a response shows it: its own attributes, with some added or replaced."""
+
+    def __init__(self, base: object, **shown: Any) -> None:
+        self._base = base
+        self.__dict__.update(shown)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+
+def staff_queue(principal: Principal, query: Mapping[str, Any]) -> PageResult:
+    """The triage queue over reports and feedback: possible emergencies first, then the oldest.
+
+    Someone without the reviewer or admin role (the Resolution Team) sees feedback only.
+    """
+    kind = query.get("kind")
+    parts: list[sa.Select] = []
+    if kind in (None, "report") and principal.has_any(_REPORT_ROLES):
+        parts.append(_queued_reports(principal, query))
+    if kind != "report":
+        parts.append(_queued_feedback(principal, query))
+    page, page_size = query["page"], query["page_size"]
+    if not parts:
+        return PageResult([], page, page_size, 0)
+    queue = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(queue))
+    rows = db.session.execute(
+        sa.select(queue.c.kind, queue.c.id)
+        .order_by(queue.c.possible_emergency.desc(), queue.c.created_at, queue.c.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return PageResult(_queue_items(rows), page, page_size, total or 0)
+
+
+def _queued_reports(principal: Principal, query: Mapping[str, Any]) -> sa.Select:
+    conditions = _area_and_time(Report, query)
+    if query.get("status"):
+        conditions.append(Report.status.in_(query["status"]))
+    if query.get("category"):
+        conditions.append(
+            Report.category_id.in_(sa.select(Category.id).where(Category.code == query["category"]))
+        )
+    for flag in ("repeat_asb", "unrouted"):
+        if query.get(flag) is not None:
+            conditions.append(getattr(Report, flag).is_(query[flag]))
+    if query.get("assignee") is not None:
+        conditions.append(_assigned(Report.assignee_id, principal, query["assignee"]))
+    return sa.select(
+        sa.literal_column("'report'", sa.String).label("kind"),
+        Report.id.label("id"),
+        Report.created_at.label("created_at"),
+        Report.possible_emergency.label("possible_emergency"),
+    ).where(*conditions)
+
+
+def _queued_feedback(principal: Principal, query: Mapping[str, Any]) -> sa.Select:
+    conditions = _area_and_time(Feedback, query)
+    if query.get("kind") not in (None, "feedback"):
+        conditions.append(Feedback.kind == query["kind"])
+    if query.get("status"):
+        # A complaint's case state; compliments and suggestions are simply received.
+        state = sa.func.coalesce(ComplaintCase.state, ReportStatus.RECEIVED.value)
+        conditions.append(state.in_(query["status"]))
+    # Feedback has no category and is never repeat ASB or unrouted.
+    if query.get("category") or query.get("repeat_asb") or query.get("unrouted"):
+        conditions.append(sa.false())
+    if query.get("assignee") is not None:
+        conditions.append(_assigned(ComplaintCase.assignee_id, principal, query["assignee"]))
+    return (
+        sa.select(
+            sa.literal_column("'feedback'", sa.String).label("kind"),
+            Feedback.id.label("id"),
+            Feedback.created_at.label("created_at"),
+            Feedback.possible_emergency.label("possible_emergency"),
+        )
+        .outerjoin(ComplaintCase, ComplaintCase.feedback_id == Feedback.id)
+        .where(*conditions)
+    )
+
+
+def _area_and_time(model: type[Report] | type[Feedback], query: Mapping[str, Any]) -> list:
+    conditions: list = []
+    if query.get("ward"):
+        conditions.append(model.ward_code == query["ward"])
+    if query.get("local_authority"):
+        conditions.append(model.local_authority_code == query["local_authority"])
+    if query.get("from_date"):
+        conditions.append(model.created_at >= local_day_start(query["from_date"]))
+    if query.get("to_date"):
+        conditions.append(model.created_at < local_day_end(query["to_date"]))
+    if query.get("possible_emergency") is not None:
+        conditions.append(model.possible_emergency.is_(query["possible_emergency"]))
+    return conditions
+
+
+def _assigned(column: Any, principal: Principal, assignee: uuid.UUID | str) -> Any:
+    if assignee == "none":
+        return column.is_(None)
+    return column == (principal.id if assignee == "me" else assignee)
+
+
+def _queue_items(rows: Iterable[sa.Row]) -> list[dict[str, Any]]:
+    rows = list(rows)
+    report_ids = [row.id for row in rows if row.kind == "report"]
+    feedback_ids = [row.id for row in rows if row.kind == "feedback"]
+    reports = {
+        report.id: report
+        for report in db.session.scalars(
+            sa.select(Report)
+            .where(Report.id.in_(report_ids))
+            .options(selectinload(Report.assignee))
+        )
+    }
+    feedback = {
+        item.id: item
+        for item in db.session.scalars(
+            sa.select(Feedback)
+            .where(Feedback.id.in_(feedback_ids))
+            .options(selectinload(Feedback.complaint).selectinload(ComplaintCase.assignee))
+        )
+    }
+    items = []
+    for row in rows:
+        if row.kind == "report":
+            report = reports[row.id]
+            items.append(
+                {
+                    "kind": "report",
+                    "id": report.id,
+                    "reference": report.reference,
+                    "status": report.status,
+                    "category": report.category,
+                    "feedback_kind": None,
+                    "area": report.area,
+                    "possible_emergency": report.possible_emergency,
+                    "repeat_asb": report.repeat_asb,
+                    "unrouted": report.unrouted,
+                    "assignee": report.assignee,
+                    "created_at": report.created_at,
+                    "summary": report.description[:_SUMMARY_LENGTH],
+                }
+            )
+        else:
+            item = feedback[row.id]
+            case = item.complaint
+            items.append(
+                {
+                    "kind": "feedback",
+                    "id": item.id,
+                    "reference": item.reference,
+                    "status": case.state if case is not None else ReportStatus.RECEIVED.value,
+                    "category": None,
+                    "feedback_kind": item.kind,
+                    "area": item.area,
+                    "possible_emergency": item.possible_emergency,
+                    "repeat_asb": False,
+                    "unrouted": False,
+                    "assignee": case.assignee if case is not None else None,
+                    "created_at": item.created_at,
+                    "summary": item.text[:_SUMMARY_LENGTH],
+                }
+            )
+    return items
+
+
+def staff_report(principal: Principal, report_id: uuid.UUID) -> _Shown:
+    """Everything about one report for staff: exact location, contact, timeline, notes,
+    referrals with their deliveries, the moves allowed next, and its audit trail."""
+    report = db.session.scalar(
+        sa.select(Report)
+        .where(Report.id == report_id)
+        .options(
+            selectinload(Report.timeline),
+            selectinload(Report.photos),
+            selectinload(Report.contact),
+            selectinload(Report.assignee),
+            selectinload(Report.duplicate_of),
+        )
+        # Fresh from the database, whatever this session held (e.g. a photo just redacted).
+        .execution_options(populate_existing=True)
+    )
+    if report is None:
+        raise ReportNotFound("No such report.")
+
+    notes = list(
+        db.session.scalars(
+            sa.select(InternalNote)
+            .where(InternalNote.report_id == report.id)
+            .order_by(InternalNote.at, InternalNote.id)
+        )
+    )
+    authors = _users({note.author_id for note in notes if note.author_id is not None})
+
+    referrals = list(
+        db.session.scalars(
+            sa.select(Referral)
+            .where(Referral.report_id == report.id)
+            .order_by(Referral.sent_at, Referral.id)
+        )
+    )
+    messages: dict[uuid.UUID, list[OutboxMessage]] = {referral.id: [] for referral in referrals}
+    for message in db.session.scalars(
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.referral_id.in_(list(messages)))
+        .options(selectinload(OutboxMessage.attempt_log), selectinload(OutboxMessage.partner))
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    ):
+        messages[message.referral_id].append(message)
+
+    admin = Role.ADMIN in principal.roles
+    audit = [
+        # What a redaction removed stays in the record, for admins' eyes only.
+        event
+        if admin or event.action != "report.redact"
+        else _Shown(event, before=None, after=None)
+        for event in db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.target_kind == "report", AuditEvent.target_id == report.id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+    ]
+    return _Shown(
+        report,
+        notes=[_Shown(note, author=authors.get(note.author_id)) for note in notes],
+        referrals=[_Shown(referral, messages=messages[referral.id]) for referral in referrals],
+        allowed_transitions=allowed_report_transitions(report.status),
+        audit=audit,
+    )
+
+
+def _users(ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:
+    if not ids:
+        return {}
+    return {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+
+
+def staff_report_photo(principal: Principal, report_id: uuid.UUID, photo_id: uuid.UUID) -> Response:
+    """The bytes of a photo of a report; a redacted one only for an admin (404 otherwise)."""
+    from copa.reports.photos import PhotoNotFound, serve_photo  # photos -> reports -> review
+
+    photo = db.session.scalar(
+        sa.select(Photo).where(Photo.id == photo_id, Photo.report_id == report_id)
+    )
+    if photo is None or (photo.redacted_at is not None and Role.ADMIN not in principal.roles):
+        raise PhotoNotFound("No such photo.")
+    return serve_photo(photo)
+
+
+def transition_report(
+    principal: Principal, report_id: uuid.UUID, payload: Mapping[str, Any]
+) -> _Shown:
+    """A staff decision on a report, through the workflow: route it (again), mark it a
+    duplicate, pull it back for re-routing, reject, resolve or close it.
+
+    Open referrals are withdrawn when it is routed elsewhere, marked a duplicate, pulled back
+    or rejected. One timeline row and one audit event, whatever else happens.
+    """
+    begin_write()
+    report = _locked_report(report_id)
+    actor = Actor.of(principal)
+    to = payload["to"]
+    # A move the workflow does not allow is its 409 (naming those it does), before anything
+    # else is looked at or changed.
+    if to not in allowed_report_transitions(report.status):
+        transition(report, to, actor)
+    notes = {
+        "outcome": payload.get("outcome"),
+        "public_note": payload.get("public_note"),
+        "internal_note": payload.get("internal_note"),
+    }
+    details: dict[str, Any] = {}
+
+    if to == ReportStatus.ROUTED:
+        partner = _active_partner(payload["partner_id"])
+        withdrawn = _withdraw_open_referrals(report)
+        if notes["outcome"] is None:
+            notes["outcome"] = (
+                "passed_to_force_control_room"
+                if partner.kind == PartnerKind.POLICE
+                else "referred_to_partner"
+            )
+        if withdrawn:
+            details["withdrawn_referral_ids"] = withdrawn
+        refer(report, partner, actor, details=details or None, **notes)
+    else:
+        if to == ReportStatus.DUPLICATE:
+            original = _original_of(report, payload["duplicate_of"])
+            report.duplicate_of_id = original.id
+            details["duplicate_of"] = str(original.id)
+            notes["outcome"] = notes["outcome"] or "duplicate"
+        elif report.status == ReportStatus.DUPLICATE:  # no longer a duplicate of anything
+            report.duplicate_of_id = None
+        if to in (ReportStatus.DUPLICATE, ReportStatus.RECEIVED, ReportStatus.REJECTED):
+            withdrawn = _withdraw_open_referrals(report)
+            if withdrawn:
+                details["withdrawn_referral_ids"] = withdrawn
+        if to == ReportStatus.RECEIVED:  # waits for staff to route it again
+            report.unrouted = True
+            report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
+        transition(report, to, actor, details=details or None, **notes)
+    db.session.commit()
+    return staff_report(principal, report_id)
+
+
+def _locked_report(report_id: uuid.UUID) -> Report:
+    """The report, its row locked: two staff decisions on it apply one after the other."""
+    report = db.session.scalar(
+        sa.select(Report)
+        .where(Report.id == report_id)
+        .with_for_update(of=Report)
+        .execution_options(populate_existing=True)
+    )
+    if report is None:
+        raise ReportNotFound("No such report.")
+    return report
+
+
+def _active_partner(partner_id: uuid.UUID) -> Partner:
+    partner = db.session.get(Partner, partner_id)
+    if partner is None or not partner.active:
+        raise PartnerNotAvailable(
+            "Reports can only be routed to an active partner.",
+            errors={"partner_id": ["No active partner with this id."]},
+        )
+    return partner
+
+
+def _original_of(report: Report, duplicate_of: uuid.UUID) -> Report:
+    """The report ``duplicate_of`` names, or the original it is itself a duplicate of."""
+    original = db.session.get(Report, duplicate_of)
+    seen: set[uuid.UUID] = set()
+    while (
+        original is not None
+        and original.status == ReportStatus.DUPLICATE
+        and original.duplicate_of_id is not None
+        and original.id not in seen
+    ):
+        seen.add(original.id)
+        original = db.session.get(Report, original.duplicate_of_id)
+    if original is None:
+        raise InvalidDuplicate(
+            "There is no such report to be a duplicate of.",
+            errors={"duplicate_of": ["No report with this id."]},
+        )
+    if original.id == report.id:
+        raise InvalidDuplicate(
+            "A report cannot be a duplicate of itself.",
+            errors={"duplicate_of": ["Must be another report."]},
+        )
+    return original
+
+
+def _withdraw_open_referrals(report: Report) -> list[str]:
+    """Withdraw the report's open referrals, telling webhook and email partners (no commit);
+    the ids of those withdrawn."""
+    referrals = db.session.scalars(
+        sa.select(Referral)
+        .where(
+            Referral.report_id == report.id,
+            Referral.state.not_in([str(state) for state in _SETTLED_REFERRAL]),
+        )
+        .order_by(Referral.sent_at, Referral.id)
+        .with_for_update(of=Referral)  # not while the partner is updating it
+    ).all()
+    for referral in referrals:
+        referral.state = ReferralState.WITHDRAWN
+        if referral.partner.channel in _WITHDRAWAL_CHANNELS:
+            enqueue_referral(referral, REFERRAL_WITHDRAWN)
+    return [str(referral.id) for referral in referrals]
+
+
+def assign_report(
+    principal: Principal, report_id: uuid.UUID, assignee_id: uuid.UUID | None
+) -> _Shown:
+    """Give a report to an active reviewer or admin, or to nobody (``None``)."""
+    begin_write()
+    report = _locked_report(report_id)
+    before = report.assignee_id
+    report.assignee = assignee(assignee_id, _ASSIGNABLE_ROLES)
+    record(
+        Actor.of(principal),
+        "report.assign",
+        "report",
+        report.id,
+        before={"assignee_id": before},
+        after={"assignee_id": assignee_id},
+    )
+    db.session.commit()
+    return staff_report(principal, report_id)
+
+
+def add_report_note(principal: Principal, report_id: uuid.UUID, text: str) -> _Shown:
+    """Keep an internal note on a report (never shown outside the OPCC)."""
+    begin_write()
+    if db.session.scalar(sa.select(Report.id).where(Report.id == report_id)) is None:
+        raise ReportNotFound("No such report.")
+    note = InternalNote(
+        id=uuid.uuid4(), report_id=report_id, author_id=principal.id, text=text, at=utcnow()
+    )
+    db.session.add(note)
+    record(
+        Actor.of(principal),
+        "report.note",
+        "report",
+        report_id,
+        after={"note_id": note.id, "text": text},
+    )
+    db.session.commit()
+    return _Shown(note, author=db.session.get(User, principal.id))
+
+
+def redact_report(principal: Principal, report_id: uuid.UUID, payload: Mapping[str, Any]) -> _Shown:
+    """Replace a report's description, or withdraw one of its photos from every view.
+
+    The original stays only in the audit event, which admins alone read in full; a redacted
+    photo's bytes are kept for them too.
+    """
+    from copa.reports.photos import PhotoNotFound  # photos -> reports -> review
+
+    begin_write()
+    report = _locked_report(report_id)
+    reason = payload["reason"]
+    if "description" in payload:
+        before: dict[str, Any] = {"description": report.description}
+        report.description = payload["description"]
+        _redact_stored_answers(report)
+        after = {"description": payload["description"], "reason": reason}
+    else:
+        photo = db.session.scalar(
+            sa.select(Photo).where(
+                Photo.id == payload["photo_id"],
+                Photo.report_id == report.id,
+                Photo.redacted_at.is_(None),
+            )
+        )
+        if photo is None:
+            raise PhotoNotFound("No such photo.")
+        photo.redacted_at = utcnow()
+        before = {
+            "photo_id": photo.id,
+            "url": url_for("staff.StaffReportPhoto", report_id=report.id, photo_id=photo.id),
+            "content_type": photo.content_type,
+            "width": photo.width,
+            "height": photo.height,
+        }
+        after = {"reason": reason}
+    record(Actor.of(principal), "report.redact", "report", report.id, before=before, after=after)
+    db.session.commit()
+    return staff_report(principal, report_id)
+
+
+def _redact_stored_answers(report: Report) -> None:
+    """The answer kept for a retried submission (Idempotency-Key) must not give the original
+    description back: it now says what the report says (part of the caller's transaction)."""
+    if report.device_id is None:
+        return
+    stored = db.session.scalars(
+        sa.select(IdempotencyKey).where(
+            IdempotencyKey.principal == f"device:{report.device_id}",
+            IdempotencyKey.path == url_for("reports.Reports"),
+            IdempotencyKey.response_body.contains(str(report.id), autoescape=True),
+        )
+    )
+    for row in stored:
+        try:
+            answer = json.loads(row.response_body or "")
+        except ValueError:
+            continue
+        if isinstance(answer, dict) and answer.get("id") == str(report.id):
+            answer["description"] = report.description
+            row.response_body = json.dumps(answer)
+
+
+def staff_feedback(feedback_id: uuid.UUID) -> Feedback:
+    """One resident's feedback for staff, with its contact and complaint case."""
+    feedback = db.session.scalar(
+        sa.select(Feedback)
+        .where(Feedback.id == feedback_id)
+        .options(selectinload(Feedback.contact), selectinload(Feedback.complaint))
+    )
+    if feedback is None:
+        raise FeedbackNotFound("No such feedback.")
+    return feedback
+
+
+# --- repeat antisocial behaviour ------------------------------------------------------------
+
+
+def flag_repeat_asb(report: Report) -> None:
+    """DOMAIN.md's repeat ASB rule for a report being submitted (part of its transaction).
+
+    When, counting itself, COPA_REPEAT_ASB_THRESHOLD reports of the ASB categories within
+    COPA_REPEAT_ASB_WINDOW_DAYS come from the same resident, or the same ward and category,
+    the new report and those earlier ones are flagged ``repeat_asb``.
+    """
+    config = current_app.config
+    codes = _category_codes(config["REPEAT_ASB_CATEGORIES"])
+    if report.category.code not in codes:
+        return
+    same: list[Any] = []
+    if report.device_id is not None:
+        same.append(Report.device_id == report.device_id)
+    if report.ward_code is not None:
+        same.append(
+            sa.and_(Report.ward_code == report.ward_code, Report.category_id == report.category.id)
+        )
+    if not same:
+        return
+    since = utcnow() - timedelta(days=int(config["REPEAT_ASB_WINDOW_DAYS"]))
+    similar = sa.and_(
+        Report.id != report.id,
+        Report.created_at >= since,
+        Report.category_id.in_(sa.select(Category.id).where(Category.code.in_(codes))),
+        Report.status.not_in([ReportStatus.DUPLICATE.value, ReportStatus.REJECTED.value]),
+        sa.or_(*same),
+    )
+    earlier = db.session.scalar(sa.select(sa.func.count()).select_from(Report).where(similar))
+    if (earlier or 0) + 1 < int(config["REPEAT_ASB_THRESHOLD"]):
+        return
+    report.repeat_asb = True
+    db.session.execute(
+        sa.update(Report)
+        .where(similar, Report.repeat_asb.is_(False))
+        .values(repeat_asb=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _category_codes(setting: str | Iterable[str]) -> list[str]:
+    """Category codes from a comma-separated setting (or a list given by a test)."""
+    values = setting.split(",") if isinstance(setting, str) else setting
+    return [code.strip() for code in values if code and code.strip()]

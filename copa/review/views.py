@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import copy
+
+from flask.views import MethodView
+
+from copa.reports.schemas import PHOTO_BYTES_RESPONSES
+from copa.review import schemas, service
+from copa.web.access import Role, current_principal, requires
+from copa.web.blueprint import Blueprint
+from copa.web.pagination import page_of
+
+audit = Blueprint(
+    "audit",
+    __name__,
+    url_prefix="/v1/admin/audit",
+    description="The append-only audit log of staff, partner and admin actions (admin).",
+)
+
+
+@audit.route("")
+class AuditLog(MethodView):
+    @requires(Role.ADMIN)
+    @audit.arguments(schemas.AuditQuery, location="query")
+    @audit.response(200, page_of(schemas.AuditEventOut))
+    def get(self, query):
+        """Who did what to what, newest first: actor, roles, action, target, before and after."""
+        return service.list_audit(query)
+
+
+staff = Blueprint(
+    "staff",
+    __name__,
+    url_prefix="/v1/staff",
+    description="OPCC staff review: the triage queue, reports and their workflow.",
+)
+
+
+@staff.route("/queue")
+class StaffQueue(MethodView):
+    @requires(Role.REVIEWER, Role.RESOLUTION, Role.ADMIN)
+    @staff.arguments(schemas.QueueQuery, location="query")
+    @staff.response(200, page_of(schemas.QueueItemOut))
+    def get(self, query):
+        """The triage queue of reports and feedback: possible emergencies first, then oldest.
+
+        Filters: kind, status (repeatable), category, ward, local_authority, from/to (London
+        dates, inclusive), possible_emergency, repeat_asb, unrouted, assignee (a user id, `me`
+        or `none`). The Resolution Team sees feedback only.
+        """
+        return service.staff_queue(current_principal(), query)
+
+
+@staff.route("/reports/<uuid:report_id>")
+class StaffReport(MethodView):
+    @requires(Role.REVIEWER, Role.ADMIN)
+    @staff.response(200, schemas.StaffReportOut)
+    def get(self, report_id):
+        """Everything about a report, for staff.
+
+        Exact location, contact, timeline with internal notes, notes, referrals with their
+        deliveries and attempts, the moves allowed next, and its audit trail.
+        """
+        return service.staff_report(current_principal(), report_id)
+
+
+@staff.route("/reports/<uuid:report_id>/photos/<uuid:photo_id>")
+class StaffReportPhoto(MethodView):
+    @requires(Role.REVIEWER, Role.ADMIN)
+    @staff.doc(responses=copy.deepcopy(PHOTO_BYTES_RESPONSES))
+    def get(self, report_id, photo_id):
+        """A photo of a report. A redacted photo is served to admins only."""
+        return service.staff_report_photo(current_principal(), report_id, photo_id)
+
+
+@staff.route("/reports/<uuid:report_id>/transitions")
+class StaffReportTransitions(MethodView):
+    @requires(Role.REVIEWER, Role.ADMIN)
+    @staff.arguments(schemas.ReportTransitionIn)
+    @staff.response(200, schemas.StaffReportOut)
+    def post(self, payload, report_id):
+        """Move a report on through the workflow (one timeline row and one audit event).
+
+        Route it (again) to a partner, mark it a duplicate, pull it back for re-routing,
+        reject, resolve or close it. A move the workflow does not allow is a 409 listing the
+        allowed ones. Routing elsewhere, marking a duplicate, pulling back and rejecting
+        withdraw the open referrals (webhook and email partners are told).
+        """
+        return service.transition_report(current_principal(), report_id, payload)
+
+
+@staff.route("/reports/<uuid:report_id>/assignment")
+class StaffReportAssignment(MethodView):
+    @requires(Role.REVIEWER, Role.ADMIN)
+    @staff.arguments(schemas.ReportAssignmentIn)
+    @staff.response(200, schemas.StaffReportOut)
+    def post(self, payload, report_id):
+        """Assign a report to an active reviewer or admin, or to nobody (null)."""
+        return service.assign_report(current_principal(), report_id, payload["assignee_id"])
+
+
+@staff.route("/reports/<uuid:report_id>/notes")
+class StaffReportNotes(MethodView):
+    @requires(Role.REVIEWER, Role.ADMIN)
+    @staff.arguments(schemas.ReportNoteIn)
+    @staff.response(201, schemas.ReportNoteOut)
+    def post(self, payload, report_id):
+        """Keep an internal note on a report (never shown to the resident or partners)."""
+        return service.add_report_note(current_principal(), report_id, payload["text"])
+
+
+@staff.route("/reports/<uuid:report_id>/redactions")
+class StaffReportRedactions(MethodView):
+    @requires(Role.REVIEWER, Role.ADMIN)
+    @staff.arguments(schemas.ReportRedactionIn)
+    @staff.response(200, schemas.StaffReportOut)
+    def post(self, payload, report_id):
+        """Redact a report: replace its description, or withdraw a photo from every view.
+
+        The original is kept only in the audit event (admins read it in full).
+        """
+        return service.redact_report(current_principal(), report_id, payload)
+
+
+@staff.route("/feedback/<uuid:feedback_id>")
+class StaffFeedback(MethodView):
+    @requires(Role.REVIEWER, Role.RESOLUTION, Role.ADMIN)
+    @staff.response(200, schemas.StaffFeedbackOut)
+    def get(self, feedback_id):
+        """A resident's feedback, with contact details and its complaint case, if any."""
+        return service.staff_feedback(feedback_id)

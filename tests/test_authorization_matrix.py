@@ -1,0 +1,364 @@
+"""The authorization matrix: every route x every kind of caller, allowed or refused as declared
+here, and no caller ever shown data that is not theirs (OWASP API1/API5, CONTRACTS.md).
+
+Each route is called by nine principals: nobody, residents A and B, the four staff roles, and
+users of partners X and Y. The world they act in holds resident A's report (referred to partner X,
+with a photo and contact details), A's complaint and A's vote. Expectations:
+- nobody gets 401 on a protected route;
+- a principal whose role the route does not allow gets 403;
+- a principal whose role is allowed but who does not own the object (resident B on A's report,
+  partner Y on X's referral) gets 404, exactly as for an object that does not exist;
+- everyone else gets past authorization (not 401, 403 or 404), and nobody ever gets a 5xx;
+- no answer to anybody contains text they may not see (A's words, contact details, references).
+A route missing from MATRIX fails ``test_every_route_is_in_the_matrix``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from copa.db import db
+from copa.feedback.models import ComplaintCase
+from copa.outbox.models import OutboxMessage
+from copa.reports import photos
+from copa.routing.models import Referral, RoutingRule
+from tests.factories import (
+    PartnerFactory,
+    UserFactory,
+    bearer,
+    load_reference_data,
+    register_device,
+    user_tokens,
+)
+
+PRINCIPALS = (
+    "anonymous",
+    "resident_a",
+    "resident_b",
+    "reviewer",
+    "resolution",
+    "analyst",
+    "admin",
+    "partner_x",
+    "partner_y",
+)
+ROLE_OF = {
+    "resident_a": "resident",
+    "resident_b": "resident",
+    "reviewer": "reviewer",
+    "resolution": "resolution",
+    "analyst": "analyst",
+    "admin": "admin",
+    "partner_x": "partner",
+    "partner_y": "partner",
+}
+PUBLIC = frozenset({"public"})
+ANY_SIGNED_IN = frozenset({"authenticated"})
+REFRESH = frozenset({"refresh"})  # the refresh route: each caller sends its refresh token
+RESIDENT = frozenset({"resident"})
+PARTNER = frozenset({"partner"})
+ADMIN = frozenset({"admin"})
+REVIEW = frozenset({"reviewer", "admin"})
+QUEUE = frozenset({"reviewer", "resolution", "admin"})
+COMPLAINTS = frozenset({"resolution", "admin"})
+TALLIES = frozenset({"reviewer", "analyst", "admin"})
+
+# What only some may read. Each marker is unique text in the world; visible_to lists who may.
+REPORT_WORDS = "Purple-dragon slogans sprayed across the bus shelter"
+REPORT_EMAIL = "a.report.contact@example.org"
+FEEDBACK_WORDS = "The officer at the Zanzibar-street cordon was rude to me"
+FEEDBACK_EMAIL = "a.feedback.contact@example.org"
+SEE_REPORT = frozenset({"resident_a", "reviewer", "admin", "partner_x"})
+SEE_REPORT_CONTACT = frozenset({"resident_a", "reviewer", "admin"})  # not shared with partners
+SEE_FEEDBACK = frozenset({"resident_a", "reviewer", "resolution", "admin"})
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Entry:
+    allowed: frozenset[str]
+    owner: str | None = None  # the one principal (of the allowed role) whose object it is
+    body: Callable[[], dict] | None = None  # keyword arguments for the request
+
+    def expected(self, principal: str) -> str:
+        """'allow', or the status a refused caller gets."""
+        if self.allowed == PUBLIC:
+            return "allow"
+        if principal == "anonymous":
+            return "401"
+        if self.allowed in (ANY_SIGNED_IN, REFRESH):
+            return "allow"
+        if ROLE_OF[principal] not in self.allowed:
+            return "403"
+        if self.owner is not None and principal != self.owner:
+            return "404"
+        return "allow"
+
+
+def _json(**values) -> Callable[[], dict]:
+    return lambda: {"json": values}
+
+
+def _photo_upload() -> dict:
+    return {"data": {"photo": (io.BytesIO(_png()), "p.png")}, "content_type": "multipart/form-data"}
+
+
+MATRIX: dict[tuple[str, str], Entry] = {
+    ("GET", "/healthz"): Entry(PUBLIC),
+    ("GET", "/readyz"): Entry(PUBLIC),
+    # auth
+    ("POST", "/v1/auth/devices"): Entry(PUBLIC),
+    ("POST", "/v1/auth/login"): Entry(PUBLIC),
+    ("POST", "/v1/auth/refresh"): Entry(REFRESH),
+    ("POST", "/v1/auth/logout"): Entry(ANY_SIGNED_IN),
+    ("GET", "/v1/me"): Entry(ANY_SIGNED_IN),
+    ("DELETE", "/v1/me"): Entry(RESIDENT),
+    # public lists
+    ("GET", "/v1/areas"): Entry(PUBLIC),
+    ("GET", "/v1/areas/lookup"): Entry(PUBLIC),
+    ("GET", "/v1/categories"): Entry(PUBLIC),
+    ("GET", "/v1/categories/<code>"): Entry(PUBLIC),
+    ("GET", "/v1/confidence/question"): Entry(PUBLIC),
+    # residents
+    ("POST", "/v1/reports"): Entry(RESIDENT),
+    ("GET", "/v1/reports"): Entry(RESIDENT),
+    ("GET", "/v1/reports/<report_id>"): Entry(RESIDENT, owner="resident_a"),
+    ("POST", "/v1/reports/<report_id>/photos"): Entry(
+        RESIDENT, owner="resident_a", body=_photo_upload
+    ),
+    ("GET", "/v1/reports/<report_id>/photos/<photo_id>"): Entry(RESIDENT, owner="resident_a"),
+    ("POST", "/v1/feedback"): Entry(RESIDENT),
+    ("GET", "/v1/feedback"): Entry(RESIDENT),
+    ("GET", "/v1/feedback/<feedback_id>"): Entry(RESIDENT, owner="resident_a"),
+    ("POST", "/v1/feedback/<feedback_id>/satisfaction"): Entry(
+        RESIDENT, owner="resident_a", body=_json(score=4)
+    ),
+    ("POST", "/v1/confidence/votes"): Entry(RESIDENT),
+    ("GET", "/v1/confidence/votes"): Entry(RESIDENT),
+    ("GET", "/v1/confidence/votes/<vote_id>"): Entry(RESIDENT, owner="resident_a"),
+    # partners
+    ("GET", "/v1/partner/referrals"): Entry(PARTNER),
+    ("GET", "/v1/partner/referrals/<referral_id>"): Entry(PARTNER, owner="partner_x"),
+    ("POST", "/v1/partner/referrals/<referral_id>/acknowledge"): Entry(PARTNER, owner="partner_x"),
+    ("POST", "/v1/partner/referrals/<referral_id>/updates"): Entry(
+        PARTNER, owner="partner_x", body=_json(status="in_progress", public_note="On it.")
+    ),
+    ("GET", "/v1/partner/photos/<photo_id>"): Entry(PARTNER, owner="partner_x"),
+    # staff: review
+    ("GET", "/v1/staff/queue"): Entry(QUEUE),
+    ("GET", "/v1/staff/reports/<report_id>"): Entry(REVIEW),
+    ("GET", "/v1/staff/reports/<report_id>/photos/<photo_id>"): Entry(REVIEW),
+    ("POST", "/v1/staff/reports/<report_id>/transitions"): Entry(REVIEW),
+    ("POST", "/v1/staff/reports/<report_id>/assignment"): Entry(REVIEW),
+    ("POST", "/v1/staff/reports/<report_id>/notes"): Entry(REVIEW),
+    ("POST", "/v1/staff/reports/<report_id>/redactions"): Entry(REVIEW),
+    ("GET", "/v1/staff/feedback/<feedback_id>"): Entry(QUEUE),
+    ("GET", "/v1/staff/deliveries"): Entry(REVIEW),
+    ("POST", "/v1/staff/deliveries/<message_id>/retry"): Entry(REVIEW),
+    ("POST", "/v1/staff/confidence/tallies"): Entry(TALLIES),
+    ("GET", "/v1/staff/confidence/tallies"): Entry(TALLIES),
+    # staff: the Resolution Team
+    ("GET", "/v1/staff/complaints"): Entry(COMPLAINTS),
+    ("GET", "/v1/staff/complaints/<case_id>"): Entry(COMPLAINTS),
+    ("POST", "/v1/staff/complaints/<case_id>/assignment"): Entry(COMPLAINTS),
+    ("POST", "/v1/staff/complaints/<case_id>/transitions"): Entry(COMPLAINTS),
+    ("POST", "/v1/staff/complaints/<case_id>/actions"): Entry(COMPLAINTS),
+    ("POST", "/v1/staff/complaints/<case_id>/allegations"): Entry(COMPLAINTS),
+    ("POST", "/v1/staff/complaints/<case_id>/notes"): Entry(COMPLAINTS),
+    # admin
+    ("POST", "/v1/admin/partners"): Entry(ADMIN),
+    ("GET", "/v1/admin/partners"): Entry(ADMIN),
+    ("GET", "/v1/admin/partners/<partner_id>"): Entry(ADMIN),
+    ("PATCH", "/v1/admin/partners/<partner_id>"): Entry(ADMIN),
+    ("DELETE", "/v1/admin/partners/<partner_id>"): Entry(ADMIN),
+    ("POST", "/v1/admin/routing-rules"): Entry(ADMIN),
+    ("GET", "/v1/admin/routing-rules"): Entry(ADMIN),
+    ("GET", "/v1/admin/routing-rules/<rule_id>"): Entry(ADMIN),
+    ("PATCH", "/v1/admin/routing-rules/<rule_id>"): Entry(ADMIN),
+    ("DELETE", "/v1/admin/routing-rules/<rule_id>"): Entry(ADMIN),
+    ("POST", "/v1/admin/users"): Entry(ADMIN),
+    ("GET", "/v1/admin/users"): Entry(ADMIN),
+    ("GET", "/v1/admin/users/<user_id>"): Entry(ADMIN),
+    ("PATCH", "/v1/admin/users/<user_id>"): Entry(ADMIN),
+    ("GET", "/v1/admin/audit"): Entry(ADMIN),
+}
+
+
+def _routes(app) -> set[tuple[str, str]]:
+    """(method, rule) of every route, converters left out: ``/v1/reports/<report_id>``."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        plain = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"<\1>", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            routes.add((method, plain))
+    return routes
+
+
+def test_every_route_is_in_the_matrix(app):
+    routes = _routes(app)
+    assert sorted(routes - MATRIX.keys()) == [], "add these routes to MATRIX"
+    assert sorted(MATRIX.keys() - routes) == [], "these routes no longer exist"
+
+
+# --- the world -----------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    ids: dict[str, str] = field(default_factory=dict)
+    access: dict[str, dict[str, str]] = field(default_factory=dict)
+    refresh: dict[str, dict[str, str]] = field(default_factory=dict)
+    markers: dict[str, frozenset[str]] = field(default_factory=dict)  # text -> who may see it
+
+
+@pytest.fixture
+def world(app, client, tmp_path, monkeypatch) -> World:
+    monkeypatch.setitem(app.config, "PHOTO_STORAGE_DIR", str(tmp_path / "photos"))
+    app.extensions.pop(photos.STORE_EXTENSION, None)
+    load_reference_data(app)
+    found = World()
+    with app.app_context():
+        x = PartnerFactory(channel="email", email_address="referrals@x.example")
+        y = PartnerFactory()
+        rule = RoutingRule(
+            category_code="graffiti",
+            area_level="any",
+            answer_code="offensive",
+            answer_value="yes",
+            partner_id=x.id,
+        )
+        db.session.add(rule)
+        db.session.commit()
+        users = {role: UserFactory(roles=[role]) for role in ("reviewer", "resolution", "analyst")}
+        users["admin"] = UserFactory(roles=["admin"])
+        users["partner_x"] = UserFactory(roles=["partner"], partner=x)
+        users["partner_y"] = UserFactory(roles=["partner"], partner=y)
+        found.ids.update(partner_id=str(x.id), rule_id=str(rule.id))
+        found.ids["user_id"] = str(users["reviewer"].id)
+    for name, user in users.items():
+        found.access[name], found.refresh[name] = user_tokens(app, user)
+    for name in ("resident_a", "resident_b"):
+        tokens = register_device(client)
+        found.access[name] = bearer(tokens["access_token"])
+        found.refresh[name] = bearer(tokens["refresh_token"])
+
+    a = found.access["resident_a"]
+    report = client.post(
+        "/v1/reports",
+        json={
+            "category": "graffiti",
+            "description": REPORT_WORDS,
+            "location": {"lat": 54.5762, "lon": -1.2348},
+            "answers": {"offensive": "yes"},
+            "contact": {"name": "Ali", "email": REPORT_EMAIL},
+        },
+        headers=a,
+    )
+    assert report.status_code == 201, report.get_json()
+    photo = client.post(
+        f"/v1/reports/{report.get_json()['id']}/photos", headers=a, **_photo_upload()
+    )
+    assert photo.status_code == 201, photo.get_json()
+    feedback = client.post(
+        "/v1/feedback",
+        json={
+            "kind": "dissatisfaction",
+            "text": FEEDBACK_WORDS,
+            "contact": {"email": FEEDBACK_EMAIL},
+        },
+        headers=a,
+    )
+    assert feedback.status_code == 201, feedback.get_json()
+    vote = client.post(
+        "/v1/confidence/votes", json={"option": "neither", "area": "E05001497"}, headers=a
+    )
+    assert vote.status_code == 201, vote.get_json()
+    found.ids.update(
+        report_id=report.get_json()["id"],
+        photo_id=photo.get_json()["id"],
+        feedback_id=feedback.get_json()["id"],
+        vote_id=vote.get_json()["id"],
+        code="graffiti",
+    )
+    found.markers = {
+        REPORT_WORDS: SEE_REPORT,
+        report.get_json()["reference"]: SEE_REPORT,
+        REPORT_EMAIL: SEE_REPORT_CONTACT,
+        FEEDBACK_WORDS: SEE_FEEDBACK,
+        feedback.get_json()["reference"]: SEE_FEEDBACK,
+        FEEDBACK_EMAIL: SEE_FEEDBACK,
+    }
+    with app.app_context():
+        report_id = uuid.UUID(found.ids["report_id"])
+        referral = db.session.scalar(sa.select(Referral).where(Referral.report_id == report_id))
+        message = db.session.scalar(
+            sa.select(OutboxMessage).where(OutboxMessage.referral_id == referral.id)
+        )
+        case = db.session.scalar(
+            sa.select(ComplaintCase).where(
+                ComplaintCase.feedback_id == uuid.UUID(found.ids["feedback_id"])
+            )
+        )
+        found.ids.update(referral_id=str(referral.id), message_id=str(message.id))
+        found.ids["case_id"] = str(case.id)
+    yield found
+    app.extensions.pop(photos.STORE_EXTENSION, None)
+
+
+def _url(rule: str, ids: dict[str, str]) -> str:
+    url = rule
+    for name, value in ids.items():
+        url = url.replace(f"<{name}>", value)
+    assert "<" not in url, f"no id for {rule}"
+    return url
+
+
+def _order(entry: Entry) -> list[str]:
+    """Refused callers first, then allowed ones, the owner last: an allowed call may change the
+    world (erase a resident, withdraw a referral) and must not decide a refusal's answer."""
+    expectations = {principal: entry.expected(principal) for principal in PRINCIPALS}
+    refused = [p for p in PRINCIPALS if expectations[p] != "allow"]
+    allowed = [p for p in PRINCIPALS if expectations[p] == "allow" and p != entry.owner]
+    return refused + allowed + ([entry.owner] if entry.owner else [])
+
+
+@pytest.mark.parametrize("method,rule", sorted(MATRIX), ids=lambda value: value)
+def test_route_allows_and_refuses_as_declared_and_leaks_nothing(client, world, method, rule):
+    entry = MATRIX[(method, rule)]
+    url = _url(rule, world.ids)
+    wrong = []
+    for principal in _order(entry):
+        expected = entry.expected(principal)
+        tokens = world.refresh if entry.allowed == REFRESH else world.access
+        headers = tokens.get(principal, {})
+        kwargs = (
+            entry.body() if entry.body else ({"json": {}} if method in ("POST", "PATCH") else {})
+        )
+        response = client.open(url, method=method, headers=headers, **kwargs)
+        status = response.status_code
+        text = response.get_data().decode("utf-8", "replace")
+        if status >= 500:
+            wrong.append(f"{principal}: {status}")
+        elif expected == "allow" and status in (401, 403, 404):
+            wrong.append(f"{principal}: refused with {status}, should be allowed")
+        elif expected != "allow" and str(status) != expected:
+            wrong.append(f"{principal}: {status}, expected {expected}")
+        if expected != "allow" and response.mimetype != "application/problem+json":
+            wrong.append(f"{principal}: refusal is not problem+json")
+        for marker, visible_to in world.markers.items():
+            if principal not in visible_to and marker in text:
+                wrong.append(f"{principal}: sees {marker!r}")
+    assert wrong == [], f"{method} {rule}"
