@@ -67,7 +67,8 @@ def served(tmp_path):
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            # Refused, or accepted by the socket while the workers still import the app.
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(
