@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 
 from marshmallow import (
@@ -18,7 +17,13 @@ from copa.db import utcnow
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
 from copa.periods import today_london
 from copa.privacy.schemas import ContactIn, ContactOut
-from copa.review.schemas import AuditEventOut, DateRangeQuery
+from copa.review.schemas import (
+    AssigneeFilter,
+    AuditEventOut,
+    DateRangeQuery,
+    InternalNoteOut,
+    StaffMemberOut,
+)
 from copa.review.workflow import COMPLAINT_OUTCOMES, allowed_complaint_transitions
 from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
@@ -163,21 +168,6 @@ _COMPLAINT_STATES = [state.value for state in ComplaintState]
 _NOTE = validate.Length(min=1, max=2000)
 
 
-class _AssigneeFilter(fields.String):
-    """A user id, ``me`` (the caller) or ``none`` (unassigned)."""
-
-    default_error_messages = {"invalid": 'Must be a user id, "me" or "none".'}
-
-    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if text in ("me", "none"):
-            return text
-        try:
-            return uuid.UUID(text)
-        except ValueError as error:
-            raise self.make_error("invalid") from error
-
-
 class ComplaintQuery(DateRangeQuery):
     """Filters of the complaint case list; ``from``/``to`` are London dates on ``logged_at``."""
 
@@ -185,7 +175,7 @@ class ComplaintQuery(DateRangeQuery):
         fields.String(validate=validate.OneOf(_COMPLAINT_STATES)),
         metadata={"description": "Repeat for several: ?state=logged&state=contacted."},
     )
-    assignee = _AssigneeFilter(
+    assignee = AssigneeFilter(
         metadata={"description": 'A user id, "me" or "none" (unassigned).', "example": "me"}
     )
     allegation_group = fields.String(
@@ -203,11 +193,6 @@ class ComplaintQuery(DateRangeQuery):
     awaiting_first_contact = fields.Boolean(
         metadata={"description": "true: not contacted yet; false: contacted."}
     )
-
-
-class UserRefOut(Schema):
-    id = fields.UUID(required=True)
-    display_name = fields.String(required=True, metadata={"example": "Sam Jones"})
 
 
 def _seconds_to_first_contact(case) -> int | None:  # noqa: ANN001
@@ -233,7 +218,7 @@ class _ComplaintBase(Schema):
             "description": "first_contact_at - logged_at; null until the complainant is contacted.",
         },
     )
-    assignee = fields.Nested(UserRefOut, allow_none=True)
+    assignee = fields.Nested(StaffMemberOut, allow_none=True)
     area = fields.Nested(AreaOut, attribute="feedback.area", allow_none=True)
 
 
@@ -267,13 +252,6 @@ class ServiceRecoveryActionOut(Schema):
     note = fields.String(allow_none=True)
     at = fields.DateTime(required=True)
     actor_id = fields.UUID(allow_none=True)
-
-
-class InternalNoteOut(Schema):
-    id = fields.UUID(required=True)
-    text = fields.String(required=True)
-    at = fields.DateTime(required=True)
-    author = fields.Nested(UserRefOut, allow_none=True)
 
 
 class ActorOut(Schema):
@@ -343,14 +321,6 @@ class ComplaintOut(_ComplaintBase):
         fields.Nested(AuditEventOut),
         required=True,
         metadata={"description": "The audit trail of this case, oldest first."},
-    )
-
-
-class AssignmentIn(StrictSchema):
-    assignee_id = fields.UUID(
-        required=True,
-        allow_none=True,
-        metadata={"description": "An active resolution or admin user; null to unassign."},
     )
 
 
@@ -425,10 +395,6 @@ class AllegationIn(StrictSchema):
         metadata={"description": "The allegation's category, free text.", "example": "incivility"},
     )
     description = Text(allow_none=True, validate=_NOTE)
-
-
-class InternalNoteIn(StrictSchema):
-    text = Text(required=True, validate=validate.Length(min=1, max=4000))
 
 
 class SatisfactionIn(StrictSchema):

@@ -33,7 +33,7 @@ from copa.feedback.models import (
 )
 from copa.periods import local_day_end, local_day_start
 from copa.privacy.service import new_contact
-from copa.review.audit import Actor, record
+from copa.review.audit import Actor, record, trail
 from copa.review.models import AuditEvent, InternalNote
 from copa.review.workflow import complaint_transition
 from copa.submissions import next_reference, possible_emergency
@@ -433,13 +433,8 @@ def _detail(case: ComplaintCase) -> ComplaintDetail:
         .where(InternalNote.complaint_case_id == case.id)
         .order_by(InternalNote.at, InternalNote.id)
     )
-    audit = db.session.scalars(
-        sa.select(AuditEvent)
-        .where(AuditEvent.target_kind == "complaint", AuditEvent.target_id == case.id)
-        .order_by(AuditEvent.at, AuditEvent.id)
-    )
     return ComplaintDetail(
         case,
         [CaseNote(note.id, note.text, note.at, author) for note, author in notes],
-        list(audit),
+        trail("complaint", case.id),
     )

@@ -4,6 +4,7 @@ from flask import url_for
 from flask.views import MethodView
 
 from copa.feedback import schemas, service
+from copa.review import schemas as review_schemas
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent
@@ -108,7 +109,7 @@ class ComplaintCaseItem(MethodView):
 @complaints.route("/<uuid:case_id>/assignment")
 class ComplaintAssignment(MethodView):
     @requires(*_CASE_HOLDERS)
-    @complaints.arguments(schemas.AssignmentIn)
+    @complaints.arguments(review_schemas.AssignmentIn)
     @complaints.response(200, schemas.ComplaintOut)
     def post(self, payload, case_id):
         """Assign the case to an active resolution or admin user, or unassign it (null)."""
@@ -156,7 +157,7 @@ class ComplaintAllegations(MethodView):
 @complaints.route("/<uuid:case_id>/notes")
 class ComplaintNotes(MethodView):
     @requires(*_CASE_HOLDERS)
-    @complaints.arguments(schemas.InternalNoteIn)
+    @complaints.arguments(review_schemas.InternalNoteIn)
     @complaints.response(201, schemas.ComplaintOut)
     def post(self, payload, case_id):
         """Keep an internal note on the case; the complainant never sees it."""

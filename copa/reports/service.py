@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from copa.areas.service import locate_point
+from copa.catalog.models import Category
 from copa.catalog.service import category_for_report, validate_answers
-from copa.db import begin_write, db
+from copa.db import begin_write, db, utcnow
 from copa.privacy.service import new_contact
 from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
-from copa.review.service import flag_repeat_asb
 from copa.routing.service import route
 from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal
@@ -116,3 +118,52 @@ def own_report(principal: Principal, report_id: uuid.UUID) -> Report:
     if report is None:
         raise ReportNotFound("No such report.")
     return report
+
+
+# --- repeat antisocial behaviour (DOMAIN.md) -----------------------------------------------
+
+
+def flag_repeat_asb(report: Report) -> None:
+    """DOMAIN.md's repeat ASB rule for a report being submitted (part of its transaction).
+
+    When, counting itself, COPA_REPEAT_ASB_THRESHOLD reports of the ASB categories within
+    COPA_REPEAT_ASB_WINDOW_DAYS come from the same resident, or the same ward and category,
+    the new report and those earlier ones are flagged ``repeat_asb``.
+    """
+    config = current_app.config
+    codes = _category_codes(config["REPEAT_ASB_CATEGORIES"])
+    if report.category.code not in codes:
+        return
+    same: list[Any] = []
+    if report.device_id is not None:
+        same.append(Report.device_id == report.device_id)
+    if report.ward_code is not None:
+        same.append(
+            sa.and_(Report.ward_code == report.ward_code, Report.category_id == report.category.id)
+        )
+    if not same:
+        return
+    since = utcnow() - timedelta(days=int(config["REPEAT_ASB_WINDOW_DAYS"]))
+    similar = sa.and_(
+        Report.id != report.id,
+        Report.created_at >= since,
+        Report.category_id.in_(sa.select(Category.id).where(Category.code.in_(codes))),
+        Report.status.not_in([ReportStatus.DUPLICATE.value, ReportStatus.REJECTED.value]),
+        sa.or_(*same),
+    )
+    earlier = db.session.scalar(sa.select(sa.func.count()).select_from(Report).where(similar))
+    if (earlier or 0) + 1 < int(config["REPEAT_ASB_THRESHOLD"]):
+        return
+    report.repeat_asb = True
+    db.session.execute(
+        sa.update(Report)
+        .where(similar, Report.repeat_asb.is_(False))
+        .values(repeat_asb=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _category_codes(setting: str | Iterable[str]) -> list[str]:
+    """Category codes from a comma-separated setting (or a list given by a test)."""
+    values = setting.split(",") if isinstance(setting, str) else setting
+    return [code.strip() for code in values if code and code.strip()]

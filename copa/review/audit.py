@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from copa.db import db
 from copa.review.models import AuditEvent
 from copa.web.access import Principal, Role
@@ -65,6 +67,17 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def trail(target_kind: str, target_id: uuid.UUID) -> list[AuditEvent]:
+    """Every audit event about one thing, oldest first (its detail's audit trail)."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.target_kind == target_kind, AuditEvent.target_id == target_id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+    )
 
 
 def _plain(values: Mapping[str, Any] | None) -> dict | None:

@@ -65,16 +65,18 @@ _GSS_CODE = r"^[ENSW]\d{8}$"
 
 
 class AssigneeFilter(fields.String):
-    """A user id, ``me`` (the caller) or ``none`` (nobody assigned)."""
+    """A user id, ``me`` (the caller) or ``none`` (nobody assigned): queue and case filters."""
+
+    default_error_messages = {"invalid": 'Must be a user id, "me" or "none".'}
 
     def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001
-        text = super()._deserialize(value, attr, data, **kwargs)
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
         if text in ("me", "none"):
             return text
         try:
             return uuid.UUID(text)
-        except ValueError:
-            raise ValidationError("A user id, me or none.") from None
+        except ValueError as error:
+            raise self.make_error("invalid") from error
 
 
 class QueueQuery(DateRangeQuery):
@@ -104,8 +106,10 @@ class QueueQuery(DateRangeQuery):
 
 
 class StaffMemberOut(Schema):
+    """A staff member as other staff see them: who holds a case, who wrote a note."""
+
     id = fields.UUID(required=True)
-    display_name = fields.String(required=True)
+    display_name = fields.String(required=True, metadata={"example": "Sam Jones"})
 
 
 class QueueItemOut(Schema):
@@ -162,7 +166,7 @@ class StaffTimelineEntryOut(Schema):
     internal_note = fields.String(allow_none=True)
 
 
-class ReportNoteOut(Schema):
+class InternalNoteOut(Schema):
     id = fields.UUID(required=True)
     text = fields.String(required=True)
     at = fields.DateTime(required=True)
@@ -216,7 +220,7 @@ class StaffReportOut(Schema):
     photos = fields.List(fields.Nested(StaffPhotoOut), required=True)
     timeline = fields.List(fields.Nested(StaffTimelineEntryOut), required=True)
     notes = fields.List(
-        fields.Nested(ReportNoteOut),
+        fields.Nested(InternalNoteOut),
         required=True,
         metadata={"description": "Internal notes, oldest first."},
     )
@@ -274,15 +278,18 @@ class ReportTransitionIn(StrictSchema):
             raise ValidationError(errors)
 
 
-class ReportAssignmentIn(StrictSchema):
+class AssignmentIn(StrictSchema):
     assignee_id = fields.UUID(
         required=True,
         allow_none=True,
-        metadata={"description": "An active reviewer or admin; null to unassign."},
+        metadata={
+            "description": "An active user allowed to hold it (reports: reviewer or admin; "
+            "complaint cases: resolution or admin); null to unassign."
+        },
     )
 
 
-class ReportNoteIn(StrictSchema):
+class InternalNoteIn(StrictSchema):
     text = Text(required=True, validate=validate.Length(min=1, max=4000))
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, url_for
+from flask import Response, url_for
 from sqlalchemy.orm import selectinload
 
 from copa.auth.models import User
@@ -22,7 +21,9 @@ from copa.outbox.models import OutboxMessage
 from copa.outbox.service import enqueue_referral
 from copa.periods import local_day_end, local_day_start
 from copa.reports.models import Photo, Report, ReportStatus
-from copa.review.audit import Actor, record
+from copa.reports.photos import PhotoNotFound, serve_photo
+from copa.reports.service import ReportNotFound
+from copa.review.audit import Actor, record, trail
 from copa.review.models import AuditEvent, InternalNote
 from copa.review.workflow import allowed_report_transitions, transition
 from copa.routing.models import Channel, Partner, PartnerKind, Referral, ReferralState
@@ -30,7 +31,7 @@ from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME, refer
 from copa.web.access import Principal, Role
 from copa.web.models import IdempotencyKey
 from copa.web.pagination import PageResult, paginate
-from copa.web.problems import NotFound, Unprocessable, problem_type
+from copa.web.problems import Unprocessable, problem_type
 
 
 def list_audit(query: Mapping[str, Any]) -> PageResult:
@@ -67,10 +68,6 @@ _SETTLED_REFERRAL = (
 # Open311 has no way to withdraw a request: its partners are not told.
 _WITHDRAWAL_CHANNELS = frozenset({Channel.WEBHOOK, Channel.EMAIL})
 _ASSIGNABLE_ROLES = frozenset({Role.REVIEWER, Role.ADMIN})
-
-
-class ReportNotFound(NotFound):
-    type = problem_type("report-not-found")
 
 
 class PartnerNotAvailable(Unprocessable):
@@ -298,11 +295,7 @@ def staff_report(principal: Principal, report_id: uuid.UUID) -> _Shown:
         event
         if admin or event.action != "report.redact"
         else _Shown(event, before=None, after=None)
-        for event in db.session.scalars(
-            sa.select(AuditEvent)
-            .where(AuditEvent.target_kind == "report", AuditEvent.target_id == report.id)
-            .order_by(AuditEvent.at, AuditEvent.id)
-        )
+        for event in trail("report", report.id)
     ]
     return _Shown(
         report,
@@ -321,8 +314,6 @@ def _users(ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:
 
 def staff_report_photo(principal: Principal, report_id: uuid.UUID, photo_id: uuid.UUID) -> Response:
     """The bytes of a photo of a report; a redacted one only for an admin (404 otherwise)."""
-    from copa.reports.photos import PhotoNotFound, serve_photo  # photos -> reports -> review
-
     photo = db.session.scalar(
         sa.select(Photo).where(Photo.id == photo_id, Photo.report_id == report_id)
     )
@@ -500,8 +491,6 @@ def redact_report(principal: Principal, report_id: uuid.UUID, payload: Mapping[s
     The original stays only in the audit event, which admins alone read in full; a redacted
     photo's bytes are kept for them too.
     """
-    from copa.reports.photos import PhotoNotFound  # photos -> reports -> review
-
     begin_write()
     report = _locked_report(report_id)
     reason = payload["reason"]
@@ -566,52 +555,3 @@ def staff_feedback(feedback_id: uuid.UUID) -> Feedback:
     if feedback is None:
         raise FeedbackNotFound("No such feedback.")
     return feedback
-
-
-# --- repeat antisocial behaviour ------------------------------------------------------------
-
-
-def flag_repeat_asb(report: Report) -> None:
-    """DOMAIN.md's repeat ASB rule for a report being submitted (part of its transaction).
-
-    When, counting itself, COPA_REPEAT_ASB_THRESHOLD reports of the ASB categories within
-    COPA_REPEAT_ASB_WINDOW_DAYS come from the same resident, or the same ward and category,
-    the new report and those earlier ones are flagged ``repeat_asb``.
-    """
-    config = current_app.config
-    codes = _category_codes(config["REPEAT_ASB_CATEGORIES"])
-    if report.category.code not in codes:
-        return
-    same: list[Any] = []
-    if report.device_id is not None:
-        same.append(Report.device_id == report.device_id)
-    if report.ward_code is not None:
-        same.append(
-            sa.and_(Report.ward_code == report.ward_code, Report.category_id == report.category.id)
-        )
-    if not same:
-        return
-    since = utcnow() - timedelta(days=int(config["REPEAT_ASB_WINDOW_DAYS"]))
-    similar = sa.and_(
-        Report.id != report.id,
-        Report.created_at >= since,
-        Report.category_id.in_(sa.select(Category.id).where(Category.code.in_(codes))),
-        Report.status.not_in([ReportStatus.DUPLICATE.value, ReportStatus.REJECTED.value]),
-        sa.or_(*same),
-    )
-    earlier = db.session.scalar(sa.select(sa.func.count()).select_from(Report).where(similar))
-    if (earlier or 0) + 1 < int(config["REPEAT_ASB_THRESHOLD"]):
-        return
-    report.repeat_asb = True
-    db.session.execute(
-        sa.update(Report)
-        .where(similar, Report.repeat_asb.is_(False))
-        .values(repeat_asb=True)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _category_codes(setting: str | Iterable[str]) -> list[str]:
-    """Category codes from a comma-separated setting (or a list given by a test)."""
-    values = setting.split(",") if isinstance(setting, str) else setting
-    return [code.strip() for code in values if code and code.strip()]

@@ -92,7 +92,7 @@ class StaffReportTransitions(MethodView):
 @staff.route("/reports/<uuid:report_id>/assignment")
 class StaffReportAssignment(MethodView):
     @requires(Role.REVIEWER, Role.ADMIN)
-    @staff.arguments(schemas.ReportAssignmentIn)
+    @staff.arguments(schemas.AssignmentIn)
     @staff.response(200, schemas.StaffReportOut)
     def post(self, payload, report_id):
         """Assign a report to an active reviewer or admin, or to nobody (null)."""
@@ -102,8 +102,8 @@ class StaffReportAssignment(MethodView):
 @staff.route("/reports/<uuid:report_id>/notes")
 class StaffReportNotes(MethodView):
     @requires(Role.REVIEWER, Role.ADMIN)
-    @staff.arguments(schemas.ReportNoteIn)
-    @staff.response(201, schemas.ReportNoteOut)
+    @staff.arguments(schemas.InternalNoteIn)
+    @staff.response(201, schemas.InternalNoteOut)
     def post(self, payload, report_id):
         """Keep an internal note on a report (never shown to the resident or partners)."""
         return service.add_report_note(current_principal(), report_id, payload["text"])
