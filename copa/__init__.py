@@ -41,6 +41,7 @@ def init_extensions(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     import_models()
+    install_rollups()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
@@ -66,13 +67,22 @@ def init_extensions(app: Flask) -> None:
             raise RequestEntityTooLarge()
 
 
+def install_rollups() -> None:
+    """Keep the metrics rollups in every transaction that changes what they count."""
+    from copa.metrics.rollups import install
+
+    install()
+
+
 def import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
     from copa.areas import models as _areas  # noqa: F401
     from copa.auth import models as _auth  # noqa: F401
+    from copa.call_statistics import models as _call_statistics  # noqa: F401
     from copa.catalog import models as _catalog  # noqa: F401
     from copa.confidence import models as _confidence  # noqa: F401
     from copa.feedback import models as _feedback  # noqa: F401
+    from copa.metrics import models as _metrics  # noqa: F401
     from copa.outbox import models as _outbox  # noqa: F401
     from copa.privacy import models as _privacy  # noqa: F401
     from copa.reports import models as _reports  # noqa: F401

@@ -116,3 +116,33 @@ def relay_command(once: bool, owner: str | None) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     click.echo(f"relay {owner}: {stats}")
+
+
+@copa_cli.command("reconcile")
+@click.option(
+    "--repair", is_flag=True, help="Rewrite the rollups from the raw rows (briefly holds writes)."
+)
+def reconcile_command(repair: bool) -> None:
+    """Recompute the metrics rollups from the raw rows and print every mismatch (expected 0).
+
+    Exits with status 1 when a mismatch is found (and --repair was not given).
+    """
+    from copa.metrics.reconcile import reconcile
+    from copa.metrics.reconcile import repair as rewrite
+
+    if repair:
+        for table, rows in rewrite().items():
+            click.echo(f"{table}: {rows} rows rewritten")
+        return
+    result = reconcile()
+    for mismatch in result.mismatches:
+        key = ", ".join(f"{name}={value}" for name, value in mismatch.key.items())
+        click.echo(
+            f"MISMATCH {mismatch.table} [{key}]: expected {mismatch.expected}, "
+            f"rollup has {mismatch.actual}"
+        )
+    for table, rows in result.rows.items():
+        click.echo(f"{table}: {rows} rows checked")
+    click.echo(f"mismatches: {len(result.mismatches)}")
+    if result.mismatches:
+        raise SystemExit(1)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -115,9 +115,9 @@ def begin_write() -> None:
     session.connection(execution_options={"sqlite_immediate": True})
 
 
-def insert_for(model: type) -> sa.Insert:
+def insert_for(model: type, session: Session | None = None) -> sa.Insert:
     """An INSERT that knows ON CONFLICT on the current database (SQLite and PostgreSQL both do)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if (session or db.session).get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -7,7 +7,7 @@ Q1 Apr-Jun, Q2 Jul-Sep, Q3 Oct-Dec, Q4 Jan-Mar; the year 2025/26 runs 1 April 20
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -49,6 +49,25 @@ class Quarter:
 
 def _local_midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
+
+
+def local_date(moment: datetime | date) -> date:
+    """The Europe/London date of a UTC timestamp (a date is already local)."""
+    return moment.astimezone(LONDON).date() if isinstance(moment, datetime) else moment
+
+
+def month_of(moment: datetime | date) -> date:
+    """The first day of the Europe/London month ``moment`` falls in: the metrics' month key."""
+    return local_date(moment).replace(day=1)
+
+
+def week_of(moment: datetime | date) -> date:
+    """The Monday of the local week, or the month's first day when the week began before it.
+
+    Weeks are cut at month (and so quarter) boundaries, so summing weeks gives exact months.
+    """
+    day = local_date(moment)
+    return max(day - timedelta(days=day.weekday()), day.replace(day=1))
 
 
 def local_year(moment: datetime) -> int:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from copa.periods import LONDON, Quarter
+from copa.periods import LONDON, Quarter, month_of, week_of
 
 
 def utc(*args: int) -> datetime:
@@ -116,3 +116,17 @@ def test_quarters_sort_in_time_order():
         Quarter(2025, 4),
         Quarter(2026, 1),
     ]
+
+
+def test_the_metrics_month_of_a_late_bst_evening_is_the_london_month():
+    assert month_of(utc(2026, 3, 31, 22, 30)) == date(2026, 3, 1)  # 23:30 BST, 31 March
+    assert month_of(utc(2026, 3, 31, 23, 30)) == date(2026, 4, 1)  # 00:30 BST, 1 April
+
+
+def test_a_week_that_spans_two_quarters_is_cut_at_the_first_of_the_month():
+    # Monday 30 March 2026 to Sunday 5 April: its April days start a week of their own, so
+    # weekly counts add up to exact months and quarters.
+    assert week_of(date(2026, 3, 31)) == date(2026, 3, 30)
+    assert week_of(date(2026, 4, 2)) == date(2026, 4, 1)
+    assert week_of(date(2026, 4, 6)) == date(2026, 4, 6)
+    assert Quarter.of(week_of(date(2026, 4, 5))) == Quarter(2026, 1)

@@ -25,6 +25,7 @@ from copa.areas.service import Area, area_by_code, locate_point
 from copa.auth.models import Device
 from copa.confidence.models import Tally, Vote
 from copa.db import begin_write, db, utcnow
+from copa.metrics.rollups import uncount_votes
 from copa.periods import Quarter
 from copa.review.audit import Actor, record
 from copa.web.access import Principal
@@ -57,6 +58,15 @@ _OPTION_BY_KEY = {option.key: option for option in OPTIONS}
 # A retry runs alone for its resident and so succeeds at once; the bound is a backstop.
 MAX_ATTEMPTS = 5
 _COUNTED_VOTE_INDEX = "uq_vote_counted_per_resident_area_quarter"
+# What the rollup of a vote replaced by a bulk UPDATE needs to take it out again.
+_ROLLED_UP = (
+    Vote.cast_at,
+    Vote.area_code,
+    Vote.ward_code,
+    Vote.local_authority_code,
+    Vote.option,
+    sa.literal(True).label("counted"),
+)
 
 
 class VoteConflict(Conflict):
@@ -164,8 +174,10 @@ def _cast_once(
                 Vote.counted.is_(True),
             )
             .values(counted=False, replaced_at=now)
+            .returning(*_ROLLED_UP)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).all()
+        uncount_votes(db.session(), replaced)
         vote = Vote(
             id=uuid.uuid4(),
             device_id=device_id,
@@ -191,7 +203,7 @@ def _cast_once(
         area=target,
         quarter=quarter,
         counted=True,
-        replaced=replaced > 0,
+        replaced=bool(replaced),
         cast_at=now,
     )
 

@@ -72,9 +72,10 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
     # Changed only by review/workflow.py's transition(); a new report starts as received.
     status: Mapped[str] = mapped_column(sa.String(16), default=ReportStatus.RECEIVED, index=True)
     # COPA's outcome code of the last staff decision (review/workflow.py REPORT_OUTCOMES).
-    outcome: Mapped[str | None] = mapped_column(sa.String(40))
+    outcome: Mapped[str | None] = mapped_column(sa.String(40), active_history=True)
     possible_emergency: Mapped[bool] = mapped_column(default=False, index=True)
-    destination_kind: Mapped[str] = mapped_column(sa.String(32))
+    # active_history: the metrics rollups need the old value of a change (metrics/rollups.py).
+    destination_kind: Mapped[str] = mapped_column(sa.String(32), active_history=True)
     destination_name: Mapped[str] = mapped_column(sa.String(200))
     # No routing rule matched: it waits, received, for staff to route it (never dropped).
     unrouted: Mapped[bool] = mapped_column(default=False, index=True)

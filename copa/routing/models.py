@@ -99,8 +99,9 @@ class Referral(UUIDPrimaryKey, Timestamps, db.Model):
     state: Mapped[str] = mapped_column(sa.String(24), default=ReferralState.SENT, index=True)
     external_reference: Mapped[str | None] = mapped_column(sa.String(200))
     delivered_at: Mapped[datetime | None]
-    acknowledged_at: Mapped[datetime | None]
-    resolved_at: Mapped[datetime | None]
+    # active_history: the metrics rollups need the old value of a change (metrics/rollups.py).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(active_history=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(active_history=True)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     partner: Mapped[Partner] = relationship(lazy="joined")
