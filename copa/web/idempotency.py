@@ -164,7 +164,9 @@ def _fingerprint() -> str:
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.full_path}\n".encode())
     if request.mimetype == "multipart/form-data":
-        for name, value in sorted(request.form.items(multi=True)):
+        # str(): a part Werkzeug could not decode has no value, and None does not sort.
+        fields = request.form.items(multi=True)
+        for name, value in sorted(fields, key=lambda item: (str(item[0]), str(item[1]))):
             digest.update(f"form:{name}={value}\n".encode())
         for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
             content = upload.stream.read()
