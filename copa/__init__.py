@@ -95,12 +95,16 @@ def register_blueprints(app: Flask) -> None:
     from copa.areas.views import blp as areas
     from copa.auth.views import blp as auth
     from copa.auth.views import users
+    from copa.call_statistics.views import blp as call_statistics
     from copa.catalog.views import blp as catalog
     from copa.confidence.views import blp as confidence
     from copa.extensions import api
     from copa.feedback.views import blp as feedback
     from copa.feedback.views import complaints
+    from copa.metrics.views import blp as metrics
+    from copa.open_data.views import blp as open_data
     from copa.outbox.views import blp as deliveries
+    from copa.pcc_report.views import blp as pcc_report
     from copa.privacy.views import blp as privacy
     from copa.reports.views import blp as reports
     from copa.review.views import audit, staff
@@ -124,6 +128,10 @@ def register_blueprints(app: Flask) -> None:
         complaints,
         users,
         audit,
+        metrics,
+        pcc_report,
+        call_statistics,
+        open_data,
     ):
         api.register_blueprint(blueprint)
 

@@ -75,6 +75,9 @@ DEFAULTS: dict[str, object] = {
     "REPEAT_ASB_CATEGORIES": "asb,vehicle_asb,housing_asb",
     "REPEAT_ASB_WINDOW_DAYS": 183,
     "REPEAT_ASB_THRESHOLD": 3,
+    # Demand reduction (DOMAIN.md): call-handler minutes one non-emergency 101 call takes, for
+    # the minutes saved of a quarter whose imported call statistics give no handling time.
+    "CALL_HANDLER_MINUTES_PER_CALL": 5.0,
 }
 
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL")

@@ -25,9 +25,11 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from copa.call_statistics.models import CallStatistics
 from copa.db import db
 from copa.feedback.models import ComplaintCase
 from copa.outbox.models import OutboxMessage
+from copa.periods import Quarter, today_london
 from copa.reports import photos
 from copa.routing.models import Referral, RoutingRule
 from tests.factories import (
@@ -70,6 +72,7 @@ REVIEW = frozenset({"reviewer", "admin"})
 QUEUE = frozenset({"reviewer", "resolution", "admin"})
 COMPLAINTS = frozenset({"resolution", "admin"})
 TALLIES = frozenset({"reviewer", "analyst", "admin"})
+METRICS = frozenset({"analyst", "admin"})
 
 # What only some may read. Each marker is unique text in the world; visible_to lists who may.
 REPORT_WORDS = "Purple-dragon slogans sprayed across the bus shelter"
@@ -110,6 +113,44 @@ class Entry:
 
 def _json(**values) -> Callable[[], dict]:
     return lambda: {"json": values}
+
+
+def _query(**values) -> Callable[[], dict]:
+    return lambda: {"query_string": values}
+
+
+def _this_quarter() -> dict:
+    quarter = Quarter.of(today_london())
+    return {"query_string": {"year": quarter.fiscal_year, "quarter": quarter.quarter}}
+
+
+def _last_quarter() -> Quarter:
+    quarter = Quarter.of(today_london())
+    if quarter.quarter == 1:
+        return Quarter(quarter.fiscal_year - 1, 4)
+    return Quarter(quarter.fiscal_year, quarter.quarter - 1)
+
+
+def _call_statistics() -> dict:
+    quarter = _last_quarter()
+    figures = {"non_emergency_calls": 52000, "answered_within_2_minutes_percent": 67.9}
+    return {
+        "json": {
+            "fiscal_year": quarter.fiscal_year,
+            "quarter": quarter.quarter,
+            "average_wait_seconds": 95,
+            **figures,
+        }
+    }
+
+
+def _call_statistics_table() -> dict:
+    table = (
+        f"Measure,{_last_quarter().label}\n"
+        "Non-999 calls received,52000\n% answered within 2 minutes,67.9\n"
+        "Average wait (seconds),95\n"
+    )
+    return {"data": table, "content_type": "text/csv"}
 
 
 def _photo_upload() -> dict:
@@ -194,6 +235,18 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/admin/users/<user_id>"): Entry(ADMIN),
     ("PATCH", "/v1/admin/users/<user_id>"): Entry(ADMIN),
     ("GET", "/v1/admin/audit"): Entry(ADMIN),
+    # the Commissioner's measures: aggregates, for analysts and admins
+    ("GET", "/v1/metrics/confidence"): Entry(METRICS),
+    ("GET", "/v1/metrics/demand"): Entry(METRICS),
+    ("GET", "/v1/metrics/feedback"): Entry(METRICS),
+    ("GET", "/v1/metrics/issues"): Entry(METRICS, body=_query(level="ward")),
+    ("GET", "/v1/metrics/partners"): Entry(METRICS),
+    ("GET", "/v1/pcc-report"): Entry(METRICS, body=_this_quarter),
+    ("POST", "/v1/staff/call-stats"): Entry(METRICS, body=_call_statistics),
+    ("GET", "/v1/staff/call-stats"): Entry(METRICS),
+    ("GET", "/v1/staff/call-stats/<call_statistics_id>"): Entry(METRICS),
+    ("POST", "/v1/staff/call-stats/import"): Entry(METRICS, body=_call_statistics_table),
+    ("GET", "/v1/open-data/confidence.csv"): Entry(PUBLIC),
 }
 
 
@@ -314,6 +367,17 @@ def world(app, client, tmp_path, monkeypatch) -> World:
         )
         found.ids.update(referral_id=str(referral.id), message_id=str(message.id))
         found.ids["case_id"] = str(case.id)
+        quarter = _last_quarter()
+        figures = CallStatistics(
+            fiscal_year=quarter.fiscal_year,
+            fiscal_quarter=quarter.quarter,
+            non_emergency_calls=61000,
+            answered_within_2_minutes_percent=71.2,
+            average_wait_seconds=80,
+        )
+        db.session.add(figures)
+        db.session.commit()
+        found.ids["call_statistics_id"] = str(figures.id)
     yield found
     app.extensions.pop(photos.STORE_EXTENSION, None)
 

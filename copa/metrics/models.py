@@ -57,6 +57,22 @@ class ReportRollup(_Quartered, db.Model):
     outcome: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
 
 
+class ReportMonthRollup(_Quartered, db.Model):
+    """Reports per month and local authority (no ward, no week): what the quarterly report and
+    every authority-level measure read, a few rows a month where the weekly rollup has
+    thousands."""
+
+    __tablename__ = "rollup_report_month"
+    __table_args__ = (sa.Index("ix_rollup_report_month_quarter", "fiscal_year", "fiscal_quarter"),)
+
+    month: Mapped[date] = mapped_column(primary_key=True)
+    local_authority_code: Mapped[str] = mapped_column(sa.String(9), primary_key=True)
+    category_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    destination_kind: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    outcome: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+
+
 class CallAnswerRollup(_Quartered, db.Model):
     """Answers to "Would you otherwise have phoned 101?" per month and area."""
 
@@ -108,6 +124,7 @@ class ReferralRollup(_Quartered, db.Model):
 ROLLUPS: tuple[type, ...] = (
     ConfidenceRollup,
     ReportRollup,
+    ReportMonthRollup,
     CallAnswerRollup,
     FeedbackRollup,
     AllegationRollup,

@@ -35,6 +35,7 @@ from copa.metrics.models import (
     ConfidenceRollup,
     FeedbackRollup,
     ReferralRollup,
+    ReportMonthRollup,
     ReportRollup,
 )
 from copa.periods import Quarter, month_of, week_of
@@ -129,21 +130,17 @@ def _one(rollup: type, key: dict[str, Any], period: date, **extras: Any) -> Cont
 def _report(get: Getter) -> Iterator[Contribution]:
     created = get("created_at")
     week, month = week_of(created), month_of(created)
-    areas = {
-        "local_authority_code": get("local_authority_code") or NONE,
-        "ward_code": get("ward_code") or NONE,
+    authority = get("local_authority_code") or NONE
+    areas = {"local_authority_code": authority, "ward_code": get("ward_code") or NONE}
+    what = {
+        "category_id": get("category_id"),
+        "channel": get("channel"),
+        "destination_kind": get("destination_kind"),
+        "outcome": get("outcome") or NONE,
     }
+    yield _one(ReportRollup, {"week": week, **areas, **what}, week)
     yield _one(
-        ReportRollup,
-        {
-            "week": week,
-            **areas,
-            "category_id": get("category_id"),
-            "channel": get("channel"),
-            "destination_kind": get("destination_kind"),
-            "outcome": get("outcome") or NONE,
-        },
-        week,
+        ReportMonthRollup, {"month": month, "local_authority_code": authority, **what}, month
     )
     yield _one(
         CallAnswerRollup,

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from copa.metrics import schemas, service
+from copa.web.access import Role, requires
+from copa.web.blueprint import Blueprint
+
+blp = Blueprint(
+    "metrics",
+    __name__,
+    url_prefix="/v1/metrics",
+    description="The Commissioner's measures: confidence, demand, feedback, issues, partners.",
+)
+
+
+def _filters(query: dict) -> service.Filters:
+    return service.filters(query.pop("first"), query.pop("last"), query.pop("area", None))
+
+
+@blp.route("/confidence")
+class Confidence(MethodView):
+    @requires(Role.ANALYST, Role.ADMIN)
+    @blp.arguments(schemas.ConfidenceQuery, location="query")
+    @blp.response(200, schemas.ConfidenceOut)
+    def get(self, query):
+        """Public confidence: n, the five counts, % confident with its 95% Wilson interval and
+        net confidence, per quarter, month or area, and over the whole range.
+
+        App votes and event counters are self-selected: not comparable with the Crime Survey
+        for England and Wales.
+        """
+        return service.public_confidence(_filters(query), **query)
+
+
+@blp.route("/demand")
+class Demand(MethodView):
+    @requires(Role.ANALYST, Role.ADMIN)
+    @blp.arguments(schemas.DemandQuery, location="query")
+    @blp.response(200, schemas.DemandOut)
+    def get(self, query):
+        """Demand reduction per quarter: submissions by kind and category, reports referred
+        straight to partners, "would you otherwise have phoned 101?" answers, estimated calls
+        avoided and call-handler minutes saved, and the imported 101 call statistics with their
+        change against the same quarter of the baseline year."""
+        return service.demand_reduction(_filters(query), **query)
+
+
+@blp.route("/feedback")
+class Feedback(MethodView):
+    @requires(Role.ANALYST, Role.ADMIN)
+    @blp.arguments(schemas.AreaRangeQuery, location="query")
+    @blp.response(200, schemas.FeedbackMetricsOut)
+    def get(self, query):
+        """Feedback and complaints per quarter: complaints logged, allegations by the four
+        groups (force-wide: the area filter does not apply to them), escalated vs handled by
+        service recovery, median time to first contact, satisfaction rate, compliments and
+        suggestions."""
+        return service.feedback_and_complaints(_filters(query))
+
+
+@blp.route("/issues")
+class Issues(MethodView):
+    @requires(Role.ANALYST, Role.ADMIN)
+    @blp.arguments(schemas.IssuesQuery, location="query")
+    @blp.response(200, schemas.IssuesOut)
+    def get(self, query):
+        """The most common report categories over the range, and reports per local authority
+        or ward by outcome and destination."""
+        return service.issues(_filters(query), **query)
+
+
+@blp.route("/partners")
+class Partners(MethodView):
+    @requires(Role.ANALYST, Role.ADMIN)
+    @blp.arguments(schemas.RangeQuery, location="query")
+    @blp.response(200, schemas.PartnersOut)
+    def get(self, query):
+        """Per partner: referrals sent in the range, how many were acknowledged and resolved,
+        and the median times to do so (estimated from the duration histogram)."""
+        return service.partners(_filters(query))

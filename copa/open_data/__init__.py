@@ -1,0 +1,1 @@
+"""Open data: public aggregates with small counts suppressed and no personal data."""

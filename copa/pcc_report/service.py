@@ -1,0 +1,261 @@
+"""Assembling the Commissioner's quarterly report to the Police and Crime Panel.
+
+The report is one dict (its contract: ``copa.pcc_report.schemas.PccReportOut``; the CSV and
+HTML renderers read the same dict): five sections, each with the baseline year's four quarters
+beside the current year's, as the seed performance report lays its tables out. Every number
+comes from the same functions as the metrics API (``copa.metrics.service``), each section from
+one query grouped by financial quarter over both years, so the report stays fast over millions
+of votes and reports and agrees with the API to the last digit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from copa.confidence.service import OPTIONS, QUESTION
+from copa.db import utcnow
+from copa.feedback.models import AllegationGroup
+from copa.metrics import service as metrics
+from copa.metrics.service import MonthRange, Span
+from copa.periods import Quarter
+from copa.web.problems import Unprocessable
+
+TITLE = "COPA quarterly performance report"
+ORGANISATION = "Office of the Police and Crime Commissioner for Cleveland"
+# Shown beside the counter's figures; a survey, not a vote (DOMAIN.md "Public confidence").
+SURVEY_CONTEXT = {
+    "source": "Crime Survey for England and Wales, March 2020",
+    "cleveland_percent": 69,
+    "national_percent": 75,
+}
+ALLEGATION_LABELS = {
+    AllegationGroup.DELIVERY_OF_DUTIES: "Delivery of duties and services",
+    AllegationGroup.POLICE_POWERS: "Police powers, policies and procedures",
+    AllegationGroup.INDIVIDUAL_BEHAVIOUR: "Individual behaviour",
+    AllegationGroup.OTHER: "All other complaints",
+}
+TOP_ISSUES = 10
+
+_CONFIDENCE_MEASURES = (
+    "n",
+    "counts",
+    "channels",
+    "percent_confident",
+    "interval",
+    "net_confidence",
+)
+_DEMAND_MEASURES = (
+    "submissions",
+    "referred_to_partners",
+    "would_have_called_101",
+    "calls_avoided",
+    "minutes_saved",
+    "call_statistics",
+    "change_against_baseline",
+)
+_CALL_STATISTICS = (
+    "non_emergency_calls",
+    "answered_within_2_minutes_percent",
+    "average_wait_seconds",
+)
+_FEEDBACK_MEASURES = (
+    "complaints_logged",
+    "allegations",
+    "escalated",
+    "service_recovery",
+    "median_time_to_first_contact_seconds",
+    "satisfaction",
+    "compliments",
+    "suggestions",
+)
+
+
+def year_label(fiscal_year: int) -> str:
+    """``2025/26``."""
+    return f"{fiscal_year}/{(fiscal_year + 1) % 100:02d}"
+
+
+def check_period(requested: Quarter, baseline_year: int, now: datetime) -> None:
+    """Refuse a quarter that has not started yet (Europe/London), or a baseline that is not an
+    earlier year; 422 naming the field."""
+    current = Quarter.of(now)
+    if Quarter(requested.fiscal_year, 1) > current:
+        raise Unprocessable(
+            "That financial year has not started yet.",
+            errors={"year": [f"Must not be after {current.fiscal_year}."]},
+        )
+    if requested > current:
+        raise Unprocessable(
+            f"{requested.label} has not started yet: there is nothing to report.",
+            errors={"quarter": [f"{requested.label} has not started yet."]},
+        )
+    if baseline_year >= requested.fiscal_year:
+        raise Unprocessable(
+            "The baseline year must come before the report's year.",
+            errors={"baseline_year": [f"Must be before {requested.fiscal_year}."]},
+        )
+
+
+def pcc_report(
+    year: int, quarter: int, baseline_year: int | None = None, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """The quarterly report for ``quarter`` of financial year ``year`` against ``baseline_year``
+    (default: the year before): the contract of ``schemas.PccReportOut``."""
+    now = now or utcnow()
+    requested = Quarter(year, quarter)
+    baseline = year - 1 if baseline_year is None else baseline_year
+    check_period(requested, baseline, now)
+    rows = [Quarter(baseline, q) for q in range(1, 5)] + [Quarter(year, q) for q in range(1, 5)]
+    span = Span.of(
+        MonthRange.of_quarters(rows[0], rows[3]), MonthRange.of_quarters(rows[4], requested)
+    )
+    this_quarter = Span.of(MonthRange.of_quarters(requested, requested))
+
+    def reported(q: Quarter) -> bool:
+        return q <= requested
+
+    calls = metrics.call_statistics_by_quarter({baseline, year})
+    feedback = metrics.feedback_by_quarter(span)  # demand and complaints sections share it
+    return {
+        "title": TITLE,
+        "organisation": ORGANISATION,
+        "quarter": metrics.quarter_out(requested),
+        "current_year": {"fiscal_year": year, "label": year_label(year)},
+        "baseline_year": {"fiscal_year": baseline, "label": year_label(baseline)},
+        "generated_at": now.replace(microsecond=0).isoformat(),
+        "caveats": caveats(),
+        "public_confidence": confidence_section(span, rows, reported),
+        "demand_reduction": demand_section(
+            span, rows, reported, calls, baseline, requested, feedback
+        ),
+        "feedback_and_complaints": feedback_section(span, rows, reported, feedback),
+        "most_common_issues": issues_section(this_quarter, requested),
+        "partner_performance": partners_section(this_quarter, requested),
+    }
+
+
+def caveats() -> list[str]:
+    """What a reader must know before comparing these figures with anything else."""
+    minutes = metrics.default_minutes_per_call()
+    return [
+        metrics.CAVEAT,
+        "Estimated 101 calls avoided are the reports and questions whose sender said they would "
+        "otherwise have phoned 101; call-handler minutes saved multiply them by the quarter's "
+        "average handling time from its imported call statistics, or by "
+        f"{minutes:g} minutes per call where none was imported.",
+        "Allegations are counted when recorded, force-wide. Escalation, service recovery and "
+        "time to first contact describe the complaint cases logged in each quarter; the "
+        "satisfaction rate the answers given in it.",
+        "Partner median times are estimates from bands of elapsed time, not exact medians.",
+        "Quarters of the current year after the reported one are not reported.",
+    ]
+
+
+def _row(
+    quarter: Quarter, reported: bool, measures: Sequence[str], values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A quarter row: its measures, or all of them null when the quarter is not reported."""
+    return {
+        **metrics.quarter_out(quarter),
+        "reported": reported,
+        **{name: values.get(name) if reported else None for name in measures},
+    }
+
+
+def confidence_section(
+    span: Span, rows: Sequence[Quarter], reported: Callable[[Quarter], bool]
+) -> dict[str, Any]:
+    """Public confidence per quarter: one query over both years."""
+    found = metrics.confidence_by_quarter(span)
+    return {
+        "question": QUESTION,
+        "options": [{"key": option.key, "label": option.label} for option in OPTIONS],
+        "context": dict(SURVEY_CONTEXT),
+        "quarters": [
+            _row(
+                q,
+                reported(q),
+                _CONFIDENCE_MEASURES,
+                found.get(q, metrics.Distribution()).measures(),
+            )
+            for q in rows
+        ],
+    }
+
+
+def demand_section(
+    span: Span,
+    rows: Sequence[Quarter],
+    reported: Callable[[Quarter], bool],
+    calls: Mapping[Quarter, Any],
+    baseline_year: int,
+    requested: Quarter,
+    feedback: Mapping[Quarter, Counter[str]],
+) -> dict[str, Any]:
+    """Demand reduction per quarter, call statistics compared with the baseline year's."""
+    found = metrics.demand_by_quarter(span, feedback=feedback)
+    categories = {ref.code: ref for ref in metrics.categories_by_id().values()}
+    quarters = []
+    for q in rows:
+        values = metrics.demand_row(
+            q, found.get(q, metrics.QuarterDemand()), calls, baseline_year, categories
+        )
+        stats = values["call_statistics"]
+        values["call_statistics"] = stats and {key: stats[key] for key in _CALL_STATISTICS}
+        if q.fiscal_year == baseline_year:
+            values["change_against_baseline"] = None  # the baseline against itself
+        quarters.append(_row(q, reported(q), _DEMAND_MEASURES, values))
+    return {
+        "minutes_per_call": metrics.one_decimal(metrics.minutes_per_call(calls.get(requested))),
+        "quarters": quarters,
+    }
+
+
+def feedback_section(
+    span: Span,
+    rows: Sequence[Quarter],
+    reported: Callable[[Quarter], bool],
+    feedback: Mapping[Quarter, Counter[str]],
+) -> dict[str, Any]:
+    """Feedback and complaints per quarter."""
+    found = metrics.feedback_quarters(span, kinds=feedback)
+    return {
+        "allegation_groups": [
+            {"key": group.value, "label": label} for group, label in ALLEGATION_LABELS.items()
+        ],
+        "quarters": [_row(q, reported(q), _FEEDBACK_MEASURES, found.row(q)) for q in rows],
+    }
+
+
+def issues_section(span: Span, requested: Quarter) -> dict[str, Any]:
+    """The reported quarter's most common categories and its outcomes per local authority."""
+    found = metrics.common_issues(span, level="local_authority", limit=TOP_ISSUES)
+    return {
+        "quarter": metrics.quarter_out(requested),
+        "categories": [
+            {key: item[key] for key in ("code", "name", "count", "share_percent")}
+            for item in found["categories"]
+        ],
+        "by_local_authority": [
+            {key: item[key] for key in ("code", "name", "count", "outcomes")}
+            for item in found["by_area"]
+        ],
+    }
+
+
+def partners_section(span: Span, requested: Quarter) -> dict[str, Any]:
+    """The reported quarter's referrals per partner, with the estimated median times."""
+    return {
+        "quarter": metrics.quarter_out(requested),
+        "partners": metrics.partner_performance(span),
+    }
+
+
+def report_filename(report: Mapping[str, Any], extension: str) -> str:
+    """``pcc-report-2025-26-q3.csv``."""
+    quarter = report["quarter"]
+    year = quarter["fiscal_year"]
+    return f"pcc-report-{year}-{(year + 1) % 100:02d}-q{quarter['quarter']}.{extension}"
