@@ -148,6 +148,15 @@ class Span:
         """``column`` (a month or week key) falls in one of the ranges."""
         return sa.or_(*(sa.and_(column >= r.first, column < r.end) for r in self.ranges))
 
+    def where_moment(self, column: Any) -> sa.ColumnElement[bool]:
+        """A UTC timestamp ``column`` falls in one of the ranges' Europe/London months."""
+        return sa.or_(
+            *(
+                sa.and_(column >= local_day_start(r.first), column < local_day_start(r.end))
+                for r in self.ranges
+            )
+        )
+
     def quarter_of(self, column: Any) -> sa.Case:
         """SQL for the quarter a UTC timestamp ``column`` falls in, as ``fiscal_year * 10 +
         quarter`` (NULL outside the span): the Europe/London bounds are worked out here, once,
@@ -685,7 +694,7 @@ class QuarterCases:
 
     escalated: int = 0
     service_recovery: int = 0
-    first_contact_seconds: list[float] = field(default_factory=list)  # the middle one or two
+    first_contact_seconds: list[int] = field(default_factory=list)  # the middle one or two
     answers: int = 0
     satisfied: int = 0
 
@@ -700,69 +709,76 @@ def complaint_cases_by_quarter(
     recovered = (
         sa.select(ServiceRecoveryAction.id).where(ServiceRecoveryAction.case_id == case.id).exists()
     )
-    cases = sa.select(
-        span.quarter_of(case.logged_at).label("logged"),
-        span.quarter_of(case.satisfaction_at).label("answered"),
-        _elapsed_seconds(case.first_contact_at, case.logged_at).label("first_contact"),
-        case.escalated_at.is_not(None).label("escalated"),
-        recovered.label("recovered"),
-        case.satisfaction_score.in_(SATISFIED_SCORES).label("satisfied"),
-    )
-    if area is not None:
-        cases = cases.join(Feedback, Feedback.id == case.feedback_id).where(in_area(Feedback, area))
-    cases = cases.subquery()
-    # Grouped in the database by the quarter worked out there (a subquery, so GROUP BY names a
-    # column: PostgreSQL cannot match two copies of an expression with bound parameters).
-    logged = (
+    logged_quarter = (case.logged_fiscal_year, case.logged_fiscal_quarter)
+    logged_in_span = (span.where_moment(case.logged_at), *_complaints_in(area))
+    escalated = case.escalated_at.is_not(None)
+    counted = (
         sa.select(
-            cases.c.logged,
-            sa.func.sum(sa.case((cases.c.escalated, 1), else_=0)),
-            sa.func.sum(sa.case((sa.and_(~cases.c.escalated, cases.c.recovered), 1), else_=0)),
+            *logged_quarter,
+            sa.func.sum(sa.case((escalated, 1), else_=0)),
+            sa.func.sum(sa.case((sa.and_(~escalated, recovered), 1), else_=0)),
+            sa.func.count(case.first_contact_seconds),
         )
-        .where(cases.c.logged.is_not(None))
-        .group_by(cases.c.logged)
+        .where(*logged_in_span)
+        .group_by(*logged_quarter)
     )
-    for key, escalated, service_recovery in db.session.execute(logged):
-        found[_quarter(key)].escalated = int(escalated or 0)
-        found[_quarter(key)].service_recovery = int(service_recovery or 0)
-    # The exact median: the middle one or two of each quarter's times, ranked in the database.
-    ranked = (
-        sa.select(
-            cases.c.logged,
-            cases.c.first_contact,
-            sa.func.row_number()
-            .over(partition_by=cases.c.logged, order_by=cases.c.first_contact)
-            .label("rank"),
-            sa.func.count().over(partition_by=cases.c.logged).label("n"),
+    contacted: dict[Quarter, int] = {}
+    for year, number, escalations, recoveries, times in db.session.execute(counted):
+        found[Quarter(year, number)].escalated = int(escalations or 0)
+        found[Quarter(year, number)].service_recovery = int(recoveries or 0)
+        contacted[Quarter(year, number)] = int(times or 0)
+    # The exact median: the middle one or two times of each quarter, reached along the index on
+    # (quarter, seconds) by skipping the first half: no sort of every case.
+    for quarter, times in contacted.items():
+        if times == 0:
+            continue
+        middle = (
+            sa.select(case.first_contact_seconds)
+            .where(
+                case.logged_fiscal_year == quarter.fiscal_year,
+                case.logged_fiscal_quarter == quarter.quarter,
+                case.first_contact_seconds.is_not(None),
+                *logged_in_span,
+            )
+            .order_by(case.first_contact_seconds)
+            .offset((times - 1) // 2)
+            .limit(2 - times % 2)
         )
-        .where(cases.c.logged.is_not(None), cases.c.first_contact.is_not(None))
-        .subquery()
-    )
-    middle = sa.select(ranked.c.logged, ranked.c.first_contact).where(
-        sa.or_(ranked.c.rank == (ranked.c.n + 1) // 2, ranked.c.rank == (ranked.c.n + 2) // 2)
-    )
-    for key, seconds in db.session.execute(middle):
-        found[_quarter(key)].first_contact_seconds.append(float(seconds))
+        found[quarter].first_contact_seconds.extend(db.session.scalars(middle))
+    # Answers given in the quarter, whichever quarter the case was logged in.
     answers = (
         sa.select(
-            cases.c.answered,
-            sa.func.count(),
-            sa.func.sum(sa.case((cases.c.satisfied, 1), else_=0)),
+            span.quarter_of(case.satisfaction_at).label("answered"),
+            case.satisfaction_score.in_(SATISFIED_SCORES).label("satisfied"),
         )
-        .where(cases.c.answered.is_not(None), cases.c.satisfied.is_not(None))
-        .group_by(cases.c.answered)
+        .where(
+            span.where_moment(case.satisfaction_at),
+            case.satisfaction_score.is_not(None),
+            *_complaints_in(area),
+        )
+        .subquery()
     )
-    for key, count, satisfied in db.session.execute(answers):
+    # A subquery, so GROUP BY names a column: PostgreSQL cannot match two copies of an
+    # expression with bound parameters.
+    answered = sa.select(
+        answers.c.answered,
+        sa.func.count(),
+        sa.func.sum(sa.case((answers.c.satisfied, 1), else_=0)),
+    ).group_by(answers.c.answered)
+    for key, count, satisfied in db.session.execute(answered):
         found[_quarter(key)].answers = int(count or 0)
         found[_quarter(key)].satisfied = int(satisfied or 0)
     return found
 
 
-def _elapsed_seconds(later: Any, earlier: Any) -> sa.ColumnElement[float]:
-    """SQL for the seconds from ``earlier`` to ``later`` (to the millisecond on SQLite)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return sa.extract("epoch", later - earlier)
-    return sa.func.round((sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0, 3)
+def _complaints_in(area: Area | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """Complaint cases whose feedback was given in ``area`` (all of them without one)."""
+    if area is None:
+        return ()
+    feedback = sa.select(Feedback.id).where(
+        Feedback.id == ComplaintCase.feedback_id, in_area(Feedback, area)
+    )
+    return (feedback.exists(),)
 
 
 def _quarter(key: int) -> Quarter:
