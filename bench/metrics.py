@@ -66,7 +66,7 @@ from submit import (  # noqa: E402 - bench/ is not a package
 sys.path.insert(0, str(ROOT))
 
 from copa.confidence.models import Tally, Vote  # noqa: E402
-from copa.feedback.models import Allegation, Feedback  # noqa: E402
+from copa.feedback.models import Allegation, ComplaintCase, Feedback  # noqa: E402
 from copa.metrics.models import ROLLUPS  # noqa: E402
 from copa.metrics.rollups import contributions  # noqa: E402
 from copa.periods import LONDON, Quarter  # noqa: E402
@@ -309,7 +309,7 @@ FEEDBACK_COLUMNS = columns(
 COMPLAINT_COLUMNS = columns(
     "id feedback_id state logged_at first_contact_at escalated_at escalation_reason closed_at "
     "outcome satisfaction_score satisfaction_at created_at updated_at "
-    "logged_fiscal_year logged_fiscal_quarter first_contact_seconds"
+    "logged_fiscal_year logged_fiscal_quarter first_contact_seconds first_action_at"
 )
 ACTION_COLUMNS = columns("id case_id kind at")
 ALLEGATION_COLUMNS = columns("id case_id allegation_group code created_at")
@@ -1286,6 +1286,9 @@ class Loader:
         def at(epoch: float | None) -> str:
             return NULL if epoch is None else cal.text(int(epoch))
 
+        def moment(epoch: float | None) -> datetime | None:  # as the database hands it back
+            return None if epoch is None else cal.moment(int(epoch))
+
         def before_end(epoch: float) -> float | None:
             return epoch if epoch < end else None
 
@@ -1382,9 +1385,22 @@ class Loader:
                         str(quarter.fiscal_year),
                         str(quarter.quarter),
                         seconds,
+                        at(recovered),
                     ]
                 )
             )
+            if self.rollups is not None:
+                self.rollups.add(
+                    ComplaintCase,
+                    {
+                        "logged_at": moment(logged),
+                        "escalated_at": moment(escalated),
+                        "first_action_at": moment(recovered),
+                        "first_contact_at": moment(contact),
+                        "satisfaction_at": moment(satisfied_at),
+                        "satisfaction_score": score,
+                    },
+                )
             if recovered is not None:
                 actions.append(
                     "\t".join(

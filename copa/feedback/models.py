@@ -112,6 +112,7 @@ class ComplaintCase(UUIDPrimaryKey, Timestamps, db.Model):
     logged_fiscal_quarter: Mapped[int | None]
     first_contact_seconds: Mapped[int | None]
     escalated_at: Mapped[datetime | None]
+    first_action_at: Mapped[datetime | None]  # the first service-recovery action
     escalation_reason: Mapped[str | None] = mapped_column(sa.Text)
     closed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(sa.String(40))

@@ -31,6 +31,7 @@ from copa.feedback.models import (
     FeedbackKind,
     ServiceRecoveryAction,
 )
+from copa.metrics.rollups import bulk_changed
 from copa.periods import local_day_end, local_day_start
 from copa.privacy.service import new_contact
 from copa.review.audit import Actor, record, trail
@@ -129,6 +130,7 @@ def answer_satisfaction(
             state=str(case.state),
         )
     # Conditional on no answer yet, so two answers racing each other store exactly one.
+    answer = {"satisfaction_score": payload["score"], "satisfaction_at": utcnow()}
     answered = db.session.execute(
         sa.update(ComplaintCase)
         .where(
@@ -136,14 +138,12 @@ def answer_satisfaction(
             ComplaintCase.state == ComplaintState.CLOSED,
             ComplaintCase.satisfaction_score.is_(None),
         )
-        .values(
-            satisfaction_score=payload["score"],
-            satisfaction_comment=payload.get("comment") or None,
-            satisfaction_at=utcnow(),
-        )
+        .values(satisfaction_comment=payload.get("comment") or None, **answer)
         .execution_options(synchronize_session=False)
     )
-    if answered.rowcount != 1:
+    if answered.rowcount == 1:  # a bulk UPDATE: the rollups are told, no flush sees it
+        bulk_changed(db.session(), case, answer)
+    else:
         db.session.rollback()
         raise SatisfactionAlreadyGiven(
             "You have already said how satisfied you are with this complaint."
@@ -334,6 +334,8 @@ def add_service_recovery_action(
         actor_id=principal.id,
     )
     case.actions.append(action)
+    if case.first_action_at is None:
+        case.first_action_at = action.at
     summary = {"action_id": action.id, "kind": action.kind, "note": action.note}
     actor = Actor.of(principal)
     if case.state == ComplaintState.CONTACTED:

@@ -106,6 +106,27 @@ class AllegationRollup(_Quartered, db.Model):
     group: Mapped[str] = mapped_column("allegation_group", sa.String(48), primary_key=True)
 
 
+class ComplaintRollup(_Quartered, db.Model):
+    """Complaint cases per month logged: escalated or not, put right by service recovery (an
+    action taken) or not, the complainant contacted or not."""
+
+    __tablename__ = "rollup_complaint"
+
+    month: Mapped[date] = mapped_column(primary_key=True)
+    escalated: Mapped[bool] = mapped_column(primary_key=True)
+    recovered: Mapped[bool] = mapped_column(primary_key=True)
+    contacted: Mapped[bool] = mapped_column(primary_key=True)
+
+
+class SatisfactionRollup(_Quartered, db.Model):
+    """Complainants' satisfaction answers (1-5) per month answered."""
+
+    __tablename__ = "rollup_satisfaction"
+
+    month: Mapped[date] = mapped_column(primary_key=True)
+    score: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
 class ReferralRollup(_Quartered, db.Model):
     """Referrals per month sent and partner: how many were sent, and how long acknowledging and
     resolving took, as a histogram (``bucket`` indexes ``rollups.DURATION_BUCKETS``) with the
@@ -128,5 +149,7 @@ ROLLUPS: tuple[type, ...] = (
     CallAnswerRollup,
     FeedbackRollup,
     AllegationRollup,
+    ComplaintRollup,
+    SatisfactionRollup,
     ReferralRollup,
 )

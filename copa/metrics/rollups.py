@@ -1,14 +1,15 @@
 """Keeping the rollups in step with the rows they count, in the same transaction.
 
 Every flush is watched (``after_flush``): a new, changed or deleted report, referral, feedback,
-allegation, tally or vote adds ``+1`` to the rollup rows it now belongs to and ``-1`` to those it
+complaint case, allegation, tally or vote adds ``+1`` to the rollup rows it now belongs to and ``-1`` to those it
 belonged to before. The deltas are summed per row and written just before the commit as atomic
 upserts (``INSERT ... ON CONFLICT DO UPDATE SET count = count + excluded.count``), never read
 then written, so concurrent transactions cannot lose a count. They are written in one fixed order
 (table, then key), so two transactions touching the same rows cannot deadlock each other.
 
-The one change no flush sees is a bulk UPDATE: ``confidence.service`` replaces a vote that way
-and hands the replaced rows to ``uncount_votes``.
+The changes no flush sees are bulk UPDATEs: ``confidence.service`` replaces a vote that way and
+hands the replaced rows to ``uncount_votes``; ``feedback.service`` stores a satisfaction answer
+that way and hands it to ``bulk_changed``.
 
 ``contributions(model, get)`` is the single definition of which rows a record counts in; the
 reconciliation (``reconcile.py``) recomputes the rollups from the raw rows with it.
@@ -27,16 +28,18 @@ from sqlalchemy.orm import Session
 
 from copa.confidence.models import Tally, Vote
 from copa.db import insert_for
-from copa.feedback.models import Allegation, Feedback
+from copa.feedback.models import Allegation, ComplaintCase, Feedback
 from copa.metrics.models import (
     NONE,
     AllegationRollup,
     CallAnswerRollup,
+    ComplaintRollup,
     ConfidenceRollup,
     FeedbackRollup,
     ReferralRollup,
     ReportMonthRollup,
     ReportRollup,
+    SatisfactionRollup,
 )
 from copa.periods import Quarter, month_of, week_of
 from copa.reports.models import Report
@@ -98,6 +101,14 @@ TRACKED: dict[type, tuple[str, ...]] = {
     Referral: ("sent_at", "partner_id", "acknowledged_at", "resolved_at"),
     Feedback: ("created_at", "local_authority_code", "ward_code", "kind"),
     Allegation: ("created_at", "group"),
+    ComplaintCase: (
+        "logged_at",
+        "escalated_at",
+        "first_action_at",
+        "first_contact_at",
+        "satisfaction_at",
+        "satisfaction_score",
+    ),
     Tally: ("event_date", "area_code", "ward_code", "local_authority_code", *TALLY_OPTIONS),
     Vote: ("cast_at", "area_code", "ward_code", "local_authority_code", "option", "counted"),
 }
@@ -191,6 +202,24 @@ def _allegation(get: Getter) -> Iterator[Contribution]:
     yield _one(AllegationRollup, {"month": month, "group": get("group")}, month)
 
 
+def _complaint(get: Getter) -> Iterator[Contribution]:
+    month = month_of(get("logged_at"))
+    yield _one(
+        ComplaintRollup,
+        {
+            "month": month,
+            "escalated": get("escalated_at") is not None,
+            "recovered": get("first_action_at") is not None,
+            "contacted": get("first_contact_at") is not None,
+        },
+        month,
+    )
+    answered, score = get("satisfaction_at"), get("satisfaction_score")
+    if answered is not None and score is not None:
+        month = month_of(answered)
+        yield _one(SatisfactionRollup, {"month": month, "score": score}, month)
+
+
 def _confidence(get: Getter, channel: str, option: str, count: int, day: date) -> Contribution:
     month = month_of(day)
     return Contribution(
@@ -226,6 +255,7 @@ _CONTRIBUTORS: dict[type, Callable[[Getter], Iterator[Contribution]]] = {
     Referral: _referral,
     Feedback: _feedback,
     Allegation: _allegation,
+    ComplaintCase: _complaint,
     Tally: _tally,
     Vote: _vote,
 }
@@ -260,6 +290,14 @@ def uncount_votes(session: Session, rows: Iterable[Any]) -> None:
     columns ``contributions`` reads)."""
     for row in rows:
         _add(session, _vote(lambda name, row=row: getattr(row, name)), -1)
+
+
+def bulk_changed(session: Session, obj: object, changes: dict[str, Any]) -> None:
+    """Move a record that a bulk UPDATE changed (``changes``, not yet on ``obj``) to the rollup
+    rows it now counts in."""
+    model = type(obj)
+    _add(session, contributions(model, lambda name: getattr(obj, name)), -1)
+    _add(session, contributions(model, lambda name: changes.get(name, getattr(obj, name))), +1)
 
 
 def _before_change(obj: object) -> Getter:

@@ -36,17 +36,18 @@ from copa.feedback.models import (
     ComplaintCase,
     Feedback,
     FeedbackKind,
-    ServiceRecoveryAction,
 )
 from copa.metrics.models import (
     NONE,
     AllegationRollup,
     CallAnswerRollup,
+    ComplaintRollup,
     ConfidenceRollup,
     FeedbackRollup,
     ReferralRollup,
     ReportMonthRollup,
     ReportRollup,
+    SatisfactionRollup,
 )
 from copa.metrics.rollups import DURATION_BUCKETS
 from copa.periods import Quarter, local_day_start, today_london
@@ -702,16 +703,53 @@ class QuarterCases:
 def complaint_cases_by_quarter(
     span: Span, *, area: Area | None = None
 ) -> dict[Quarter, QuarterCases]:
-    """From the complaint cases themselves (a small table): escalation, service recovery and
-    time to first contact of the cases logged in each quarter, and the satisfaction answers
-    given in it."""
-    case, found = ComplaintCase, defaultdict(QuarterCases)
-    recovered = (
-        sa.select(ServiceRecoveryAction.id).where(ServiceRecoveryAction.case_id == case.id).exists()
+    """Escalation, service recovery and time to first contact of the cases logged in each
+    quarter, and the satisfaction answers given in it: from the rollups, or for an area (which
+    the rollups do not keep) from the complaint cases themselves."""
+    if area is not None:
+        return _complaint_cases_in(span, area)
+    found: dict[Quarter, QuarterCases] = defaultdict(QuarterCases)
+    contacted: Counter[Quarter] = Counter()
+    cases = ComplaintRollup
+    counted = (
+        sa.select(
+            *_by_quarter(cases),
+            cases.escalated,
+            cases.recovered,
+            cases.contacted,
+            sa.func.sum(cases.count),
+        )
+        .where(span.where(cases.month))
+        .group_by(*_by_quarter(cases), cases.escalated, cases.recovered, cases.contacted)
     )
+    for year, number, escalated, recovered, was_contacted, count in db.session.execute(counted):
+        quarter, count = Quarter(year, number), int(count or 0)
+        if escalated:
+            found[quarter].escalated += count
+        elif recovered:
+            found[quarter].service_recovery += count
+        if was_contacted:
+            contacted[quarter] += count
+    answers = SatisfactionRollup
+    scores = (
+        sa.select(*_by_quarter(answers), answers.score, sa.func.sum(answers.count))
+        .where(span.where(answers.month))
+        .group_by(*_by_quarter(answers), answers.score)
+    )
+    for year, number, score, count in db.session.execute(scores):
+        found[Quarter(year, number)].answers += int(count or 0)
+        if score in SATISFIED_SCORES:
+            found[Quarter(year, number)].satisfied += int(count or 0)
+    _median_times(span, contacted, found)
+    return found
+
+
+def _complaint_cases_in(span: Span, area: Area) -> dict[Quarter, QuarterCases]:
+    """``complaint_cases_by_quarter`` for the cases whose feedback was given in ``area``."""
+    case, found = ComplaintCase, defaultdict(QuarterCases)
+    in_area_ = (_complaints_in(area),)
     logged_quarter = (case.logged_fiscal_year, case.logged_fiscal_quarter)
-    logged_in_span = (span.where_moment(case.logged_at), *_complaints_in(area))
-    escalated = case.escalated_at.is_not(None)
+    escalated, recovered = case.escalated_at.is_not(None), case.first_action_at.is_not(None)
     counted = (
         sa.select(
             *logged_quarter,
@@ -719,32 +757,14 @@ def complaint_cases_by_quarter(
             sa.func.sum(sa.case((sa.and_(~escalated, recovered), 1), else_=0)),
             sa.func.count(case.first_contact_seconds),
         )
-        .where(*logged_in_span)
+        .where(span.where_moment(case.logged_at), *in_area_)
         .group_by(*logged_quarter)
     )
-    contacted: dict[Quarter, int] = {}
+    contacted: Counter[Quarter] = Counter()
     for year, number, escalations, recoveries, times in db.session.execute(counted):
         found[Quarter(year, number)].escalated = int(escalations or 0)
         found[Quarter(year, number)].service_recovery = int(recoveries or 0)
         contacted[Quarter(year, number)] = int(times or 0)
-    # The exact median: the middle one or two times of each quarter, reached along the index on
-    # (quarter, seconds) by skipping the first half: no sort of every case.
-    for quarter, times in contacted.items():
-        if times == 0:
-            continue
-        middle = (
-            sa.select(case.first_contact_seconds)
-            .where(
-                case.logged_fiscal_year == quarter.fiscal_year,
-                case.logged_fiscal_quarter == quarter.quarter,
-                case.first_contact_seconds.is_not(None),
-                *logged_in_span,
-            )
-            .order_by(case.first_contact_seconds)
-            .offset((times - 1) // 2)
-            .limit(2 - times % 2)
-        )
-        found[quarter].first_contact_seconds.extend(db.session.scalars(middle))
     # Answers given in the quarter, whichever quarter the case was logged in.
     answers = (
         sa.select(
@@ -754,7 +774,7 @@ def complaint_cases_by_quarter(
         .where(
             span.where_moment(case.satisfaction_at),
             case.satisfaction_score.is_not(None),
-            *_complaints_in(area),
+            *in_area_,
         )
         .subquery()
     )
@@ -768,17 +788,44 @@ def complaint_cases_by_quarter(
     for key, count, satisfied in db.session.execute(answered):
         found[_quarter(key)].answers = int(count or 0)
         found[_quarter(key)].satisfied = int(satisfied or 0)
+    _median_times(span, contacted, found, *in_area_)
     return found
 
 
-def _complaints_in(area: Area | None) -> tuple[sa.ColumnElement[bool], ...]:
-    """Complaint cases whose feedback was given in ``area`` (all of them without one)."""
-    if area is None:
-        return ()
+def _median_times(
+    span: Span,
+    contacted: Mapping[Quarter, int],
+    found: dict[Quarter, QuarterCases],
+    *where: sa.ColumnElement[bool],
+) -> None:
+    """The exact median time to first contact of each quarter: its middle one or two times,
+    reached along the index on (quarter, seconds) by skipping the first half, not a sort."""
+    case = ComplaintCase
+    for quarter, times in contacted.items():
+        if times == 0:
+            continue
+        middle = (
+            sa.select(case.first_contact_seconds)
+            .where(
+                case.logged_fiscal_year == quarter.fiscal_year,
+                case.logged_fiscal_quarter == quarter.quarter,
+                case.first_contact_seconds.is_not(None),
+                span.where_moment(case.logged_at),
+                *where,
+            )
+            .order_by(case.first_contact_seconds)
+            .offset((times - 1) // 2)
+            .limit(2 - times % 2)
+        )
+        found[quarter].first_contact_seconds.extend(db.session.scalars(middle))
+
+
+def _complaints_in(area: Area) -> sa.ColumnElement[bool]:
+    """Complaint cases whose feedback was given in ``area``."""
     feedback = sa.select(Feedback.id).where(
         Feedback.id == ComplaintCase.feedback_id, in_area(Feedback, area)
     )
-    return (feedback.exists(),)
+    return feedback.exists()
 
 
 def _quarter(key: int) -> Quarter:

@@ -165,8 +165,9 @@ def add_feedback(
                 satisfaction_at=satisfaction[1] if satisfaction else None,
             )
             db.session.add(case)
-            if service_recovery:
+            if service_recovery:  # as feedback.service.add_service_recovery_action does
                 case.actions.append(ServiceRecoveryAction(kind="apology", at=when))
+                case.first_action_at = when
             for group in allegations:
                 case.allegations.append(Allegation(group=group, code="test", created_at=when))
         db.session.commit()

@@ -14,7 +14,12 @@ import sqlalchemy as sa
 from copa.db import db
 from copa.extensions import limiter
 from copa.feedback.models import ComplaintCase
-from copa.metrics.models import ConfidenceRollup, ReportRollup
+from copa.metrics.models import (
+    ComplaintRollup,
+    ConfidenceRollup,
+    ReportRollup,
+    SatisfactionRollup,
+)
 from copa.reports.models import Report
 from copa.routing.models import Partner, Referral
 from tests.factories import UserFactory, bearer, load_reference_data, register_device, user_tokens
@@ -177,17 +182,16 @@ def test_thousands_of_random_actions_reconcile_to_zero(app, client, cleveland, m
                 "text": "About the officer at the station.",
                 "location": rng.choice(PLACES),
             },
-            headers=rng.choice(residents),
+            headers=(resident := rng.choice(residents)),
         )
         statuses.append(response.status_code)
         if kind == "dissatisfaction" and response.status_code == 201:
             feedback_id = uuid.UUID(response.get_json()["id"])
             with app.app_context():
-                complaints.append(
-                    db.session.scalar(
-                        sa.select(ComplaintCase.id).where(ComplaintCase.feedback_id == feedback_id)
-                    )
+                case_id = db.session.scalar(
+                    sa.select(ComplaintCase.id).where(ComplaintCase.feedback_id == feedback_id)
                 )
+            complaints.append((case_id, feedback_id, resident))
 
     def vote():
         response = client.post(
@@ -257,19 +261,27 @@ def test_thousands_of_random_actions_reconcile_to_zero(app, client, cleveland, m
     def complaint_work():
         if not complaints:
             return
-        case_id = rng.choice(complaints)
-        if rng.random() < 0.5:
+        case_id, feedback_id, resident = rng.choice(complaints)
+        staff = f"/v1/staff/complaints/{case_id}"
+        work = rng.choice(["allegation", "contact", "action", "escalate", "close", "rate"])
+        if work == "allegation":
+            body = {"group": rng.choice(GROUPS), "code": "attitude"}
+            response = client.post(f"{staff}/allegations", json=body, headers=resolution.headers)
+        elif work == "action":
+            body = {"kind": "apology"}
+            response = client.post(f"{staff}/actions", json=body, headers=resolution.headers)
+        elif work == "rate":  # the complainant, once the case is closed
+            body = {"score": rng.randint(1, 5)}
             response = client.post(
-                f"/v1/staff/complaints/{case_id}/allegations",
-                json={"group": rng.choice(GROUPS), "code": "attitude"},
-                headers=resolution.headers,
+                f"/v1/feedback/{feedback_id}/satisfaction", json=body, headers=resident
             )
         else:
-            response = client.post(
-                f"/v1/staff/complaints/{case_id}/transitions",
-                json={"to": "contacted"},
-                headers=resolution.headers,
-            )
+            body = {
+                "contact": {"to": "contacted"},
+                "escalate": {"to": "escalated", "reason": "A Schedule 3 matter."},
+                "close": {"to": "closed", "outcome": "no_further_action"},
+            }[work]
+            response = client.post(f"{staff}/transitions", json=body, headers=resolution.headers)
         statuses.append(response.status_code)
 
     actions = (
@@ -279,7 +291,7 @@ def test_thousands_of_random_actions_reconcile_to_zero(app, client, cleveland, m
         + [tally]
         + [decide] * 4
         + [partner_acts] * 3
-        + [complaint_work] * 2
+        + [complaint_work] * 3
     )
     for _ in range(2000):
         rng.choice(actions)()
@@ -293,3 +305,7 @@ def test_thousands_of_random_actions_reconcile_to_zero(app, client, cleveland, m
         stored = db.session.scalar(sa.select(sa.func.count()).select_from(Report))
         assert rollup_count(app, ReportRollup) == stored == len(reports)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Referral)) > 100
+    # The complaint work reached every measure: escalations, recoveries, answers.
+    assert rollup_count(app, ComplaintRollup, escalated=True) > 0
+    assert rollup_count(app, ComplaintRollup, escalated=False, recovered=True) > 0
+    assert rollup_count(app, SatisfactionRollup) > 0
