@@ -28,7 +28,7 @@ class Quarter:
     @property
     def label(self) -> str:
         """``2025/26 Q3``."""
-        return f"{self.fiscal_year}/{(self.fiscal_year + 1) % 100:02d} Q{self.quarter}"
+        return f"{fiscal_year_label(self.fiscal_year)} Q{self.quarter}"
 
     def first_day(self) -> date:
         month = 4 + 3 * (self.quarter - 1)
@@ -45,6 +45,11 @@ class Quarter:
         if self.quarter == 4:
             return Quarter(self.fiscal_year + 1, 1)
         return Quarter(self.fiscal_year, self.quarter + 1)
+
+
+def fiscal_year_label(fiscal_year: int) -> str:
+    """``2025/26`` for the financial year starting in 2025."""
+    return f"{fiscal_year}/{(fiscal_year + 1) % 100:02d}"
 
 
 def _local_midnight_utc(day: date) -> datetime:

@@ -4,6 +4,8 @@ from marshmallow import Schema, fields, validate
 
 from copa.web.schemas import StrictSchema
 
+GSS_CODE = r"^[ENSW]\d{8}$"  # ONS GSS code: a letter for the nation, 8 digits
+
 
 class LookupQuery(StrictSchema):
     # Float refuses NaN and infinity (allow_nan=False is marshmallow's default; stated here).

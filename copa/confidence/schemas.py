@@ -4,7 +4,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from copa.areas.schemas import PointIn
+from copa.areas.schemas import GSS_CODE, PointIn
 from copa.confidence.service import OPTION_KEYS
 from copa.periods import today_london
 from copa.web.pagination import PageQuery
@@ -12,14 +12,13 @@ from copa.web.schemas import StrictSchema, Text
 
 EARLIEST_EVENT_DATE = date(2020, 1, 1)
 MAX_COUNT = 100_000  # more counters than any community event hands out
-_GSS_CODE = r"^[ENSW]\d{8}$"
 _AREA_LEVELS = ("ward", "local_authority")
 
 
 def _area_code(*, required: bool = False, **metadata: object) -> Text:
     return Text(
         required=required,
-        validate=validate.Regexp(_GSS_CODE, error="Not a ward or local authority code."),
+        validate=validate.Regexp(GSS_CODE, error="Not a ward or local authority code."),
         metadata={"example": "E06000002", **metadata},
     )
 

@@ -12,7 +12,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from copa.areas.schemas import AreaOut, PointIn
+from copa.areas.schemas import GSS_CODE, AreaOut, PointIn
 from copa.db import utcnow
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
 from copa.periods import today_london
@@ -29,7 +29,6 @@ from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
 
 EARLIEST_INCIDENT_DATE = date(2000, 1, 1)
-_GSS_CODE = r"^[ENSW]\d{8}$"
 
 
 def _plausible_incident_date(value: date) -> None:
@@ -64,7 +63,7 @@ class FeedbackIn(StrictSchema):
     )
     area = Text(
         allow_none=True,
-        validate=validate.Regexp(_GSS_CODE, error="Not a ward or local authority code."),
+        validate=validate.Regexp(GSS_CODE, error="Not a ward or local authority code."),
         metadata={
             "description": "A ward or local authority GSS code instead of a location.",
             "example": "E06000002",
@@ -183,11 +182,11 @@ class ComplaintQuery(DateRangeQuery):
         metadata={"description": "Cases with at least one allegation in this group."},
     )
     ward = fields.String(
-        validate=validate.Regexp(_GSS_CODE, error="Not a ward code."),
+        validate=validate.Regexp(GSS_CODE, error="Not a ward code."),
         metadata={"example": "E05001497"},
     )
     local_authority = fields.String(
-        validate=validate.Regexp(_GSS_CODE, error="Not a local authority code."),
+        validate=validate.Regexp(GSS_CODE, error="Not a local authority code."),
         metadata={"example": "E06000002"},
     )
     awaiting_first_contact = fields.Boolean(

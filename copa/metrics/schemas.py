@@ -7,6 +7,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from copa.areas.schemas import GSS_CODE
 from copa.confidence.service import OPTION_KEYS
 from copa.metrics.service import (
     ALLEGATION_GROUPS,
@@ -18,7 +19,6 @@ from copa.metrics.service import (
 from copa.web.schemas import StrictSchema, Text
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_GSS_CODE = r"^[ENSW]\d{8}$"
 _AREA_LEVELS = ("ward", "local_authority")
 _YEARS = validate.Range(min=2000, max=2100)
 
@@ -79,7 +79,7 @@ class RangeQuery(StrictSchema):
 
 class AreaRangeQuery(RangeQuery):
     area = Text(
-        validate=validate.Regexp(_GSS_CODE, error="Not a ward or local authority code."),
+        validate=validate.Regexp(GSS_CODE, error="Not a ward or local authority code."),
         metadata={
             "example": "E06000002",
             "description": "A ward or local authority GSS code: only what happened there.",

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from copa.pcc_report import charts
+from copa.periods import fiscal_year_label
 
 CSV_HEADER = ("section", "measure", "breakdown", "quarter", "value")
 NULL_TEXT = "–"  # an en dash, as the seed report shows an empty or unreported figure
@@ -643,7 +644,7 @@ def _year_groups(
         if year == previous:
             years[-1] = (years[-1][0], years[-1][1] + 1)
         else:
-            years.append((names.get(year, f"{year}/{(year + 1) % 100:02d}"), 1))
+            years.append((names.get(year, fiscal_year_label(year)), 1))
         previous = year
     return years
 

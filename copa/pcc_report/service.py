@@ -20,7 +20,7 @@ from copa.db import utcnow
 from copa.feedback.models import AllegationGroup
 from copa.metrics import service as metrics
 from copa.metrics.service import MonthRange, Span
-from copa.periods import Quarter
+from copa.periods import Quarter, fiscal_year_label
 from copa.web.problems import Unprocessable
 
 TITLE = "COPA quarterly performance report"
@@ -73,11 +73,6 @@ _FEEDBACK_MEASURES = (
 )
 
 
-def year_label(fiscal_year: int) -> str:
-    """``2025/26``."""
-    return f"{fiscal_year}/{(fiscal_year + 1) % 100:02d}"
-
-
 def check_period(requested: Quarter, baseline_year: int, now: datetime) -> None:
     """Refuse a quarter that has not started yet (Europe/London), or a baseline that is not an
     earlier year; 422 naming the field."""
@@ -123,8 +118,8 @@ def pcc_report(
         "title": TITLE,
         "organisation": ORGANISATION,
         "quarter": metrics.quarter_out(requested),
-        "current_year": {"fiscal_year": year, "label": year_label(year)},
-        "baseline_year": {"fiscal_year": baseline, "label": year_label(baseline)},
+        "current_year": {"fiscal_year": year, "label": fiscal_year_label(year)},
+        "baseline_year": {"fiscal_year": baseline, "label": fiscal_year_label(baseline)},
         "generated_at": now.replace(microsecond=0).isoformat(),
         "caveats": caveats(),
         "public_confidence": confidence_section(span, rows, reported),
@@ -257,5 +252,5 @@ def partners_section(span: Span, requested: Quarter) -> dict[str, Any]:
 def report_filename(report: Mapping[str, Any], extension: str) -> str:
     """``pcc-report-2025-26-q3.csv``."""
     quarter = report["quarter"]
-    year = quarter["fiscal_year"]
-    return f"pcc-report-{year}-{(year + 1) % 100:02d}-q{quarter['quarter']}.{extension}"
+    year = fiscal_year_label(quarter["fiscal_year"]).replace("/", "-")
+    return f"pcc-report-{year}-q{quarter['quarter']}.{extension}"

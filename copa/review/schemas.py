@@ -5,7 +5,7 @@ import uuid
 from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from copa.areas.schemas import AreaOut
+from copa.areas.schemas import GSS_CODE, AreaOut
 from copa.feedback.models import ComplaintState, FeedbackKind
 from copa.outbox.views import DeliveryOut, DeliveryPartnerOut
 from copa.privacy.schemas import ContactOut
@@ -61,7 +61,6 @@ class AuditEventOut(Schema):
 QUEUE_KINDS = ("report", "feedback", *(str(kind) for kind in FeedbackKind))
 # A report's status, a complaint case's state, or "received" (compliments and suggestions).
 QUEUE_STATUSES = sorted({*(str(s) for s in ReportStatus), *(str(s) for s in ComplaintState)})
-_GSS_CODE = r"^[ENSW]\d{8}$"
 
 
 class AssigneeFilter(fields.String):
@@ -92,9 +91,9 @@ class QueueQuery(DateRangeQuery):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "A report category code (reports only).", "example": "asb"},
     )
-    ward = fields.String(validate=validate.Regexp(_GSS_CODE, error="Not a ward code."))
+    ward = fields.String(validate=validate.Regexp(GSS_CODE, error="Not a ward code."))
     local_authority = fields.String(
-        validate=validate.Regexp(_GSS_CODE, error="Not a local authority code."),
+        validate=validate.Regexp(GSS_CODE, error="Not a local authority code."),
         metadata={"example": "E06000002"},
     )
     possible_emergency = fields.Boolean()
