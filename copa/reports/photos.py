@@ -281,7 +281,7 @@ def add_photo(principal: Principal, report_id: uuid.UUID, upload: FileStorage) -
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        _forget_file(store, key)
+        forget_file(store, key)
         raise
     return photo
 
@@ -299,7 +299,7 @@ def _room_for_a_photo(principal: Principal, report_id: uuid.UUID, limit: int) ->
         raise PhotoLimitReached(f"A report can have at most {limit} photos.")
 
 
-def _forget_file(store: PhotoStore, key: str) -> None:
+def forget_file(store: PhotoStore, key: str) -> None:
     try:
         store.delete(key)
     except Exception:  # noqa: BLE001 - the original error matters more; the file is an orphan
@@ -358,5 +358,5 @@ def purge_expired_photos() -> int:
     # photo whose file is missing.
     store = photo_store()
     for key in keys:
-        _forget_file(store, key)
+        forget_file(store, key)
     return len(keys)

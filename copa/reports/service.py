@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-from copa.areas.service import locate_point
+from copa.areas.service import Location, locate_point
 from copa.catalog.models import Category
 from copa.catalog.service import category_for_report, validate_answers
 from copa.db import begin_write, db, utcnow
@@ -54,18 +54,14 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
             "An anonymous report cannot carry contact details.",
             errors={"contact": ["Leave this out of an anonymous report."]},
         )
-    report = Report(
-        id=uuid.uuid4(),
-        reference=next_reference(),
-        device_id=principal.id,
+    report = new_report(
         channel=Channel.APP,
+        device_id=principal.id,
         category=category,
         description=payload["description"],
-        lat=point["lat"] if point else None,
-        lon=point["lon"] if point else None,
+        point=point,
+        area=area,
         address_text=payload.get("address_text"),
-        ward_code=area.ward_code if area else None,
-        local_authority_code=area.local_authority_code if area else None,
         occurred_at=payload.get("occurred_at"),
         happening_now=payload.get("happening_now", False),
         answers=answers,
@@ -74,10 +70,37 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
         share_contact_with_partner=bool(contact_details)
         and payload.get("share_contact_with_partner", False),
         would_have_called_101=payload.get("would_have_called_101"),
+    )
+    db.session.commit()
+    return report
+
+
+def new_report(
+    *,
+    channel: Channel,
+    category: Category,
+    description: str,
+    point: Mapping[str, float] | None,
+    area: Location | None,
+    happening_now: bool = False,
+    **fields: Any,
+) -> Report:
+    """A checked report, whatever its channel, made part of the session: its reference, its
+    emergency flag, its first timeline row, its routing (referral and outbox message) and the
+    repeat-ASB rule. The caller commits."""
+    report = Report(
+        id=uuid.uuid4(),
+        reference=next_reference(),
+        channel=channel,
+        category=category,
+        description=description,
+        lat=point["lat"] if point else None,
+        lon=point["lon"] if point else None,
+        ward_code=area.ward_code if area else None,
+        local_authority_code=area.local_authority_code if area else None,
+        happening_now=happening_now,
         status=ReportStatus.RECEIVED,
-        possible_emergency=possible_emergency(
-            payload["description"], payload.get("happening_now", False)
-        ),
+        possible_emergency=possible_emergency(description, happening_now),
         photos=[],  # known empty: no lazy load when the response lists them
         timeline=[
             TimelineEntry(
@@ -86,11 +109,11 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
                 public_note="Report received.",
             )
         ],
+        **fields,
     )
     route(report)  # a referral and its outbox message, committed with the report
     db.session.add(report)
     flag_repeat_asb(report)  # the ASB Case Review threshold, for staff
-    db.session.commit()
     return report
 
 
