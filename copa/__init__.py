@@ -51,6 +51,15 @@ def init_extensions(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    api.spec.components.security_scheme(
+        "open311ApiKey",
+        {
+            "type": "apiKey",
+            "in": "query",
+            "name": "api_key",
+            "description": "An Open311 client's api_key (in the form body of a POST).",
+        },
+    )
 
     @app.before_request
     def _cap_request_bodies() -> None:
@@ -83,6 +92,7 @@ def import_models() -> None:
     from copa.confidence import models as _confidence  # noqa: F401
     from copa.feedback import models as _feedback  # noqa: F401
     from copa.metrics import models as _metrics  # noqa: F401
+    from copa.open311 import models as _open311  # noqa: F401
     from copa.outbox import models as _outbox  # noqa: F401
     from copa.privacy import models as _privacy  # noqa: F401
     from copa.reports import models as _reports  # noqa: F401
@@ -102,6 +112,8 @@ def register_blueprints(app: Flask) -> None:
     from copa.feedback.views import blp as feedback
     from copa.feedback.views import complaints
     from copa.metrics.views import blp as metrics
+    from copa.open311.views import blp as open311
+    from copa.open311.views import clients as open311_clients
     from copa.open_data.views import blp as open_data
     from copa.outbox.views import blp as deliveries
     from copa.pcc_report.views import blp as pcc_report
@@ -132,6 +144,8 @@ def register_blueprints(app: Flask) -> None:
         pcc_report,
         call_statistics,
         open_data,
+        open311_clients,
+        open311,
     ):
         api.register_blueprint(blueprint)
 

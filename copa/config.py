@@ -49,6 +49,12 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_FEEDBACK_PER_ADDRESS": "300/hour",
     "RATELIMIT_PHOTOS": "60/hour",
     "RATELIMIT_PHOTOS_PER_ADDRESS": "600/hour",
+    # Open311 GeoReport v2 (inbound): per client api_key; FixMyStreet sends in batches.
+    "RATELIMIT_OPEN311": "1200/hour",
+    "OPEN311_CONTACT": "Office of the Police and Crime Commissioner for Cleveland",
+    "OPEN311_KEY_SERVICE": "Ask the Office of the Police and Crime Commissioner for Cleveland "
+    "for an api_key.",
+    "OPEN311_ENDPOINT_TYPE": "production",  # discovery's endpoint type: production or test
     "CONTACT_RETENTION_DAYS": 365,
     "PHOTO_RETENTION_DAYS": 365,
     "PHOTO_MAX_BYTES": 8 * 1024 * 1024,

@@ -172,6 +172,21 @@ class InternalNoteOut(Schema):
     author = fields.Nested(StaffMemberOut, allow_none=True)
 
 
+class StaffOpen311Out(Schema):
+    """How a report came in through Open311 (null for an app report)."""
+
+    client = fields.Function(
+        lambda request: request.client.name, required=True, metadata={"type": "string"}
+    )
+    media_url = fields.String(
+        allow_none=True,
+        metadata={"description": "The client's link to its photo (not fetched by COPA)."},
+    )
+    device_id = fields.String(allow_none=True)
+    account_id = fields.String(allow_none=True)
+    address_id = fields.String(allow_none=True)
+
+
 class StaffReferralOut(Schema):
     id = fields.UUID(required=True)
     partner = fields.Nested(DeliveryPartnerOut, required=True)
@@ -194,6 +209,7 @@ class StaffReportOut(Schema):
     id = fields.UUID(required=True)
     reference = fields.String(required=True, metadata={"example": "COPA-26-004213"})
     channel = fields.String(required=True, metadata={"example": "app"})
+    open311 = fields.Nested(StaffOpen311Out, allow_none=True)
     status = fields.String(required=True)
     outcome = fields.String(allow_none=True)
     category = fields.Nested(CategoryRefOut, required=True)

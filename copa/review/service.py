@@ -17,6 +17,7 @@ from copa.catalog.models import Category
 from copa.db import begin_write, db, utcnow
 from copa.feedback.models import ComplaintCase, Feedback
 from copa.feedback.service import FeedbackNotFound
+from copa.open311.models import Open311Request
 from copa.outbox.models import OutboxMessage
 from copa.outbox.service import enqueue_referral
 from copa.periods import local_day_end, local_day_start
@@ -299,6 +300,11 @@ def staff_report(principal: Principal, report_id: uuid.UUID) -> _Shown:
     ]
     return _Shown(
         report,
+        open311=db.session.scalar(
+            sa.select(Open311Request)
+            .where(Open311Request.report_id == report.id)
+            .options(selectinload(Open311Request.client))
+        ),
         notes=[_Shown(note, author=authors.get(note.author_id)) for note in notes],
         referrals=[_Shown(referral, messages=messages[referral.id]) for referral in referrals],
         allowed_transitions=allowed_report_transitions(report.status),

@@ -31,6 +31,15 @@ class Text(fields.String):
         return text.strip()
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON boolean, and nothing else: not 0, 1 or "yes" (marshmallow's Boolean takes them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class ProblemSchema(Schema):
     """RFC 9457 problem details. Extension members (e.g. ``advice``) may follow."""
 
