@@ -148,6 +148,10 @@ def register_blueprints(app: Flask) -> None:
         open311,
     ):
         api.register_blueprint(blueprint)
+    # The console serves pages, not API operations: a plain Flask blueprint, outside openapi.yaml.
+    from copa.console.views import blp as console
+
+    app.register_blueprint(console)
 
 
 def register_error_handlers(app: Flask) -> None:

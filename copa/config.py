@@ -55,6 +55,10 @@ DEFAULTS: dict[str, object] = {
     "OPEN311_KEY_SERVICE": "Ask the Office of the Police and Crime Commissioner for Cleveland "
     "for an api_key.",
     "OPEN311_ENDPOINT_TYPE": "production",  # discovery's endpoint type: production or test
+    # The staff console's cookie session: signed out after this long idle, or this long at all.
+    "CONSOLE_IDLE_MINUTES": 30,
+    "CONSOLE_SESSION_HOURS": 12,
+    "CONSOLE_SECURE_COOKIE": None,  # None: Secure in production only (make run serves http)
     "CONTACT_RETENTION_DAYS": 365,
     "PHOTO_RETENTION_DAYS": 365,
     "PHOTO_MAX_BYTES": 8 * 1024 * 1024,
@@ -218,6 +222,16 @@ def _derive_library_settings(app: Flask) -> None:
     # window length on every response of a limited route.
     c["RATELIMIT_HEADERS_ENABLED"] = False
     c["RATELIMIT_STORAGE_URI"] = c["RATELIMIT_STORAGE_URI"]
+
+    # The console's session cookie: only sent to /console, never to another site, not to
+    # scripts, and over https only in production unless set.
+    secure = c["CONSOLE_SECURE_COOKIE"]
+    c["SESSION_COOKIE_SECURE"] = c["ENV"] == "production" if secure is None else bool(secure)
+    c["SESSION_COOKIE_NAME"] = "copa_console"
+    c["SESSION_COOKIE_PATH"] = "/console"
+    c["SESSION_COOKIE_HTTPONLY"] = True
+    c["SESSION_COOKIE_SAMESITE"] = "Strict"
+    c["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=int(c["CONSOLE_IDLE_MINUTES"]))
 
     c["API_TITLE"] = "COPA API"
     c["API_VERSION"] = "1.0.0"

@@ -216,6 +216,15 @@ def list_partners(active: bool | None, kind: str | None, page: int, page_size: i
     return paginate(statement, page, page_size)
 
 
+def active_partners() -> list[Partner]:
+    """Every active partner by name: those staff may refer a report to."""
+    return list(
+        db.session.scalars(
+            sa.select(Partner).where(Partner.active.is_(True)).order_by(Partner.name, Partner.id)
+        )
+    )
+
+
 def get_partner(partner_id: uuid.UUID) -> Partner:
     """One partner; 404 when there is none with that id."""
     partner = db.session.get(Partner, partner_id)

@@ -1,0 +1,345 @@
+"""The staff console's core: signing in and out, the cookie session and its timeout, CSRF,
+security headers, the queue and the report page (through the same services as the API)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from copa.auth.models import AuthSession
+from copa.console import service as console
+from copa.db import db, utcnow
+from copa.reports.models import Report
+from copa.routing.models import Partner, Referral
+from tests.factories import PASSWORD, bearer, load_reference_data, register_device, user_with_role
+from tests.review.support import submit
+
+
+@pytest.fixture
+def world(app):
+    load_reference_data(app)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, app, role: str, **fields):
+    user = user_with_role(app, role, **fields)
+    form = client.get("/console/login").get_data(as_text=True)
+    response = client.post(
+        "/console/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_of(form)},
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return user
+
+
+def token(client, path: str = "/console/queue") -> str:
+    return csrf_of(client.get(path).get_data(as_text=True))
+
+
+def resident(client) -> dict[str, str]:
+    return bearer(register_device(client)["access_token"])
+
+
+# --- signing in -----------------------------------------------------------------------------
+
+
+def test_the_sign_in_page_is_labelled_and_locked_down(client):
+    response = client.get("/console/login")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<label for="email">Email address</label>' in html
+    assert '<label for="password">Password</label>' in html
+    assert 'lang="en-GB"' in html and 'href="#main"' in html  # a skip link
+    headers = response.headers
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "<script" not in html and "style=" not in html  # nothing the CSP would block
+    assert client.get("/console/static/console.css").status_code == 200
+
+
+def test_the_session_cookie_is_http_only_strict_and_scoped(app, client, world):
+    user = user_with_role(app, "reviewer")
+    form = client.get("/console/login").get_data(as_text=True)
+    response = client.post(
+        "/console/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_of(form)},
+    )
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("copa_console=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+
+
+def test_the_cookie_is_secure_in_production(app):
+    from copa import create_app
+
+    production = create_app(
+        {
+            "ENV": "production",
+            "SECRET_KEY": "s" * 40,
+            "JWT_SECRET_KEY": "j" * 40,
+            "DATABASE_URL": app.config["DATABASE_URL"],
+        }
+    )
+    assert production.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_SECURE"] is False  # testing: plain http on loopback
+
+
+def test_a_wrong_password_is_refused_without_a_session(app, client, world):
+    user = user_with_role(app, "reviewer")
+    form = client.get("/console/login").get_data(as_text=True)
+    response = client.post(
+        "/console/login",
+        data={"email": user.email, "password": "wrong", "csrf_token": csrf_of(form)},
+    )
+    assert response.status_code == 401
+    assert "Email or password is wrong." in response.get_data(as_text=True)
+    assert client.get("/console/queue").status_code == 303
+
+
+def test_a_partner_user_cannot_use_the_console(app, client, world):
+    user = user_with_role(app, "partner")
+    form = client.get("/console/login").get_data(as_text=True)
+    response = client.post(
+        "/console/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_of(form)},
+    )
+    assert response.status_code == 403
+    assert "for OPCC staff" in response.get_data(as_text=True)
+    assert client.get("/console/queue").status_code == 303
+    with app.app_context():  # the sign-in it made is ended at once
+        sessions = db.session.scalars(sa.select(AuthSession).where(AuthSession.user_id == user.id))
+        assert all(s.revoked_at is not None for s in sessions)
+
+
+def test_a_resident_token_opens_nothing(client, world):
+    headers = resident(client)
+    for path in ("/console/", "/console/queue", f"/console/reports/{uuid.uuid4()}"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 303
+        assert response.headers["Location"].startswith("/console/login")
+
+
+def test_sign_in_goes_back_where_it_was_asked_but_never_off_site(app, client, world):
+    user = user_with_role(app, "reviewer")
+    for asked, landed in (
+        ("/console/queue?possible_emergency=true", "/console/queue?possible_emergency=true"),
+        ("https://evil.example/console", "/console/queue"),
+        ("//evil.example/console", "/console/queue"),
+    ):
+        form = client.get("/console/login").get_data(as_text=True)
+        response = client.post(
+            "/console/login",
+            data={
+                "email": user.email,
+                "password": PASSWORD,
+                "csrf_token": csrf_of(form),
+                "next": asked,
+            },
+        )
+        assert response.headers["Location"] == landed
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    response = client.post(
+        f"/console/reports/{report['id']}/notes", data={"text": "Called the resident."}
+    )
+    assert response.status_code == 400
+    assert "expired or was not ours" in response.get_data(as_text=True)
+    page = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    assert "Called the resident." not in page
+
+
+def test_signing_out_ends_the_sign_in_session(app, client, world):
+    user = sign_in(client, app, "reviewer")
+    response = client.post("/console/logout", data={"csrf_token": token(client)})
+    assert response.status_code == 303
+    assert client.get("/console/queue").status_code == 303
+    with app.app_context():
+        sessions = db.session.scalars(sa.select(AuthSession).where(AuthSession.user_id == user.id))
+        assert [s.revoked_reason for s in sessions] == ["logout"]
+
+
+def test_an_idle_session_times_out(app, client, world, monkeypatch):
+    user = sign_in(client, app, "reviewer")
+    assert client.get("/console/queue").status_code == 200
+    later = utcnow() + timedelta(minutes=app.config["CONSOLE_IDLE_MINUTES"] + 1)
+    monkeypatch.setattr(console, "utcnow", lambda: later)
+    assert client.get("/console/queue").status_code == 303
+    with app.app_context():
+        session = db.session.scalar(sa.select(AuthSession).where(AuthSession.user_id == user.id))
+        assert session.revoked_at is not None
+
+
+def test_a_busy_session_still_ends_after_its_longest_life(app, client, world, monkeypatch):
+    sign_in(client, app, "reviewer")
+    start = utcnow()
+    step = timedelta(minutes=app.config["CONSOLE_IDLE_MINUTES"] - 1)
+    hours = app.config["CONSOLE_SESSION_HOURS"]
+    moment = start
+    while moment - start < timedelta(hours=hours) - step:
+        moment += step
+        monkeypatch.setattr(console, "utcnow", lambda m=moment: m)
+        assert client.get("/console/queue").status_code == 200
+    monkeypatch.setattr(console, "utcnow", lambda: start + timedelta(hours=hours, minutes=1))
+    assert client.get("/console/queue").status_code == 303
+
+
+def test_disabling_a_user_ends_their_console_session(app, client, world):
+    user = sign_in(client, app, "reviewer")
+    with app.app_context():
+        db.session.execute(
+            sa.update(type(user)).where(type(user).id == user.id).values(active=False)
+        )
+        db.session.commit()
+    assert client.get("/console/queue").status_code == 303
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+def test_the_queue_filters_to_possible_emergencies(app, client, world):
+    someone = resident(client)
+    calm = submit(client, someone, description="Bins left out on the pavement again.")
+    urgent = submit(client, someone, description="A man is waving a knife outside the shop.")
+    sign_in(client, app, "reviewer")
+    everything = client.get("/console/queue").get_data(as_text=True)
+    assert calm["reference"] in everything and urgent["reference"] in everything
+    response = client.get("/console/queue?possible_emergency=true")
+    html = response.get_data(as_text=True)
+    assert urgent["reference"] in html and calm["reference"] not in html
+    assert "Possible emergency" in html
+    assert f'href="/console/reports/{urgent["id"]}"' in html
+
+
+def test_a_bad_filter_is_shown_not_a_crash(app, client, world):
+    sign_in(client, app, "reviewer")
+    response = client.get("/console/queue?local_authority=Middlesbrough")
+    assert response.status_code == 422
+    assert "Not a local authority code." in response.get_data(as_text=True)
+
+
+def test_the_resolution_team_sees_feedback_only_and_no_report_links(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "resolution")
+    html = client.get("/console/queue").get_data(as_text=True)
+    assert report["reference"] not in html
+    assert client.get(f"/console/reports/{report['id']}").status_code == 403
+
+
+def test_an_analyst_cannot_open_the_queue(app, client, world):
+    sign_in(client, app, "analyst")
+    response = client.get("/console/queue")
+    assert response.status_code == 403
+    assert "Your role does not allow this." in response.get_data(as_text=True)
+
+
+# --- a report --------------------------------------------------------------------------------
+
+
+def test_the_report_page_shows_what_staff_need(app, client, world):
+    report = submit(
+        client,
+        resident(client),
+        contact={"name": "Sam", "email": "sam@example.org"},
+        description="Youths kicking the bus shelter.",
+    )
+    sign_in(client, app, "reviewer")
+    response = client.get(f"/console/reports/{report['id']}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for text in (
+        report["reference"],
+        "Youths kicking the bus shelter.",
+        "Middlehaven, Middlesbrough",
+        "sam@example.org",
+        "Report received.",
+        "Cleveland Police force control room",
+    ):
+        assert text in html, text
+    assert '<label for="to">New status</label>' in html
+    assert '<label for="partner_id">Partner (when referring)</label>' in html
+
+
+def _partner_named(app, name: str) -> str:
+    with app.app_context():
+        return str(db.session.scalar(sa.select(Partner.id).where(Partner.name == name)))
+
+
+def test_rerouting_from_the_report_page_makes_a_referral(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    council = _partner_named(app, "Middlesbrough Council")
+    response = client.post(
+        f"/console/reports/{report['id']}/transitions",
+        data={
+            "csrf_token": token(client, f"/console/reports/{report['id']}"),
+            "to": "routed",
+            "partner_id": council,
+            "outcome": "",
+            "public_note": "Passed to the council's ASB team.",
+        },
+    )
+    assert response.status_code == 303
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Saved." in html
+    assert "Middlesbrough Council: pending" in html or "Middlesbrough Council: " in html
+    with app.app_context():
+        referrals = db.session.scalars(
+            sa.select(Referral).where(Referral.report_id == uuid.UUID(report["id"]))
+        ).all()
+        assert str(referrals[-1].partner_id) == council
+        assert db.session.get(Report, uuid.UUID(report["id"])).destination_name == (
+            "Middlesbrough Council"
+        )
+
+
+def test_a_decision_the_workflow_refuses_is_shown_and_changes_nothing(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    csrf = token(client, f"/console/reports/{report['id']}")
+    missing_outcome = client.post(
+        f"/console/reports/{report['id']}/transitions",
+        data={"csrf_token": csrf, "to": "closed", "outcome": ""},
+    )
+    assert missing_outcome.status_code == 422
+    assert "The decision was not saved" in missing_outcome.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Report, uuid.UUID(report["id"])).status == "routed"
+
+
+def test_notes_are_kept_on_the_report(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    response = client.post(
+        f"/console/reports/{report['id']}/notes",
+        data={
+            "csrf_token": token(client, f"/console/reports/{report['id']}"),
+            "text": "Rang the housing officer.",
+        },
+    )
+    assert response.status_code == 303
+    html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    assert "Rang the housing officer." in html
+    empty = client.post(
+        f"/console/reports/{report['id']}/notes",
+        data={"csrf_token": token(client, f"/console/reports/{report['id']}"), "text": ""},
+    )
+    assert empty.status_code == 422
+
+
+def test_an_unknown_report_is_a_404_page(app, client, world):
+    sign_in(client, app, "reviewer")
+    response = client.get(f"/console/reports/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
