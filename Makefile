@@ -39,6 +39,7 @@ serve: $(VENV)/.installed-run
 
 ## test: install what the tests need and run the whole suite (COPA_TEST_DATABASE_URL for PostgreSQL)
 test: $(VENV)/.installed-test
+	@command -v chromium >/dev/null || echo "NOTE: Chromium not found: the console browser tests will be SKIPPED (apt-get install chromium to run them)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## openapi: regenerate openapi.yaml from the code (a test fails when it is stale)
