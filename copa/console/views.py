@@ -40,6 +40,7 @@ from copa.periods import LONDON
 from copa.review import schemas as review_schemas
 from copa.review import service as review
 from copa.routing import service as routing
+from copa.web import idempotency
 from copa.web.access import POLICY_ATTR, Role
 from copa.web.problems import Problem, flatten_messages
 
@@ -48,6 +49,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 csrf = CSRFProtect()
 
 CONSOLE = "console"  # marks console pages for the route tests (cookie session, not bearer)
+FORM_KEY = "form_key"  # a rendered form's idempotency key
+_FORM_PLUMBING = frozenset({"csrf_token", FORM_KEY})
 QUEUE = (Role.REVIEWER, Role.RESOLUTION, Role.ADMIN)
 REVIEW = (Role.REVIEWER, Role.ADMIN)
 
@@ -104,7 +107,10 @@ def _navigation() -> dict[str, Any]:
         principal = getattr(g, "principal", None)
         return principal is not None and principal.has_any(frozenset(roles))
 
-    return {"console_links": console_links, "may": may}
+    def form_key() -> str:
+        return uuid.uuid4().hex
+
+    return {"console_links": console_links, "may": may, "form_key": form_key}
 
 
 @blp.after_request
@@ -130,6 +136,11 @@ def console_page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., An
                 csrf.protect()  # after sign-in: whoever is not signed in is sent there first
             if policy and not principal.has_any(policy):
                 return page("console/error.html", 403, message="Your role does not allow this.")
+            key = request.form.get(FORM_KEY) if request.method == "POST" else None
+            if key:
+                # Each rendered form carries its own key: sending it twice (a double click,
+                # a resend after a lost answer) saves once and shows the first answer again.
+                return idempotency.once(key, lambda: view(*args, **kwargs))
             return view(*args, **kwargs)
 
         setattr(wrapper, POLICY_ATTR, policy or frozenset({CONSOLE}))
@@ -145,7 +156,7 @@ def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
 
 def load_form(schema: Schema, form: Mapping[str, Any]) -> dict[str, Any]:
     """A form's fields through the API's own schema; empty fields count as not given."""
-    data = {key: value for key, value in form.items() if value != "" and key != "csrf_token"}
+    data = {key: value for key, value in form.items() if value != "" and key not in _FORM_PLUMBING}
     return schema.load(data)
 
 

@@ -62,24 +62,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         key = request.headers.get(HEADER)
         if key is None:
             return view(*args, **kwargs)
-        _check_key(key)
-        principal = current_principal().subject
-        claim = _claim(principal, key, _fingerprint())
-        if isinstance(claim, Response):
-            return claim
-        try:
-            with unit_of_work() as session:
-                response = make_response(view(*args, **kwargs))
-                if response.status_code >= 500:
-                    raise _DoNotStore(response)
-                _complete(session, claim, response)
-        except _DoNotStore as stop:
-            _release(claim)
-            return stop.response
-        except BaseException:
-            _release(claim)
-            raise
-        return response
+        return once(key, lambda: view(*args, **kwargs))
 
     documented = _SmorestBlueprint.doc(
         parameters=[
@@ -93,6 +76,30 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         ]
     )(wrapper)
     return documented
+
+
+def once(key: str, work: Callable[[], Any]) -> Response:
+    """Do ``work`` (a view's body) at most once for the caller and ``key``: a repeat of the
+    same request gets the first response again; the key with another request is refused.
+    The staff console sends a key from each rendered form, so a double click saves once."""
+    _check_key(key)
+    principal = current_principal().subject
+    claim = _claim(principal, key, _fingerprint())
+    if isinstance(claim, Response):
+        return claim
+    try:
+        with unit_of_work() as session:
+            response = make_response(work())
+            if response.status_code >= 500:
+                raise _DoNotStore(response)
+            _complete(session, claim, response)
+    except _DoNotStore as stop:
+        _release(claim)
+        return stop.response
+    except BaseException:
+        _release(claim)
+        raise
+    return response
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,8 @@ def _fingerprint() -> str:
     """A hash of what the request asks for, insensitive to JSON key order and multipart boundaries."""
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.full_path}\n".encode())
-    if request.mimetype == "multipart/form-data":
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        # A form's fields, whoever parsed the body first (the console reads them before this).
         # str(): a part Werkzeug could not decode has no value, and None does not sort.
         fields = request.form.items(multi=True)
         for name, value in sorted(fields, key=lambda item: (str(item[0]), str(item[1]))):

@@ -343,3 +343,25 @@ def test_an_unknown_report_is_a_404_page(app, client, world):
     response = client.get(f"/console/reports/{uuid.uuid4()}")
     assert response.status_code == 404
     assert response.mimetype == "text/html"
+
+
+def test_a_note_form_sent_twice_adds_one_note(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    keys = re.findall(r'name="form_key" value="([^"]+)"', html)
+    assert len(keys) == len(set(keys)) == 2  # the decision form and the note form, each its own
+    form = {"csrf_token": csrf_of(html), "form_key": keys[-1], "text": "Rang the council."}
+    first = client.post(f"/console/reports/{report['id']}/notes", data=form)
+    again = client.post(f"/console/reports/{report['id']}/notes", data=form)
+    assert first.status_code == again.status_code == 303
+    page = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    assert page.count("Rang the council.") == 1
+    # The same key with other words is refused, and changes nothing.
+    changed = client.post(
+        f"/console/reports/{report['id']}/notes", data={**form, "text": "Something else."}
+    )
+    assert changed.status_code == 422
+    assert "Something else." not in client.get(f"/console/reports/{report['id']}").get_data(
+        as_text=True
+    )

@@ -714,3 +714,22 @@ def test_anonymous_visitors_are_sent_to_sign_in_for_the_report(app, client, arra
     assert_sent_to_sign_in(
         client.get("/console/pcc-report.csv?year=2025&quarter=2"), "/console/pcc-report.csv"
     )
+
+
+def test_a_tally_form_sent_twice_is_saved_once(app, client, cleveland):
+    """A double click on "Save tally": the same rendered form (its form_key) arrives twice."""
+    sign_in(client, app, "reviewer")
+    html = client.get("/console/tallies").get_data(as_text=True)
+    form = {
+        **MELA,
+        "csrf_token": csrf_of(html),
+        "form_key": re.search(r'name="form_key" value="([^"]+)"', html).group(1),
+    }
+    first = client.post("/console/tallies", data=form)
+    again = client.post("/console/tallies", data=form)
+    assert first.status_code == again.status_code == 303
+    assert again.headers["Location"] == first.headers["Location"]
+    assert count(app, Tally) == 1
+    # The next form rendered is a new one: a second tally is a second tally.
+    assert submit(client, "/console/tallies", "/console/tallies", MELA).status_code == 303
+    assert count(app, Tally) == 2
