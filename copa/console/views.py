@@ -29,7 +29,8 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from markupsafe import Markup
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
@@ -107,10 +108,14 @@ def _navigation() -> dict[str, Any]:
         principal = getattr(g, "principal", None)
         return principal is not None and principal.has_any(frozenset(roles))
 
-    def form_key() -> str:
-        return uuid.uuid4().hex
+    def form_fields() -> Markup:
+        """A changing form's hidden fields: its CSRF token and its own idempotency key."""
+        return Markup(
+            '<input type="hidden" name="csrf_token" value="{}">'
+            '<input type="hidden" name="{}" value="{}">'
+        ).format(generate_csrf(), FORM_KEY, uuid.uuid4().hex)
 
-    return {"console_links": console_links, "may": may, "form_key": form_key}
+    return {"console_links": console_links, "may": may, "form_fields": form_fields}
 
 
 @blp.after_request

@@ -97,12 +97,13 @@ class ClientWithKey:
 
 def _new_key(client: Open311Client) -> str:
     api_key = _KEY_PREFIX + secrets.token_urlsafe(32)
-    client.api_key_hash = _hash(api_key)
+    client.api_key_hash = key_hash(api_key)
     client.api_key_hint = api_key[-4:]
     return api_key
 
 
-def _hash(api_key: str) -> str:
+def key_hash(api_key: str) -> str:
+    """What is stored of an api_key, and what finds its client."""
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
@@ -200,7 +201,7 @@ def authenticate(api_key: str | None) -> Open311Client:
     client = None
     if len(api_key) <= 200:
         client = db.session.scalar(
-            sa.select(Open311Client).where(Open311Client.api_key_hash == _hash(api_key))
+            sa.select(Open311Client).where(Open311Client.api_key_hash == key_hash(api_key))
         )
     if client is None or not client.active:
         raise ApiKeyRefused("Invalid api_key received: it is unknown or no longer active.")

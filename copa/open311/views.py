@@ -7,7 +7,6 @@ whatever problem the rest of the service raised (see ``as_open311_errors``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -99,7 +98,7 @@ def _client_key() -> str:
     """The rate-limit key of a POST: the client's api_key (hashed), else the address."""
     api_key = request.values.get("api_key")
     if api_key:
-        return "open311:" + hashlib.sha256(api_key.encode()).hexdigest()
+        return "open311:" + service.key_hash(api_key)
     return f"ip:{client_ip()}"
 
 
