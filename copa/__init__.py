@@ -92,6 +92,7 @@ def import_models() -> None:
     from copa.confidence import models as _confidence  # noqa: F401
     from copa.feedback import models as _feedback  # noqa: F401
     from copa.metrics import models as _metrics  # noqa: F401
+    from copa.notifications import models as _notifications  # noqa: F401
     from copa.open311 import models as _open311  # noqa: F401
     from copa.outbox import models as _outbox  # noqa: F401
     from copa.privacy import models as _privacy  # noqa: F401

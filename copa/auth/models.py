@@ -20,6 +20,28 @@ class Device(UUIDPrimaryKey, Timestamps, db.Model):
     platform: Mapped[str | None] = mapped_column(sa.String(16))
     app_version: Mapped[str | None] = mapped_column(sa.String(32))
     erased_at: Mapped[datetime | None]
+    # SHA-256 of the device secret (shown once at registration): it opens a new sign-in when
+    # the refresh token is lost, expired or its family revoked. High entropy, so no slow hash.
+    secret_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # Set when the resident moved to a new phone with a transfer code: this install is done.
+    transferred_at: Mapped[datetime | None]
+    transferred_to_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("device.id", ondelete="SET NULL")
+    )
+
+
+class TransferCode(UUIDPrimaryKey, db.Model):
+    """A one-time code an old install creates so a new install takes over the resident."""
+
+    __tablename__ = "device_transfer_code"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("device.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class User(UUIDPrimaryKey, Timestamps, db.Model):

@@ -22,6 +22,15 @@ class FeedbackKind(StrEnum):
     DISSATISFACTION = "dissatisfaction"
 
 
+class FeedbackState(StrEnum):
+    """How a compliment or suggestion is handled (a dissatisfaction follows its complaint case)."""
+
+    RECEIVED = "received"
+    PASSED_ON = "passed_on"  # a compliment, passed to the officer, team or organisation praised
+    ANSWERED = "answered"  # a suggestion, considered and answered
+    CLOSED = "closed"
+
+
 class ComplaintState(StrEnum):
     LOGGED = "logged"
     CONTACTED = "contacted"
@@ -73,6 +82,11 @@ class Feedback(UUIDPrimaryKey, Timestamps, db.Model):
         sa.ForeignKey("contact.id", ondelete="SET NULL"), index=True
     )
     possible_emergency: Mapped[bool] = mapped_column(default=False)
+    # Compliments and suggestions: handled by staff (feedback/service.py), then closed.
+    state: Mapped[str] = mapped_column(sa.String(16), default=FeedbackState.RECEIVED, index=True)
+    passed_to: Mapped[str | None] = mapped_column(sa.String(200))  # a compliment: to whom
+    response: Mapped[str | None] = mapped_column(sa.Text)  # a suggestion: the answer given
+    handled_at: Mapped[datetime | None]
 
     contact = relationship("Contact")
     ward = relationship("Ward")

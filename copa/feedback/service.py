@@ -32,6 +32,7 @@ from copa.feedback.models import (
     ServiceRecoveryAction,
 )
 from copa.metrics.rollups import bulk_changed
+from copa.notifications.service import notify
 from copa.periods import local_day_end, local_day_start
 from copa.privacy.service import new_contact
 from copa.review.audit import Actor, record, trail
@@ -100,6 +101,9 @@ def submit_feedback(principal: Principal, payload: Mapping[str, Any]) -> Feedbac
     if feedback.kind == FeedbackKind.DISSATISFACTION:
         feedback.complaint = ComplaintCase(state=ComplaintState.LOGGED, logged_at=now)
     db.session.add(feedback)
+    db.session.flush()  # the notification names the feedback's id
+    complaint = feedback.kind == FeedbackKind.DISSATISFACTION
+    notify("complaint.logged" if complaint else "feedback.received", feedback=feedback, now=now)
     db.session.commit()
     return feedback
 

@@ -30,15 +30,21 @@ class OutboxMessage(UUIDPrimaryKey, db.Model):
     __table_args__ = (sa.Index("ix_outbox_message_due", "state", "next_attempt_at"),)
 
     event_type: Mapped[str] = mapped_column(sa.String(64))  # e.g. referral.created
-    partner_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("partner.id"), index=True)
+    # A message goes to a partner (a referral) or to a resident (a notification's push or email).
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("partner.id"), index=True)
     referral_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("referral.id", ondelete="CASCADE"), index=True
+    )
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("notification.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(sa.String(16))
     payload: Mapped[dict] = mapped_column(sa.JSON)
     state: Mapped[str] = mapped_column(sa.String(16), default=MessageState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the resident's quiet hours held the message back: until when.
+    held_until: Mapped[datetime | None]
     # A relay holds a message only while delivering it: who, and until when.
     lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
     lease_until: Mapped[datetime | None]

@@ -41,7 +41,14 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from copa.db import begin_write, db, utcnow
-from copa.outbox.channels import CannotSend, Outcome, Request, Result, Settings
+from copa.outbox.channels import (
+    RESIDENT_CHANNELS,
+    CannotSend,
+    Outcome,
+    Request,
+    Result,
+    Settings,
+)
 from copa.outbox.channels import email as email_channel
 from copa.outbox.channels import open311 as open311_channel
 from copa.outbox.channels import webhook as webhook_channel
@@ -382,6 +389,8 @@ class Relay:
 
 def cancel_reason(message: OutboxMessage) -> str | None:
     """Why a message must not be sent at all, or None."""
+    if message.partner_id is None:
+        return None  # to a resident: its channel's prepare says CannotSend when it must not go
     partner = message.partner
     if not partner.active:
         return "the partner is inactive"
@@ -406,6 +415,11 @@ def cancel_reason(message: OutboxMessage) -> str | None:
 
 def prepare(message: OutboxMessage, settings: Settings) -> Request:
     """The request for a message over its partner's current channel; CannotSend if impossible."""
+    if message.partner_id is None:  # a notification to a resident
+        prepare_resident = RESIDENT_CHANNELS.get(message.channel)
+        if prepare_resident is None:
+            raise CannotSend(f"no resident channel {message.channel!r} is set up")
+        return prepare_resident(message, settings)
     partner = message.partner
     if message.event_type == open311_channel.TOKEN_EVENT:
         return open311_channel.prepare_token_poll(message, partner)

@@ -24,4 +24,6 @@ class Contact(UUIDPrimaryKey, db.Model):
     name: Mapped[str | None] = mapped_column(sa.String(120))
     email: Mapped[str | None] = mapped_column(sa.String(254))
     phone: Mapped[str | None] = mapped_column(sa.String(32))
+    # The resident agreed to hear about this submission by email (and can unsubscribe).
+    notify_by_email: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

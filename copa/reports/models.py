@@ -79,6 +79,8 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
     destination_name: Mapped[str] = mapped_column(sa.String(200))
     # No routing rule matched: it waits, received, for staff to route it (never dropped).
     unrouted: Mapped[bool] = mapped_column(default=False, index=True)
+    # Its referral's only delivery died: staff must see it (the resident is not told "Sent").
+    delivery_failed: Mapped[bool] = mapped_column(default=False, index=True)
     # DOMAIN.md's repeat antisocial behaviour rule met (ASB Case Review threshold).
     repeat_asb: Mapped[bool] = mapped_column(default=False, index=True)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -15,6 +15,7 @@ from copa.areas.service import Location, locate_point
 from copa.catalog.models import Category
 from copa.catalog.service import category_for_report, validate_answers
 from copa.db import begin_write, db, utcnow
+from copa.notifications.service import notify
 from copa.privacy.service import new_contact
 from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
 from copa.routing.service import route
@@ -114,6 +115,7 @@ def new_report(
     route(report)  # a referral and its outbox message, committed with the report
     db.session.add(report)
     flag_repeat_asb(report)  # the ASB Case Review threshold, for staff
+    notify("report.received", report=report)  # and where it went
     return report
 
 

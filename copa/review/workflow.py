@@ -10,6 +10,7 @@ from typing import Any
 
 from copa.db import utcnow
 from copa.feedback.models import ComplaintCase, ComplaintState, ComplaintTimelineEntry
+from copa.notifications.service import notify
 from copa.reports.models import Report, ReportStatus, TimelineEntry
 from copa.review.audit import Actor, record
 from copa.web.problems import Conflict, problem_type
@@ -101,6 +102,9 @@ def transition(
     if outcome is not None:
         report.outcome = outcome
     report.timeline.append(entry)
+    event = report_event(report, before, to, actor)
+    if event is not None:
+        notify(event, report=report, note=public_note, outcome=report.outcome)
     record(
         actor,
         "report.transition",
@@ -148,6 +152,10 @@ def complaint_transition(
         case.outcome = outcome
     case.state = to
     case.timeline.append(entry)
+    feedback = case.feedback
+    notify(f"complaint.{to}", feedback=feedback, note=public_note, outcome=case.outcome)
+    if to == C.CLOSED:  # asked once, when the case closes (DOMAIN.md)
+        notify("satisfaction.invited", feedback=feedback)
     record(
         actor,
         "complaint.transition",
@@ -157,6 +165,30 @@ def complaint_transition(
         after=_summary(to, outcome, public_note, internal_note, details, key="state"),
     )
     return entry
+
+
+def report_event(report: Report, before: str, to: str, actor: Actor) -> str | None:
+    """What the resident is told of a move from ``before`` to ``to`` (notifications catalogue
+    event), or None when it is nothing they need to hear."""
+    if to == S.ROUTED:
+        # Routing as the report is submitted is told by report.received (reports/service.py).
+        return None if actor.kind == "system" else "report.routed"
+    if to == S.RESOLVED:
+        return "question.answered" if report.category.code == "question" else "report.resolved"
+    if to == S.RECEIVED:
+        if actor.kind == "partner":
+            return "report.not_theirs"
+        # Staff pulling a report back to route it elsewhere: told when it goes somewhere.
+        return "report.reopened" if before in (S.DUPLICATE, S.REJECTED) else None
+    if to == S.IN_PROGRESS and before == S.RESOLVED:
+        return "report.reopened"
+    return {
+        S.ACKNOWLEDGED: "report.acknowledged",
+        S.IN_PROGRESS: "report.in_progress",
+        S.CLOSED: "report.closed",
+        S.DUPLICATE: "report.duplicate",
+        S.REJECTED: "report.rejected",
+    }.get(to)
 
 
 def allowed_report_transitions(status: str) -> list[str]:

@@ -13,12 +13,17 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import current_app
 
 from copa.outbox.channels.http import HttpAnswer
 from copa.outbox.ssrf import loopback_allowed
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from copa.outbox.models import OutboxMessage
 
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
 
@@ -114,3 +119,15 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 def _snippet(body: bytes) -> str:
     text = body[:300].decode("utf-8", "replace")
     return " ".join(text.split()) or "(empty body)"
+
+
+# Channels to residents (push, email) are registered by the notifications feature, which sits
+# above the outbox: the relay looks a message's channel up here and never imports it.
+RESIDENT_CHANNELS: dict[str, Callable[[OutboxMessage, Settings], Request]] = {}
+
+
+def register_resident_channel(
+    name: str, prepare: Callable[[OutboxMessage, Settings], Request]
+) -> None:
+    """Make ``prepare`` build the request of every message to a resident over ``name``."""
+    RESIDENT_CHANNELS[name] = prepare

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+# Models named in foreign keys below, so the tables can always be sorted.
+from copa.auth import models as _auth  # noqa: F401
+from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
+from copa.feedback import models as _feedback  # noqa: F401
+from copa.reports import models as _reports  # noqa: F401
+
+
+class NotifyChannel(StrEnum):
+    """How a notification leaves the process (OutboxMessage.channel); the inbox needs none."""
+
+    FCM = "fcm"  # Firebase Cloud Messaging HTTP v1 (Android, and iOS through Firebase)
+    APNS = "apns"  # Apple Push Notification service, token-based auth, when configured
+    EMAIL = "resident_email"
+
+
+class Notification(UUIDPrimaryKey, db.Model):
+    """One thing a resident is told: the row of their in-app inbox.
+
+    ``title`` and ``body`` are what a lock screen may show (the reference and the kind of
+    update, never a description, address, name or note); ``note`` is the public note of staff
+    or a partner, shown only inside the signed-in app.
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (sa.Index("ix_notification_inbox", "device_id", "created_at"),)
+
+    device_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("device.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(sa.String(48))
+    report_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    feedback_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("feedback.id", ondelete="CASCADE"), index=True
+    )
+    reference: Mapped[str | None] = mapped_column(sa.String(20))
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+
+
+class PushToken(UUIDPrimaryKey, Timestamps, db.Model):
+    """The push token of a resident's app install (one per install; a new one replaces it)."""
+
+    __tablename__ = "push_token"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("device.id", ondelete="CASCADE"), unique=True
+    )
+    platform: Mapped[str] = mapped_column(sa.String(16))  # android, ios
+    token: Mapped[str] = mapped_column(sa.String(4096))
+    locale: Mapped[str | None] = mapped_column(sa.String(35))
+    app_version: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class NotificationPreferences(db.Model):
+    """A resident's choices: push and email on or off, quiet hours (Europe/London), language."""
+
+    __tablename__ = "notification_preferences"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+    )
+    push: Mapped[bool] = mapped_column(default=True)
+    email: Mapped[bool] = mapped_column(default=True)
+    quiet_hours_start: Mapped[time | None] = mapped_column(sa.Time)
+    quiet_hours_end: Mapped[time | None] = mapped_column(sa.Time)
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MessageDirection(StrEnum):
+    TO_RESIDENT = "to_resident"  # staff ask or tell the resident
+    FROM_RESIDENT = "from_resident"  # the resident answers or adds information
+
+
+class ResidentMessage(UUIDPrimaryKey, db.Model):
+    """A two-way message on a report or a complaint case (through its feedback).
+
+    Never shown to a partner unless staff pass it on (``passed_to_partner_at``); a resident's
+    own messages are erased with their personal data.
+    """
+
+    __tablename__ = "resident_message"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(report_id IS NULL) <> (feedback_id IS NULL)", name="one_submission"
+        ),
+    )
+
+    report_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    feedback_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("feedback.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(sa.String(16))
+    # information_request (staff asks), reply (resident answers one), information (resident
+    # adds to their open report), message (staff tell the resident something)
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    text: Mapped[str] = mapped_column(sa.Text)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("device.id", ondelete="SET NULL"), index=True
+    )
+    in_reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("resident_message.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    passed_to_partner_at: Mapped[datetime | None]
