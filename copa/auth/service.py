@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy.exc import IntegrityError
 
-from copa.auth.models import AuthSession, Device, RefreshToken, User
+from copa.auth.models import AuthSession, Device, RefreshToken, TransferCode, User
 from copa.db import begin_write, db, utcnow
 from copa.review.audit import Actor, record
 from copa.routing.models import Partner
@@ -35,6 +38,14 @@ class RefreshReused(Unauthorized):
     type = problem_type("refresh-token-reused")
 
 
+class InvalidDeviceSecret(Unauthorized):
+    type = problem_type("invalid-device-secret")
+
+
+DEVICE_SECRET_PREFIX = "copads_"
+DEVICE_SECRET_BYTES = 32  # 256 bits from the operating system's CSPRNG
+
+
 @dataclass
 class TokenPair:
     access_token: str
@@ -43,6 +54,7 @@ class TokenPair:
     principal: Principal
     token_type: str = "Bearer"
     user: User | None = field(default=None)
+    device_secret: str | None = None  # only in the answer to a device's registration
 
     @property
     def roles(self) -> list[str]:
@@ -78,14 +90,52 @@ def _dummy_hash() -> str:
 
 
 def register_device(platform: str | None = None, app_version: str | None = None) -> TokenPair:
-    """Register a resident's app install and sign it in."""
-    device = Device(platform=platform, app_version=app_version)
+    """Register a resident's app install and sign it in; the answer alone holds its secret."""
+    secret = DEVICE_SECRET_PREFIX + secrets.token_urlsafe(DEVICE_SECRET_BYTES)
+    device = Device(platform=platform, app_version=app_version, secret_hash=sha256_hex(secret))
     db.session.add(device)
     db.session.flush()
     principal = Principal("device", device.id, frozenset({Role.RESIDENT}), uuid.uuid4())
     pair = _issue(principal, new_session=True)
+    pair.device_secret = secret
     db.session.commit()
     return pair
+
+
+def open_device_session(device_id: uuid.UUID, device_secret: str) -> TokenPair:
+    """Sign a resident's install in again with its device secret (a new sign-in), for when its
+    refresh token was lost, expired or revoked.
+
+    A wrong secret, an unknown, erased or transferred device all get the same 401. The secret
+    is not rotated: an answer lost on the way would otherwise lock the resident out for good.
+    """
+    begin_write()
+    device = db.session.get(Device, device_id)
+    stored = device.secret_hash if device is not None else None
+    # Compare even when there is nothing to compare with: the same work for every refusal.
+    matches = hmac.compare_digest(stored or _NO_SECRET_HASH, sha256_hex(device_secret))
+    if (
+        device is None
+        or stored is None
+        or not matches
+        or device.erased_at is not None
+        or device.transferred_at is not None
+    ):
+        raise InvalidDeviceSecret(
+            "This device and secret do not open a sign-in. Register the app again."
+        )
+    principal = Principal("device", device.id, frozenset({Role.RESIDENT}), uuid.uuid4())
+    pair = _issue(principal, new_session=True)
+    db.session.commit()
+    return pair
+
+
+def sha256_hex(value: str) -> str:
+    """The SHA-256 of a high-entropy secret or code, as stored in place of it (hex)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+_NO_SECRET_HASH = "0" * 64  # no SHA-256 of a secret is this, in practice
 
 
 def login(email: str, password: str) -> TokenPair:
@@ -146,6 +196,18 @@ def revoke_all_for_device(device_id: uuid.UUID, reason: str) -> None:
     )
 
 
+def end_device_continuity(device_id: uuid.UUID) -> None:
+    """Erasure: the device's secret and transfer codes stop working, and the installs it
+    took over are no longer linked to it (part of a caller's transaction; does not commit)."""
+    db.session.execute(sa.update(Device).where(Device.id == device_id).values(secret_hash=None))
+    db.session.execute(sa.delete(TransferCode).where(TransferCode.device_id == device_id))
+    db.session.execute(
+        sa.update(Device)
+        .where(Device.transferred_to_id == device_id)
+        .values(transferred_to_id=None)
+    )
+
+
 def load_principal(claims: dict) -> Principal | None:
     """The principal behind a token, or None when its sign-in is revoked or it is disabled.
 
@@ -164,7 +226,11 @@ def load_principal(claims: dict) -> Principal | None:
             sa.select(Device.id)
             .join(AuthSession, AuthSession.device_id == Device.id)
             .where(
-                AuthSession.id == session_id, Device.id == subject, live, Device.erased_at.is_(None)
+                AuthSession.id == session_id,
+                Device.id == subject,
+                live,
+                Device.erased_at.is_(None),
+                Device.transferred_at.is_(None),
             )
         ).first()
         if found is None:

@@ -4,19 +4,21 @@ from flask import current_app, url_for
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
-from copa.auth import schemas, service
+from copa.auth import continuity, schemas, service
 from copa.extensions import limiter
 from copa.web.access import AUTHENTICATED, PUBLIC, REFRESH, Role, current_principal, requires
 from copa.web.blueprint import Blueprint
+from copa.web.idempotency import idempotent
 from copa.web.pagination import page_of
+from copa.web.ratelimit import client_ip, principal_key
 
 blp = Blueprint(
     "auth", __name__, url_prefix="/v1/auth", description="Sign-in for apps, staff and partners."
 )
 
 
-def _limit(setting: str):
-    return limiter.limit(lambda: current_app.config[setting])
+def _limit(setting: str, key_func=client_ip):  # noqa: ANN001
+    return limiter.limit(lambda: current_app.config[setting], key_func=key_func)
 
 
 @blp.route("/devices")
@@ -24,14 +26,31 @@ class Devices(MethodView):
     @requires(PUBLIC)
     @_limit("RATELIMIT_DEVICES")
     @blp.arguments(schemas.DeviceIn, required=False)
-    @blp.response(201, schemas.DeviceTokensOut)
+    @blp.response(201, schemas.DeviceRegisteredOut)
     def post(self, payload):
-        """Register a resident's app install; returns its first access and refresh tokens.
+        """Register a resident's app install; returns its first access and refresh tokens
+        and its device secret, shown this once.
 
         Not idempotent on purpose: a retried registration makes a second, unused device,
         which holds no data; replaying tokens to whoever repeats a key would be worse.
         """
         return service.register_device(**payload)
+
+
+@blp.route("/devices/<uuid:device_id>/sessions")
+class DeviceSessions(MethodView):
+    @requires(PUBLIC)
+    @_limit("RATELIMIT_DEVICE_SESSIONS")
+    @blp.arguments(schemas.DeviceSessionIn)
+    @blp.response(201, schemas.DeviceTokensOut)
+    def post(self, payload, device_id):
+        """Sign an app install in again with its device secret: a new sign-in, with a new
+        access and refresh token, for when the refresh token was lost, expired or revoked.
+
+        The install keeps its reports, feedback and votes. A wrong secret, or a device that is
+        unknown, erased or moved to a new phone, all get the same 401.
+        """
+        return service.open_device_session(device_id, payload["device_secret"])
 
 
 @blp.route("/login")
@@ -66,6 +85,48 @@ class Logout(MethodView):
     def post(self):
         """End this sign-in: its access and refresh tokens stop working at once."""
         service.logout(current_principal())
+
+
+me = Blueprint(
+    "continuity",
+    __name__,
+    url_prefix="/v1/me",
+    description="Moving a resident to a new phone with a one-time transfer code.",
+)
+
+
+@me.route("/transfer-codes")
+class TransferCodes(MethodView):
+    @requires(Role.RESIDENT)
+    @_limit("RATELIMIT_TRANSFER_CODES", principal_key)
+    @me.response(201, schemas.TransferCodeOut)
+    def post(self):
+        """Make a one-time code, on the old phone, for moving to a new one.
+
+        It works once, for COPA_TRANSFER_CODE_MINUTES, and voids any earlier unused code of
+        this install. Not idempotent on purpose: a stored answer would keep the code in clear;
+        a retry simply makes a new code.
+        """
+        return continuity.create_transfer_code(current_principal())
+
+
+@me.route("/transfer")
+class Transfer(MethodView):
+    @requires(Role.RESIDENT)
+    @idempotent
+    @_limit("RATELIMIT_TRANSFER_REDEEM", principal_key)
+    @_limit("RATELIMIT_TRANSFER_REDEEM")
+    @me.arguments(schemas.TransferIn)
+    @me.response(200, schemas.TransferOut)
+    def post(self, payload):
+        """On the new phone (registered, signed in as itself): take over everything of the
+        install that made the code.
+
+        Reports, feedback and complaint cases, votes, contact details, notifications, messages
+        and notification preferences move here; the old install is signed out everywhere and
+        its device secret stops working. A wrong, expired or used code is a 422.
+        """
+        return continuity.redeem_transfer_code(current_principal(), payload["code"])
 
 
 users = Blueprint(

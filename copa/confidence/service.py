@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from copa.areas.models import LocalAuthority, Ward
 from copa.areas.service import Area, area_by_code, locate_point
@@ -206,6 +207,51 @@ def _cast_once(
         replaced=bool(replaced),
         cast_at=now,
     )
+
+
+def adopt_votes(from_device_id: uuid.UUID, to_device_id: uuid.UUID) -> int:
+    """Give the votes of a resident's old install to their new one (a transfer; part of the
+    caller's transaction, which holds both devices' rows). Returns how many moved.
+
+    Where both installs have a counted vote for the same area and quarter, the more recent
+    stays counted and the other is kept uncounted, as if the later vote had replaced it.
+    """
+    old, new = aliased(Vote), aliased(Vote)
+    clashes = db.session.execute(
+        sa.select(old.id, old.cast_at, new.id, new.cast_at)
+        .join(
+            new,
+            sa.and_(
+                new.area_code == old.area_code,
+                new.fiscal_year == old.fiscal_year,
+                new.fiscal_quarter == old.fiscal_quarter,
+            ),
+        )
+        .where(
+            old.device_id == from_device_id,
+            old.counted.is_(True),
+            new.device_id == to_device_id,
+            new.counted.is_(True),
+        )
+    ).all()
+    for old_id, old_cast_at, new_id, new_cast_at in clashes:
+        older, later_cast_at = (
+            (new_id, old_cast_at) if old_cast_at > new_cast_at else (old_id, new_cast_at)
+        )
+        replaced = db.session.execute(
+            sa.update(Vote)
+            .where(Vote.id == older)
+            .values(counted=False, replaced_at=later_cast_at)
+            .returning(*_ROLLED_UP)
+            .execution_options(synchronize_session=False)
+        ).all()
+        uncount_votes(db.session(), replaced)
+    return db.session.execute(
+        sa.update(Vote)
+        .where(Vote.device_id == from_device_id)
+        .values(device_id=to_device_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def _hold_resident(device_id: uuid.UUID, *, exclusive: bool) -> None:
