@@ -18,10 +18,12 @@ leases expire another relay (or the same one restarted) claims them. A message b
 when the relay died is delivered again; receivers deduplicate on its id (``webhook-id``).
 
 Outcomes: 2xx delivers (the referral becomes ``delivered``; Open311 stores the partner's
-request id); 410 disables the partner's endpoint and cancels the message; anything else is
-tried again after the next step of ``RELAY_RETRY_SCHEDULE`` (lengthened by up to
-``RELAY_JITTER``, and never sooner than a ``Retry-After`` asked, capped at 24 h), and after the
-last step the message is dead-lettered for staff. Every attempt is a ``DeliveryAttempt`` row.
+request id); 410 disables the partner's endpoint and cancels the message (for a push to a
+resident, GONE forgets the push token instead); REFUSED (push credentials refused) dead-letters
+at once; anything else is tried again after the next step of ``RELAY_RETRY_SCHEDULE``
+(lengthened by up to ``RELAY_JITTER``, and never sooner than a ``Retry-After`` asked, capped at
+24 h), and after the last step the message is dead-lettered for staff. Every attempt is a
+``DeliveryAttempt`` row.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from copa.outbox.channels import (
     Request,
     Result,
     Settings,
+    resident_gone,
 )
 from copa.outbox.channels import email as email_channel
 from copa.outbox.channels import open311 as open311_channel
@@ -307,18 +310,24 @@ class Relay:
             label = DELIVERED
             self.stats.delivered += 1
         elif outcome.result == Result.GONE:
-            partner = message.partner
-            if partner.endpoint_disabled_at is None:
-                partner.endpoint_disabled_at = now
             message.state, message.last_error = MessageState.CANCELLED, outcome.error
             label = CANCELLED
             self.stats.cancelled += 1
-            log.warning("partner %s answered 410 Gone: endpoint disabled", partner.code)
-        elif message.attempts >= len(self.settings.schedule):
+            if message.partner_id is None:  # a resident's push token is no longer valid
+                resident_gone(message, outcome)
+                log.info("message %s cancelled: the resident's address is gone", message.id)
+            else:
+                partner = message.partner
+                if partner.endpoint_disabled_at is None:
+                    partner.endpoint_disabled_at = now
+                log.warning("partner %s answered 410 Gone: endpoint disabled", partner.code)
+        # REFUSED: no retry can succeed until someone fixes the credentials or the request.
+        elif outcome.result == Result.REFUSED or message.attempts >= len(self.settings.schedule):
             message.state, message.last_error = MessageState.DEAD, outcome.error
             label = DEAD
             self.stats.dead += 1
             log.warning("message %s is dead after %d attempts", message.id, message.attempts)
+            self._flag_undelivered(message)
         else:
             delay = self.delay(message.attempts, outcome.retry_after)
             message.next_attempt_at = now + timedelta(seconds=delay)
@@ -327,10 +336,31 @@ class Relay:
             self.stats.retried += 1
         self._attempt(message.id, attempted_at, duration_ms, outcome, label)
 
+    def _flag_undelivered(self, message: OutboxMessage) -> None:
+        """A referral that will not reach its partner is not hidden: its report is flagged for
+        staff, and the resident told, in this transaction."""
+        referral = message.referral
+        if (
+            referral is None
+            or referral.delivered_at is not None  # e.g. an Open311 token poll after delivery
+            or message.event_type == WITHDRAWN_EVENT
+            or referral.state in (ReferralState.WITHDRAWN, ReferralState.NOT_OUR_RESPONSIBILITY)
+        ):
+            return
+        report = referral.report
+        if not report.delivery_failed:
+            # notifications sits above the outbox (STYLE.md 7a): imported when needed.
+            from copa.notifications.service import notify
+
+            report.delivery_failed = True
+            notify("report.delivery_failed", report=report)
+
     def _mark_referral(self, message: OutboxMessage, outcome: Outcome, now: datetime) -> None:
         referral = message.referral
         if referral is None:
             return
+        if message.event_type != WITHDRAWN_EVENT and referral.state != ReferralState.WITHDRAWN:
+            referral.report.delivery_failed = False  # a staff retry got it there
         if referral.state == ReferralState.SENT:  # never undo the partner's acknowledgement
             referral.state = ReferralState.DELIVERED
         # Delivering the notice of a withdrawal is not delivering the referral.

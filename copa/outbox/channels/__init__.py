@@ -31,7 +31,9 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600
 class Result(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"  # try again later (or dead-letter when out of attempts)
-    GONE = "gone"  # 410: the partner's endpoint is gone; disable it
+    GONE = "gone"  # 410: the partner's endpoint is gone; disable it (a resident's push token)
+    # Refused in a way no retry changes (our push credentials, our request): dead at once.
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class Outcome:
     retry_after: float | None = None  # seconds the partner asked us to wait
     external_reference: str | None = None  # Open311 service_request_id
     token: str | None = None  # Open311: the request id is to be fetched from tokens/{token}
+    # A resident channel: SHA-256 of the address sent to (a push token), so GONE forgets only
+    # that one and not a newer one registered meanwhile. Never the address itself.
+    recipient: str | None = None
 
 
 class Request(Protocol):
@@ -124,10 +129,23 @@ def _snippet(body: bytes) -> str:
 # Channels to residents (push, email) are registered by the notifications feature, which sits
 # above the outbox: the relay looks a message's channel up here and never imports it.
 RESIDENT_CHANNELS: dict[str, Callable[[OutboxMessage, Settings], Request]] = {}
+RESIDENT_GONE: dict[str, Callable[[OutboxMessage, Outcome], None]] = {}
 
 
 def register_resident_channel(
-    name: str, prepare: Callable[[OutboxMessage, Settings], Request]
+    name: str,
+    prepare: Callable[[OutboxMessage, Settings], Request],
+    gone: Callable[[OutboxMessage, Outcome], None] | None = None,
 ) -> None:
-    """Make ``prepare`` build the request of every message to a resident over ``name``."""
+    """Make ``prepare`` build the request of every message to a resident over ``name``;
+    ``gone`` runs in the relay's transaction when the address answered that it is gone."""
     RESIDENT_CHANNELS[name] = prepare
+    if gone is not None:
+        RESIDENT_GONE[name] = gone
+
+
+def resident_gone(message: OutboxMessage, outcome: Outcome) -> None:
+    """The resident's address (a push token) is gone: let its channel forget it (no commit)."""
+    forget = RESIDENT_GONE.get(message.channel)
+    if forget is not None:
+        forget(message, outcome)

@@ -1,5 +1,8 @@
 """Email channel: a plain-text message with the referral to the partner's address.
 
+``send_email`` is the transport of every email the service sends, to partners here and to
+residents (copa/notifications/email.py).
+
 With ``SMTP_URL`` set it goes through that server (``smtp://user:pass@host:587`` upgrades with
 STARTTLS when the server offers it, ``smtps://host:465`` is TLS from the start); without it,
 development and tests get one ``.eml`` file per message under ``MAIL_DIR`` (instance/mail).
@@ -29,19 +32,27 @@ SUBJECTS = {"referral.created": "New referral", "referral.withdrawn": "Referral 
 
 @dataclass(frozen=True)
 class EmailRequest:
+    """One email made ready to send, to a partner or to a resident (notifications/email.py)."""
+
     message_id: str
     recipient: str
     content: bytes  # the whole RFC 5322 message
 
     def send(self, settings: Settings) -> Outcome:
-        try:
-            if settings.smtp_url:
-                _send_smtp(settings, self.recipient, self.content)
-            else:
-                _write_eml(settings.mail_dir, self.message_id, self.content)
-        except (OSError, smtplib.SMTPException, ValueError) as error:
-            return Outcome(Result.FAILED, error=f"{type(error).__name__}: {error}"[:500])
-        return Outcome(Result.DELIVERED)
+        return send_email(settings, self.message_id, self.recipient, self.content)
+
+
+def send_email(settings: Settings, message_id: str, recipient: str, content: bytes) -> Outcome:
+    """The one transport of every email: SMTP when ``SMTP_URL`` is set, else an .eml file in
+    ``MAIL_DIR`` named after the outbox message id. Never raises for what the server does."""
+    try:
+        if settings.smtp_url:
+            _send_smtp(settings, recipient, content)
+        else:
+            _write_eml(settings.mail_dir, message_id, content)
+    except (OSError, smtplib.SMTPException, ValueError) as error:
+        return Outcome(Result.FAILED, error=f"{type(error).__name__}: {error}"[:500])
+    return Outcome(Result.DELIVERED)
 
 
 def prepare(

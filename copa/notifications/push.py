@@ -1,0 +1,129 @@
+"""Push to residents' phones: the ``fcm`` and ``apns`` channels of the outbox relay.
+
+``prepare_push`` runs in the relay's short transaction when a message is due: it reads the
+notification and the install's push token as they are now, so an erasure, a move to a new
+phone, a token removed or push turned off since ``notify()`` stops the message (CannotSend:
+cancelled, no attempt). What a lock screen shows is exactly the notification's title and body;
+the data carries identifiers only, and the app fetches the rest over the API, signed in.
+``forget_push_token`` runs when FCM or APNs answered that the token is dead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+
+from copa.auth.models import Device
+from copa.db import db
+from copa.notifications.models import Notification, NotifyChannel, PushToken
+from copa.notifications.service import UNSUBSCRIBED, preferences_of
+from copa.outbox.channels import (
+    CannotSend,
+    Outcome,
+    Request,
+    Settings,
+    apns,
+    fcm,
+    register_resident_channel,
+)
+from copa.outbox.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+def push_data(notification: Notification) -> dict[str, str]:
+    """What the app receives beside the visible text: identifiers and the event, as strings."""
+    data = {"notification_id": str(notification.id), "event": notification.event}
+    if notification.report_id is not None:
+        data["report_id"] = str(notification.report_id)
+    if notification.feedback_id is not None:
+        data["feedback_id"] = str(notification.feedback_id)
+    return data
+
+
+def current_channel(platform: str) -> str | None:
+    """The push service an install's token goes through now: APNs for iOS when configured,
+    else FCM; None when push is not configured (it may have changed since notify())."""
+    config = current_app.config
+    if platform == "ios" and config.get("APNS_KEY_FILE"):
+        return NotifyChannel.APNS
+    if config.get("FCM_CREDENTIALS_FILE"):
+        return NotifyChannel.FCM
+    return None
+
+
+def _push_token(device_id) -> PushToken | None:
+    return db.session.scalar(sa.select(PushToken).where(PushToken.device_id == device_id))
+
+
+def prepare_push(message: OutboxMessage, settings: Settings) -> Request:
+    """The FCM or APNs request of a push message; CannotSend when it must not go at all."""
+    notification = (
+        db.session.get(Notification, message.notification_id)
+        if message.notification_id is not None
+        else None
+    )
+    if notification is None:
+        raise CannotSend("the notification no longer exists")
+    device = db.session.get(Device, notification.device_id)
+    if device is None or device.erased_at is not None:
+        raise CannotSend("the resident erased their data")
+    if device.transferred_at is not None:
+        raise CannotSend("the resident moved to another install")
+    if not preferences_of(device.id).push:
+        raise CannotSend(f"{UNSUBSCRIBED} (push is off)")
+    token = _push_token(device.id)
+    if token is None:
+        raise CannotSend("the install has no push token any more")
+    channel = current_channel(token.platform)
+    if channel is None:
+        raise CannotSend("push is not configured")
+    message.channel = channel  # the service it actually goes through
+    config = current_app.config
+    common = {
+        "message_id": str(message.id),
+        "token": token.token,
+        "title": notification.title,
+        "body": notification.body,
+        "data": push_data(notification),
+    }
+    if channel == NotifyChannel.APNS:
+        if not (
+            config.get("APNS_KEY_ID") and config.get("APNS_TEAM_ID") and config.get("APNS_TOPIC")
+        ):
+            raise CannotSend("APNs needs COPA_APNS_KEY_ID, COPA_APNS_TEAM_ID and COPA_APNS_TOPIC")
+        return apns.request(
+            base_url=str(config["APNS_URL"]),
+            key_file=str(config["APNS_KEY_FILE"]),
+            key_id=str(config["APNS_KEY_ID"]),
+            team_id=str(config["APNS_TEAM_ID"]),
+            topic=str(config["APNS_TOPIC"]),
+            collapse_id=str(notification.id),
+            **common,
+        )
+    return fcm.request(
+        base_url=str(config["FCM_URL"]),
+        credentials_file=str(config["FCM_CREDENTIALS_FILE"]),
+        collapse_key=str(notification.id),
+        **common,
+    )
+
+
+def forget_push_token(message: OutboxMessage, outcome: Outcome) -> None:
+    """The push service said the token is dead: remove it, unless the app has registered a
+    new one since this message was sent (no commit; the relay's transaction)."""
+    notification = db.session.get(Notification, message.notification_id)
+    if notification is None or outcome.recipient is None:
+        return
+    token = db.session.scalar(
+        sa.select(PushToken).where(PushToken.device_id == notification.device_id).with_for_update()
+    )
+    if token is not None and fcm.digest(token.token) == outcome.recipient:
+        db.session.delete(token)
+        log.info("message %s: the push token was unregistered and is removed", message.id)
+
+
+for _channel in (NotifyChannel.FCM, NotifyChannel.APNS):
+    register_resident_channel(_channel, prepare_push, forget_push_token)
