@@ -65,9 +65,19 @@ def run_migrations_online() -> None:
     args = _configure_args(engine.dialect.name)
     args.setdefault("process_revision_directives", process_revision_directives)
     with engine.connect() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table (copy, drop, rename): with foreign keys on,
+            # dropping the old table would cascade to every row that references it (a
+            # report's referrals, a message's delivery attempts). Off for the migration only
+            # (the PRAGMA is ignored inside a transaction: set on the driver's connection before
+            # one begins).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_db.metadata, **args)
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

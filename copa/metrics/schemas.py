@@ -399,7 +399,12 @@ class IssueAreaOut(MetricsAreaOut):
         keys=fields.String(),
         values=fields.Integer(),
         required=True,
-        metadata={"description": "Reports per outcome code (`none_recorded`: none yet)."},
+        metadata={
+            "description": "Reports per outcome code (review/workflow.py REPORT_OUTCOMES: e.g. "
+            "`passed_to_force_control_room`, `with_opcc`, `referred_to_partner`, "
+            "`resolved_by_partner`, `resolved_by_opcc`); `none_recorded` only for a report "
+            "not yet routed or decided."
+        },
     )
     destinations = fields.Dict(
         keys=fields.String(),

@@ -567,7 +567,8 @@ def _notice(report: Report) -> str:
         return EMERGENCY_ADVICE
     if report.unrouted:
         return "Received: OPCC staff will decide who acts on it."
-    return f"Sent to {report.destination_name}."
+    # Not "sent": the relay delivers it later, and may not manage to.
+    return f"Being passed to {report.destination_name}."
 
 
 # --- GET requests, requests/{id}, tokens/{token} ----------------------------------------------
@@ -596,7 +597,9 @@ _CLOSED_AS = {
     "referred_to_partner": "INTERNAL_REFERRAL",
     "passed_to_force_control_room": "INTERNAL_REFERRAL",
     "passed_to_resolution_team": "INTERNAL_REFERRAL",
+    "with_opcc": "INTERNAL_REFERRAL",
     "resolved_by_opcc": "FIXED",
+    "resolved_by_partner": "FIXED",
     "duplicate": "DUPLICATE",
 }
 

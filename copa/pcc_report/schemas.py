@@ -169,7 +169,12 @@ class PccAuthorityIssuesOut(Schema):
         keys=fields.String(),
         values=fields.Integer(),
         required=True,
-        metadata={"description": "Reports per outcome code; `none_recorded` when none yet."},
+        metadata={
+            "description": "Reports per outcome code (routing records a provisional one: "
+            "`passed_to_force_control_room`, `with_opcc` or `referred_to_partner`; a partner's "
+            "resolution `resolved_by_partner`); `none_recorded` only for a report not yet "
+            "routed or decided."
+        },
     )
 
 

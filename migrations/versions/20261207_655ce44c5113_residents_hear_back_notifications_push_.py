@@ -134,9 +134,162 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_report_delivery_failed'), ['delivery_failed'], unique=False)
 
     # ### end Alembic commands ###
+    backfill_outcomes()
+
+
+# --- data: every report that went somewhere has an outcome ------------------------------------
+# Until this revision routing recorded no outcome: a report routed at submission showed as
+# "none recorded" for ever. A report that has a referral and is not back with staff (received)
+# gets the outcome routing now records (by the kind of partner of its latest referral), or
+# resolved_by_partner when that partner resolved it. The report rollups are keyed by outcome,
+# so each moved report's count moves with it (the same keys as copa.metrics.rollups: periods'
+# week and month), and `flask copa reconcile` finds nothing different afterwards.
+
+_report = sa.table(
+    "report",
+    sa.column("id", sa.Uuid()),
+    sa.column("created_at", sa.DateTime()),
+    sa.column("local_authority_code", sa.String()),
+    sa.column("ward_code", sa.String()),
+    sa.column("category_id", sa.Uuid()),
+    sa.column("channel", sa.String()),
+    sa.column("destination_kind", sa.String()),
+    sa.column("status", sa.String()),
+    sa.column("outcome", sa.String()),
+)
+_referral = sa.table(
+    "referral",
+    sa.column("id", sa.Uuid()),
+    sa.column("report_id", sa.Uuid()),
+    sa.column("partner_id", sa.Uuid()),
+    sa.column("state", sa.String()),
+    sa.column("sent_at", sa.DateTime()),
+)
+_partner = sa.table("partner", sa.column("id", sa.Uuid()), sa.column("kind", sa.String()))
+_ROLLUP_KEYS = {
+    "rollup_report": (
+        "week", "local_authority_code", "ward_code", "category_id", "channel",
+        "destination_kind", "outcome",
+    ),
+    "rollup_report_month": (
+        "month", "local_authority_code", "category_id", "channel", "destination_kind", "outcome",
+    ),
+}
+
+_ROLLUP_TYPES = {"week": sa.Date(), "month": sa.Date(), "category_id": sa.Uuid()}
+
+
+def _provisional(partner_kind, referral_state):
+    if referral_state == "resolved":
+        return "resolved_by_partner"
+    if partner_kind == "police":
+        return "passed_to_force_control_room"
+    if partner_kind == "opcc":
+        return "with_opcc"
+    return "referred_to_partner"
+
+
+def backfill_outcomes():
+    from datetime import UTC
+
+    from copa.periods import Quarter, month_of, week_of
+
+    bind = op.get_bind()
+    latest = (
+        sa.select(_referral.c.partner_id, _referral.c.state)
+        .where(_referral.c.report_id == _report.c.id)
+        .order_by(_referral.c.sent_at.desc(), _referral.c.id.desc())
+        .limit(1)
+        .correlate(_report)
+    )
+    latest_kind = (
+        sa.select(_partner.c.kind)
+        .where(_partner.c.id == latest.with_only_columns(_referral.c.partner_id).scalar_subquery())
+        .scalar_subquery()
+    )
+    latest_state = latest.with_only_columns(_referral.c.state).scalar_subquery()
+    rows = bind.execute(
+        sa.select(
+            _report.c.id,
+            _report.c.created_at,
+            _report.c.local_authority_code,
+            _report.c.ward_code,
+            _report.c.category_id,
+            _report.c.channel,
+            _report.c.destination_kind,
+            latest_kind.label("partner_kind"),
+            latest_state.label("referral_state"),
+        ).where(
+            _report.c.outcome.is_(None),
+            _report.c.status != "received",
+            sa.exists().where(_referral.c.report_id == _report.c.id),
+        )
+    ).all()
+    if not rows:
+        return
+    deltas = {}  # (table, key) -> [fiscal_year, fiscal_quarter, count]
+    changes = []
+    for row in rows:
+        outcome = _provisional(row.partner_kind or row.destination_kind, row.referral_state)
+        changes.append({"report_id": row.id, "new_outcome": outcome})
+        created = row.created_at
+        if created.tzinfo is None:  # SQLite keeps naive UTC
+            created = created.replace(tzinfo=UTC)
+        week, month = week_of(created), month_of(created)
+        common = {
+            "local_authority_code": row.local_authority_code or "",
+            "category_id": row.category_id,
+            "channel": row.channel,
+            "destination_kind": row.destination_kind,
+        }
+        for table, period in (("rollup_report", {"week": week}), ("rollup_report_month", {"month": month})):
+            quarter = Quarter.of(week if table == "rollup_report" else month)
+            values = {**period, **common, "ward_code": row.ward_code or ""}
+            for value, sign in (("", -1), (outcome, +1)):
+                key = tuple(
+                    {**values, "outcome": value}[name] for name in _ROLLUP_KEYS[table]
+                )
+                entry = deltas.setdefault(
+                    (table, key), [quarter.fiscal_year, quarter.quarter, 0]
+                )
+                entry[2] += sign
+    bind.execute(
+        sa.update(_report)
+        .where(_report.c.id == sa.bindparam("report_id"))
+        .values(outcome=sa.bindparam("new_outcome")),
+        changes,
+    )
+    for (table, key), (fiscal_year, fiscal_quarter, count) in sorted(
+        deltas.items(), key=lambda item: (item[0][0], tuple(str(v) for v in item[0][1]))
+    ):
+        if count == 0:
+            continue
+        names = _ROLLUP_KEYS[table]
+        rollup = sa.table(
+            table,
+            *(sa.column(name, _ROLLUP_TYPES.get(name, sa.String())) for name in names),
+            sa.column("fiscal_year", sa.Integer()),
+            sa.column("fiscal_quarter", sa.Integer()),
+            sa.column("count", sa.BigInteger()),
+        )
+        where = [rollup.c[name] == value for name, value in zip(names, key, strict=True)]
+        moved = bind.execute(
+            sa.update(rollup).where(*where).values(count=rollup.c["count"] + count)
+        )
+        if moved.rowcount == 0:
+            bind.execute(
+                sa.insert(rollup).values(
+                    **dict(zip(names, key, strict=True)),
+                    fiscal_year=fiscal_year,
+                    fiscal_quarter=fiscal_quarter,
+                    count=count,
+                )
+            )
 
 
 def downgrade():
+    # The outcomes backfilled by upgrade() stay: they are true of the reports, and the codes
+    # are plain strings to the older code.
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_delivery_failed'))

@@ -91,7 +91,8 @@ def test_a_decision_moves_the_report_to_its_outcome_in_the_rollup(app, client, c
     resident = bearer(register_device(client)["access_token"])
     reviewer = staff_user(app, client, "reviewer")
     report = submit(client, resident, category="question", would_have_called_101="yes")
-    assert rollup_count(app, ReportRollup, outcome="") == 1
+    # Routed to the OPCC as it was submitted: provisionally with them.
+    assert rollup_count(app, ReportRollup, outcome="with_opcc") == 1
 
     moved = client.post(
         f"/v1/staff/reports/{report['id']}/transitions",
@@ -100,7 +101,7 @@ def test_a_decision_moves_the_report_to_its_outcome_in_the_rollup(app, client, c
     )
 
     assert moved.status_code == 200, moved.get_json()
-    assert rollup_count(app, ReportRollup, outcome="") == 0
+    assert rollup_count(app, ReportRollup, outcome="with_opcc") == 0
     assert (
         rollup_count(app, ReportRollup, outcome="resolved_by_opcc", ward_code=MIDDLEHAVEN_WARD) == 1
     )
@@ -136,7 +137,8 @@ def test_reconcile_names_a_rollup_that_drifted_and_repair_rewrites_it(app, clien
 
     assert exit_code == 1
     assert re.search(
-        r"MISMATCH rollup_report \[.*outcome=\]: expected \{'count': 1\}, rollup has \{'count': 3\}",
+        r"MISMATCH rollup_report \[.*outcome=passed_to_force_control_room\]: "
+        r"expected \{'count': 1\}, rollup has \{'count': 3\}",
         output,
     ), output
     assert "mismatches: 1" in output

@@ -82,7 +82,7 @@ def test_a_request_becomes_an_attributed_routed_report(app, client, open311_clie
     assert response.status_code == 201, response.get_data(as_text=True)
     [answer] = response.get_json()
     assert answer["service_request_id"].startswith("COPA-")
-    assert answer["service_notice"] == "Sent to Middlesbrough Council."
+    assert answer["service_notice"] == "Being passed to Middlesbrough Council."
     assert answer["account_id"] == "fms-user-42"
     with app.app_context():
         report = db.session.scalar(
@@ -510,7 +510,7 @@ def test_a_request_and_its_token(client, open311_client):
     assert request.findtext("service_request_id") == reference
     assert request.findtext("status") == "open"
     assert request.findtext("agency_responsible") == "Middlesbrough Council"
-    assert request.findtext("status_notes") == "Sent to Middlesbrough Council."
+    assert request.findtext("status_notes") == "Passed to Middlesbrough Council."
     assert float(request.findtext("lat")) == pytest.approx(54.5762)
     by_token = client.get(f"/open311/v2/tokens/{token}.json?api_key={key}")
     assert by_token.get_json() == [{"service_request_id": reference, "token": token}]
@@ -532,6 +532,8 @@ PLAIN_AND_EXTENDED = [
     ("closed", "passed_to_force_control_room", "closed", "INTERNAL_REFERRAL"),
     ("closed", "passed_to_resolution_team", "closed", "INTERNAL_REFERRAL"),
     ("closed", "resolved_by_opcc", "closed", "FIXED"),
+    ("closed", "with_opcc", "closed", "INTERNAL_REFERRAL"),
+    ("closed", "resolved_by_partner", "closed", "FIXED"),
     ("closed", "duplicate", "closed", "DUPLICATE"),
     ("closed", None, "closed", "CLOSED"),
     ("duplicate", "duplicate", "closed", "DUPLICATE"),

@@ -126,12 +126,12 @@ def test_rerouting_withdraws_the_open_referral_and_refers_to_the_new_partner(
     assert new["partner"]["id"] == council and new["state"] == "sent"
     assert shown["destination"] == {"kind": "council", "name": "Middlesbrough Council"}
     assert shown["outcome"] == "referred_to_partner"
-    assert shown["timeline"][-1]["public_note"] == "Sent to Middlesbrough Council."
+    assert shown["timeline"][-1]["public_note"] == "Passed to Middlesbrough Council."
     # Neither partner has a delivery channel: no outbox message, and no withdrawal either.
     assert table_counts(app, OutboxMessage) == {"outbox_message": 0}
     resident_view = client.get(f"/v1/reports/{report['id']}", headers=resident).get_json()
     assert resident_view["destination"]["name"] == "Middlesbrough Council"
-    assert resident_view["timeline"][-1]["public_note"] == "Sent to Middlesbrough Council."
+    assert resident_view["timeline"][-1]["public_note"] == "Passed to Middlesbrough Council."
     assert "internal_note" not in resident_view["timeline"][-1]
 
 

@@ -164,7 +164,7 @@ def test_partner_acts_on_its_referral_and_the_resident_sees_each_note(
     assert seen["status"] == "resolved"
     assert [(e["to_status"], e["public_note"]) for e in seen["timeline"]] == [
         ("received", "Report received."),
-        ("routed", "Sent to Graffiti Busters."),
+        ("routed", "Passed to Graffiti Busters."),
         ("acknowledged", "Graffiti Busters has received it."),
         ("in_progress", "A cleaning crew is booked for Tuesday."),
         ("resolved", "The shelter has been cleaned."),

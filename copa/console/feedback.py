@@ -1,0 +1,66 @@
+"""The console's page for a compliment or suggestion: read it, pass a compliment on or answer a
+suggestion (the same use cases as POST /v1/staff/feedback/<id>/pass-on and /answer)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import flash, g, redirect, request, url_for
+from marshmallow import ValidationError
+
+from copa.console.views import QUEUE, blp, console_page, load_form, page
+from copa.db import db
+from copa.review import schemas as review_schemas
+from copa.review import service as review
+from copa.review.workflow import allowed_feedback_transitions
+from copa.web.problems import Problem, flatten_messages
+
+
+def _feedback_page(feedback_id: uuid.UUID, status: int = 200, **context: Any) -> tuple[str, int]:
+    if status >= 400:
+        db.session.rollback()  # a refused change leaves nothing behind, nor any lock held
+    item = review.staff_feedback(feedback_id)
+    return page(
+        "console/feedback.html",
+        status,
+        feedback=review_schemas.StaffFeedbackOut().dump(item),
+        allowed=allowed_feedback_transitions(item),
+        **context,
+    )
+
+
+@blp.route("/feedback/<uuid:feedback_id>")
+@console_page(*QUEUE)
+def feedback(feedback_id: uuid.UUID):
+    return _feedback_page(feedback_id)
+
+
+def _handle(feedback_id: uuid.UUID, schema, use_case, done: str):  # noqa: ANN001, ANN202
+    try:
+        payload = load_form(schema, request.form)
+        use_case(g.principal, feedback_id, payload)
+    except ValidationError as error:
+        return _feedback_page(feedback_id, 422, errors=flatten_messages(error.messages))
+    except Problem as problem:
+        if problem.status == 404:
+            raise
+        return _feedback_page(feedback_id, problem.status, errors={"state": [problem.detail or ""]})
+    flash(done)
+    return redirect(url_for("console.feedback", feedback_id=feedback_id), 303)
+
+
+@blp.route("/feedback/<uuid:feedback_id>/pass-on", methods=["POST"])
+@console_page(*QUEUE)
+def feedback_pass_on(feedback_id: uuid.UUID):
+    return _handle(
+        feedback_id, review_schemas.FeedbackPassOnIn(), review.pass_on_compliment, "Passed on."
+    )
+
+
+@blp.route("/feedback/<uuid:feedback_id>/answer", methods=["POST"])
+@console_page(*QUEUE)
+def feedback_answer(feedback_id: uuid.UUID):
+    return _handle(
+        feedback_id, review_schemas.FeedbackAnswerIn(), review.answer_suggestion, "Answered."
+    )
