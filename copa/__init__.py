@@ -92,7 +92,9 @@ def import_models() -> None:
     from copa.confidence import models as _confidence  # noqa: F401
     from copa.feedback import models as _feedback  # noqa: F401
     from copa.metrics import models as _metrics  # noqa: F401
+    from copa.notifications import email as _email  # noqa: F401 - the resident_email channel
     from copa.notifications import models as _notifications  # noqa: F401
+    from copa.notifications import push as _push  # noqa: F401
     from copa.open311 import models as _open311  # noqa: F401
     from copa.outbox import models as _outbox  # noqa: F401
     from copa.privacy import models as _privacy  # noqa: F401
@@ -105,6 +107,7 @@ def import_models() -> None:
 def register_blueprints(app: Flask) -> None:
     from copa.areas.views import blp as areas
     from copa.auth.views import blp as auth
+    from copa.auth.views import me as continuity
     from copa.auth.views import users
     from copa.call_statistics.views import blp as call_statistics
     from copa.catalog.views import blp as catalog
@@ -113,6 +116,9 @@ def register_blueprints(app: Flask) -> None:
     from copa.feedback.views import blp as feedback
     from copa.feedback.views import complaints
     from copa.metrics.views import blp as metrics
+    from copa.notifications.message_views import resident_messages, staff_messages
+    from copa.notifications.unsubscribe_views import blp as unsubscribe
+    from copa.notifications.views import blp as notifications
     from copa.open311.views import blp as open311
     from copa.open311.views import clients as open311_clients
     from copa.open_data.views import blp as open_data
@@ -128,6 +134,9 @@ def register_blueprints(app: Flask) -> None:
         health,
         auth,
         privacy,
+        continuity,
+        notifications,
+        unsubscribe,
         areas,
         catalog,
         reports,
@@ -139,6 +148,8 @@ def register_blueprints(app: Flask) -> None:
         deliveries,
         staff,
         complaints,
+        resident_messages,
+        staff_messages,
         users,
         audit,
         metrics,

@@ -32,6 +32,13 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_LOGIN": "10/minute",
     "RATELIMIT_DEVICES": "20/hour",
     "RATELIMIT_REFRESH": "60/hour",
+    # A resident's app signing in again with its device secret (per client address).
+    "RATELIMIT_DEVICE_SESSIONS": "20/hour",
+    # Moving to a new phone: one-time transfer codes, per device; redeeming, per device and
+    # per address.
+    "TRANSFER_CODE_MINUTES": 15,
+    "RATELIMIT_TRANSFER_CODES": "5/hour",
+    "RATELIMIT_TRANSFER_REDEEM": "10/hour",
     "PROXY_COUNT": 0,
     "MAX_BODY_BYTES": 9 * 1024 * 1024,
     "MAX_JSON_BYTES": 64 * 1024,
@@ -49,6 +56,8 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_FEEDBACK_PER_ADDRESS": "300/hour",
     "RATELIMIT_PHOTOS": "60/hour",
     "RATELIMIT_PHOTOS_PER_ADDRESS": "600/hour",
+    "RATELIMIT_MESSAGES": "30/hour",  # a resident's answers and added information
+    "RATELIMIT_MESSAGES_PER_ADDRESS": "300/hour",
     # Open311 GeoReport v2 (inbound): per client api_key; FixMyStreet sends in batches.
     "RATELIMIT_OPEN311": "1200/hour",
     "OPEN311_CONTACT": "Office of the Police and Crime Commissioner for Cleveland",
@@ -80,6 +89,16 @@ DEFAULTS: dict[str, object] = {
     "SMTP_URL": None,  # smtp://user:pass@host:587 (STARTTLS) or smtps://...; none: .eml files
     "MAIL_FROM": "COPA <no-reply@copa.example>",
     "MAIL_DIR": None,  # where .eml files go without SMTP_URL; default instance/mail
+    # This service as residents reach it (no trailing slash): the unsubscribe link in emails.
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    # Push to residents' phones (relay channels fcm, apns); with none set, push is off.
+    "FCM_CREDENTIALS_FILE": None,  # a Firebase service-account JSON (its project_id is used)
+    "FCM_URL": "https://fcm.googleapis.com",
+    "APNS_KEY_FILE": None,  # an APNs auth key (.p8): iOS tokens then go to Apple directly
+    "APNS_KEY_ID": None,
+    "APNS_TEAM_ID": None,
+    "APNS_TOPIC": None,  # the app's bundle id
+    "APNS_URL": "https://api.push.apple.com",
     # Repeat antisocial behaviour (DOMAIN.md; the ASB Case Review threshold): this many reports
     # of these categories (comma-separated codes) within the window flag each other for staff.
     "REPEAT_ASB_CATEGORIES": "asb,vehicle_asb,housing_asb",

@@ -28,6 +28,7 @@ from PIL import Image
 from copa.call_statistics.models import CallStatistics
 from copa.db import db
 from copa.feedback.models import ComplaintCase
+from copa.notifications.unsubscribe import token_for
 from copa.open311.service import create_client
 from copa.outbox.models import OutboxMessage
 from copa.periods import Quarter, today_london
@@ -86,6 +87,9 @@ FEEDBACK_EMAIL = "a.feedback.contact@example.org"
 SEE_REPORT = frozenset({"resident_a", "reviewer", "admin", "partner_x"})
 SEE_REPORT_CONTACT = frozenset({"resident_a", "reviewer", "admin"})  # not shared with partners
 SEE_FEEDBACK = frozenset({"resident_a", "reviewer", "resolution", "admin"})
+# A's messages to staff: never a partner's, until staff pass one on.
+REPORT_MESSAGE_WORDS = "The sprayer wore a Tangerine-hooded jacket"
+FEEDBACK_MESSAGE_WORDS = "It happened outside the Quokka-lane chip shop"
 
 
 def _png() -> bytes:
@@ -99,6 +103,7 @@ class Entry:
     allowed: frozenset[str]
     owner: str | None = None  # the one principal (of the allowed role) whose object it is
     body: Callable[[], dict] | None = None  # keyword arguments for the request
+    world_body: Callable[[World], dict] | None = None  # the same, made from the world
 
     def expected(self, principal: str) -> str:
         """'allow', or the status a refused caller gets."""
@@ -163,6 +168,13 @@ def _photo_upload() -> dict:
     return {"data": {"photo": (io.BytesIO(_png()), "p.png")}, "content_type": "multipart/form-data"}
 
 
+def _one_click() -> dict:
+    return {
+        "data": "List-Unsubscribe=One-Click",
+        "content_type": "application/x-www-form-urlencoded",
+    }
+
+
 def _open311_request() -> dict:
     form = {
         "service_code": "graffiti",
@@ -184,12 +196,29 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/auth/logout"): Entry(ANY_SIGNED_IN),
     ("GET", "/v1/me"): Entry(ANY_SIGNED_IN),
     ("DELETE", "/v1/me"): Entry(RESIDENT),
+    # A's device secret, sent by anyone, opens a new sign-in of A's install (nothing else).
+    ("POST", "/v1/auth/devices/<device_id>/sessions"): Entry(
+        PUBLIC, world_body=lambda world: {"json": {"device_secret": world.ids["device_secret"]}}
+    ),
+    ("POST", "/v1/me/transfer-codes"): Entry(RESIDENT),
+    ("POST", "/v1/me/transfer"): Entry(RESIDENT, body=_json(code="ABCD-EFGH-JKMN-PQRS-TVWX")),
+    ("GET", "/v1/me/notifications"): Entry(RESIDENT),
+    ("POST", "/v1/me/notifications/read"): Entry(RESIDENT, body=_json(all=True)),
+    ("PUT", "/v1/me/push-token"): Entry(
+        RESIDENT, body=_json(platform="android", token="fcm-token-for-the-matrix-0123456789")
+    ),
+    ("DELETE", "/v1/me/push-token"): Entry(RESIDENT),
+    ("GET", "/v1/me/notification-preferences"): Entry(RESIDENT),
+    ("PATCH", "/v1/me/notification-preferences"): Entry(RESIDENT, body=_json(push=True)),
     # public lists
     ("GET", "/v1/areas"): Entry(PUBLIC),
     ("GET", "/v1/areas/lookup"): Entry(PUBLIC),
     ("GET", "/v1/categories"): Entry(PUBLIC),
     ("GET", "/v1/categories/<code>"): Entry(PUBLIC),
     ("GET", "/v1/confidence/question"): Entry(PUBLIC),
+    # the unsubscribe link of residents' emails (A's report contact's): the token is the key
+    ("GET", "/v1/unsubscribe/<unsubscribe_token>"): Entry(PUBLIC),
+    ("POST", "/v1/unsubscribe/<unsubscribe_token>"): Entry(PUBLIC, body=_one_click),
     # residents
     ("POST", "/v1/reports"): Entry(RESIDENT),
     ("GET", "/v1/reports"): Entry(RESIDENT),
@@ -201,6 +230,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/feedback"): Entry(RESIDENT),
     ("GET", "/v1/feedback"): Entry(RESIDENT),
     ("GET", "/v1/feedback/<feedback_id>"): Entry(RESIDENT, owner="resident_a"),
+    ("GET", "/v1/reports/<report_id>/messages"): Entry(RESIDENT, owner="resident_a"),
+    ("POST", "/v1/reports/<report_id>/messages"): Entry(
+        RESIDENT, owner="resident_a", body=_json(text="It is back again tonight.")
+    ),
+    ("GET", "/v1/feedback/<feedback_id>/messages"): Entry(RESIDENT, owner="resident_a"),
+    ("POST", "/v1/feedback/<feedback_id>/messages"): Entry(
+        RESIDENT, owner="resident_a", body=_json(text="He was on foot patrol.")
+    ),
     ("POST", "/v1/feedback/<feedback_id>/satisfaction"): Entry(
         RESIDENT, owner="resident_a", body=_json(score=4)
     ),
@@ -223,7 +260,17 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/staff/reports/<report_id>/assignment"): Entry(REVIEW),
     ("POST", "/v1/staff/reports/<report_id>/notes"): Entry(REVIEW),
     ("POST", "/v1/staff/reports/<report_id>/redactions"): Entry(REVIEW),
+    ("POST", "/v1/staff/reports/<report_id>/messages"): Entry(
+        REVIEW, body=_json(text="When did it start?", kind="information_request")
+    ),
+    ("POST", "/v1/staff/reports/<report_id>/messages/<resident_message_id>/pass-on"): Entry(REVIEW),
     ("GET", "/v1/staff/feedback/<feedback_id>"): Entry(QUEUE),
+    ("POST", "/v1/staff/feedback/<feedback_id>/pass-on"): Entry(
+        QUEUE, body=_json(passed_to="Middlesbrough Neighbourhood Policing Team")
+    ),
+    ("POST", "/v1/staff/feedback/<feedback_id>/answer"): Entry(
+        QUEUE, body=_json(response="Thank you: we will look at it.")
+    ),
     ("GET", "/v1/staff/deliveries"): Entry(REVIEW),
     ("POST", "/v1/staff/deliveries/<message_id>/retry"): Entry(REVIEW),
     ("POST", "/v1/staff/confidence/tallies"): Entry(TALLIES),
@@ -236,6 +283,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/staff/complaints/<case_id>/actions"): Entry(COMPLAINTS),
     ("POST", "/v1/staff/complaints/<case_id>/allegations"): Entry(COMPLAINTS),
     ("POST", "/v1/staff/complaints/<case_id>/notes"): Entry(COMPLAINTS),
+    ("POST", "/v1/staff/complaints/<case_id>/messages"): Entry(
+        COMPLAINTS, body=_json(text="We are looking into it.", kind="message")
+    ),
     # admin
     ("POST", "/v1/admin/partners"): Entry(ADMIN),
     ("GET", "/v1/admin/partners"): Entry(ADMIN),
@@ -344,6 +394,8 @@ def world(app, client, tmp_path, monkeypatch) -> World:
         tokens = register_device(client)
         found.access[name] = bearer(tokens["access_token"])
         found.refresh[name] = bearer(tokens["refresh_token"])
+        if name == "resident_a":
+            found.ids.update(device_id=tokens["device_id"], device_secret=tokens["device_secret"])
 
     a = found.access["resident_a"]
     report = client.post(
@@ -372,6 +424,18 @@ def world(app, client, tmp_path, monkeypatch) -> World:
         headers=a,
     )
     assert feedback.status_code == 201, feedback.get_json()
+    report_message = client.post(
+        f"/v1/reports/{report.get_json()['id']}/messages",
+        json={"text": REPORT_MESSAGE_WORDS},
+        headers=a,
+    )
+    assert report_message.status_code == 201, report_message.get_json()
+    feedback_message = client.post(
+        f"/v1/feedback/{feedback.get_json()['id']}/messages",
+        json={"text": FEEDBACK_MESSAGE_WORDS},
+        headers=a,
+    )
+    assert feedback_message.status_code == 201, feedback_message.get_json()
     vote = client.post(
         "/v1/confidence/votes", json={"option": "neither", "area": "E05001497"}, headers=a
     )
@@ -381,6 +445,7 @@ def world(app, client, tmp_path, monkeypatch) -> World:
         photo_id=photo.get_json()["id"],
         feedback_id=feedback.get_json()["id"],
         vote_id=vote.get_json()["id"],
+        resident_message_id=report_message.get_json()["id"],
         code="graffiti",
         fmt="json",
         service_code="graffiti",
@@ -395,6 +460,8 @@ def world(app, client, tmp_path, monkeypatch) -> World:
         FEEDBACK_WORDS: SEE_FEEDBACK,
         feedback.get_json()["reference"]: SEE_FEEDBACK,
         FEEDBACK_EMAIL: SEE_FEEDBACK,
+        REPORT_MESSAGE_WORDS: SEE_REPORT_CONTACT,
+        FEEDBACK_MESSAGE_WORDS: SEE_FEEDBACK,
     }
     with app.app_context():
         report_id = uuid.UUID(found.ids["report_id"])
@@ -409,6 +476,7 @@ def world(app, client, tmp_path, monkeypatch) -> World:
         )
         found.ids.update(referral_id=str(referral.id), message_id=str(message.id))
         found.ids["case_id"] = str(case.id)
+        found.ids["unsubscribe_token"] = token_for(referral.report.contact_id)
         quarter = _last_quarter()
         figures = CallStatistics(
             fiscal_year=quarter.fiscal_year,
@@ -454,7 +522,11 @@ def test_route_allows_and_refuses_as_declared_and_leaks_nothing(client, world, m
         tokens = world.refresh if entry.allowed == REFRESH else world.access
         headers = tokens.get(principal, {})
         kwargs = (
-            entry.body() if entry.body else ({"json": {}} if method in ("POST", "PATCH") else {})
+            entry.world_body(world)
+            if entry.world_body
+            else entry.body()
+            if entry.body
+            else ({"json": {}} if method in ("POST", "PATCH") else {})
         )
         response = client.open(url, method=method, headers=headers, **kwargs)
         status = response.status_code

@@ -24,6 +24,8 @@ from copa.db import db
 from copa.feedback import schemas
 from copa.feedback import service as feedback
 from copa.feedback.models import AllegationGroup, ComplaintState, ServiceRecoveryKind
+from copa.notifications import message_schemas
+from copa.notifications import messages as resident_messages
 from copa.periods import LONDON
 from copa.review import schemas as review_schemas
 from copa.review.workflow import COMPLAINT_OUTCOMES
@@ -266,5 +268,20 @@ def complaint_note(case_id: uuid.UUID):
         request.form,
         feedback.add_complaint_note,
         "Note added.",
+        "text",
+    )
+
+
+@blp.route("/complaints/<uuid:case_id>/messages", methods=["POST"])
+@console_page(*CASE_HOLDERS)
+def complaint_message(case_id: uuid.UUID):
+    """Ask the complainant for more information, or send them a message (as the API does)."""
+    return _act(
+        case_id,
+        "message",
+        message_schemas.StaffMessageIn(),
+        request.form,
+        resident_messages.message_resident_on_complaint,
+        "Sent to the complainant.",
         "text",
     )

@@ -37,6 +37,8 @@ from werkzeug.exceptions import HTTPException
 
 from copa.console import service
 from copa.db import db
+from copa.notifications import message_schemas
+from copa.notifications import messages as resident_messages
 from copa.periods import LONDON
 from copa.review import schemas as review_schemas
 from copa.review import service as review
@@ -325,6 +327,27 @@ def report_note(report_id: uuid.UUID):
     return redirect(url_for("console.report", report_id=report_id), 303)
 
 
+@blp.route("/reports/<uuid:report_id>/messages", methods=["POST"])
+@console_page(*REVIEW)
+def report_message(report_id: uuid.UUID):
+    """Ask the resident for more information, or send them a message (as the API does)."""
+    try:
+        payload = load_form(message_schemas.StaffMessageIn(), request.form)
+        resident_messages.message_resident_on_report(g.principal, report_id, payload)
+    except ValidationError as error:
+        return _report_page(report_id, 422, message_errors=flatten_messages(error.messages))
+    except Problem as problem:
+        if problem.status == 404:
+            raise
+        return _report_page(
+            report_id,
+            problem.status,
+            message_errors=problem.errors or {"text": [problem.detail or ""]},
+        )
+    flash("Sent to the resident.")
+    return redirect(url_for("console.report", report_id=report_id), 303)
+
+
 @blp.route("/reports/<uuid:report_id>/photos/<uuid:photo_id>")
 @console_page(*REVIEW)
 def report_photo(report_id: uuid.UUID, photo_id: uuid.UUID):
@@ -333,4 +356,4 @@ def report_photo(report_id: uuid.UUID, photo_id: uuid.UUID):
 
 # The other sections register their pages on the same blueprint (imported last: they use the
 # helpers above).
-from copa.console import complaints, operations  # noqa: E402, F401
+from copa.console import complaints, feedback, operations  # noqa: E402, F401

@@ -15,8 +15,10 @@ from marshmallow import (
 from copa.areas.schemas import GSS_CODE, AreaOut, PointIn
 from copa.db import utcnow
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
+from copa.notifications.message_schemas import StaffMessageOut
+from copa.notifications.schemas import SentOut
 from copa.periods import today_london
-from copa.privacy.schemas import ContactIn, ContactOut
+from copa.privacy.schemas import ContactIn, ContactOut, ResidentContactOut
 from copa.review.schemas import (
     AssigneeFilter,
     AuditEventOut,
@@ -144,8 +146,29 @@ class FeedbackOut(Schema):
     incident_date = fields.Date(allow_none=True)
     area = fields.Nested(AreaOut, allow_none=True)
     officer_identifier = fields.String(allow_none=True)
-    contact = fields.Nested(ContactOut, allow_none=True)
+    contact = fields.Nested(ResidentContactOut, allow_none=True)
     created_at = fields.DateTime(required=True)
+    state = fields.String(
+        required=True,
+        metadata={
+            "description": "A compliment or suggestion: received, passed_on, answered or "
+            "closed (a dissatisfaction: see its complaint case).",
+            "example": "closed",
+        },
+    )
+    passed_to = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Who a compliment was passed on to.",
+            "example": "Middlesbrough NPT",
+        },
+    )
+    response = fields.String(
+        allow_none=True, metadata={"description": "The answer given to a suggestion."}
+    )
+    handled_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When it was passed on or answered."}
+    )
     complaint = fields.Nested(
         FeedbackComplaintOut,
         allow_none=True,
@@ -316,6 +339,16 @@ class ComplaintOut(_ComplaintBase):
         metadata={"type": "array", "items": {"type": "string"}},
     )
     satisfaction = satisfaction_field()
+    messages = fields.List(
+        fields.Nested(StaffMessageOut),
+        required=True,
+        metadata={"description": "The conversation with the complainant, oldest first."},
+    )
+    notifications = fields.List(
+        fields.Nested(SentOut),
+        required=True,
+        metadata={"description": "What the complainant was told, per channel, oldest first."},
+    )
     audit = fields.List(
         fields.Nested(AuditEventOut),
         required=True,

@@ -24,10 +24,12 @@ class Text:
 CATALOGUE: dict[str, dict[str, Text]] = {
     # reports
     "report.received": {
-        "en": Text("Report {reference} received", "We have your report. It has gone to {destination}.")
+        "en": Text(
+            "Report {reference} received", "We have your report. It is going to {destination}."
+        )
     },
     "report.routed": {
-        "en": Text("Update on {reference}", "Your report has been sent to {destination}.")
+        "en": Text("Update on {reference}", "Your report is being passed to {destination}.")
     },
     "report.acknowledged": {
         "en": Text("Update on {reference}", "{destination} has received your report.")
@@ -53,9 +55,7 @@ CATALOGUE: dict[str, dict[str, Text]] = {
             "Your report is about something already reported; it is being dealt with there.",
         )
     },
-    "report.rejected": {
-        "en": Text("Update on {reference}", "We cannot take your report further.")
-    },
+    "report.rejected": {"en": Text("Update on {reference}", "We cannot take your report further.")},
     "report.reopened": {
         "en": Text("Update on {reference}", "Your report is being looked at again.")
     },
@@ -66,7 +66,9 @@ CATALOGUE: dict[str, dict[str, Text]] = {
         )
     },
     "question.answered": {
-        "en": Text("Your question {reference} has been answered", "Open the app to read the answer.")
+        "en": Text(
+            "Your question {reference} has been answered", "Open the app to read the answer."
+        )
     },
     # two-way messages
     "information.requested": {
@@ -75,12 +77,12 @@ CATALOGUE: dict[str, dict[str, Text]] = {
             "Open the app to read the question and answer it.",
         )
     },
-    "message.received": {
-        "en": Text("New message about {reference}", "Open the app to read it.")
-    },
+    "message.received": {"en": Text("New message about {reference}", "Open the app to read it.")},
     # compliments and suggestions
     "feedback.received": {
-        "en": Text("Feedback {reference} received", "Thank you. We will tell you what happens next.")
+        "en": Text(
+            "Feedback {reference} received", "Thank you. We will tell you what happens next."
+        )
     },
     "compliment.passed_on": {
         "en": Text(
@@ -99,7 +101,10 @@ CATALOGUE: dict[str, dict[str, Text]] = {
         )
     },
     "complaint.contacted": {
-        "en": Text("Update on {reference}", "The Resolution Team has made first contact about your complaint.")
+        "en": Text(
+            "Update on {reference}",
+            "The Resolution Team has made first contact about your complaint.",
+        )
     },
     "complaint.service_recovery": {
         "en": Text("Update on {reference}", "The Resolution Team is working to put things right.")

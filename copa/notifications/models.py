@@ -94,9 +94,7 @@ class ResidentMessage(UUIDPrimaryKey, db.Model):
 
     __tablename__ = "resident_message"
     __table_args__ = (
-        sa.CheckConstraint(
-            "(report_id IS NULL) <> (feedback_id IS NULL)", name="one_submission"
-        ),
+        sa.CheckConstraint("(report_id IS NULL) <> (feedback_id IS NULL)", name="one_submission"),
     )
 
     report_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -70,11 +70,10 @@ def notify(
         event,
         preferences.language,
         reference=submission.reference,
-        destination=destination
-        or (report.destination_name if report is not None else None)
-        or "",
-        outcome=outcome if outcome is not None else (report.outcome if report is not None else "")
-        or "",
+        destination=destination or (report.destination_name if report is not None else None) or "",
+        outcome=outcome
+        if outcome is not None
+        else (report.outcome if report is not None else "") or "",
     )
     notification = Notification(
         id=uuid.uuid4(),
@@ -215,9 +214,7 @@ def get_preferences(principal: Principal) -> NotificationPreferences:
     return preferences_of(principal.id)
 
 
-def update_preferences(
-    principal: Principal, changes: Mapping[str, Any]
-) -> NotificationPreferences:
+def update_preferences(principal: Principal, changes: Mapping[str, Any]) -> NotificationPreferences:
     """PATCH /v1/me/notification-preferences: change any of push, email, quiet hours, language."""
     begin_write()
     preferences = db.session.get(NotificationPreferences, principal.id)
@@ -349,7 +346,7 @@ def sent_to_resident(
     for message in db.session.scalars(
         sa.select(OutboxMessage)
         .where(OutboxMessage.notification_id.in_(list(messages)))
-        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        .order_by(OutboxMessage.created_at, OutboxMessage.channel, OutboxMessage.id)
     ):
         messages[message.notification_id].append(message)
     now = utcnow()
@@ -392,7 +389,9 @@ def _result(message: OutboxMessage, now: datetime) -> str:
     if message.state == MessageState.DEAD:
         return "failed"
     if message.state == MessageState.CANCELLED:
-        return "unsubscribed" if (message.last_error or "").startswith(UNSUBSCRIBED) else "cancelled"
+        return (
+            "unsubscribed" if (message.last_error or "").startswith(UNSUBSCRIBED) else "cancelled"
+        )
     if message.held_until is not None and message.attempts == 0 and message.held_until > now:
         return "held"
     return "pending" if message.attempts == 0 else "retrying"

@@ -10,10 +10,17 @@ import sqlalchemy as sa
 from flask import current_app
 
 from copa.auth.models import Device, User
-from copa.auth.service import revoke_all_for_device
+from copa.auth.service import end_device_continuity, revoke_all_for_device
 from copa.confidence.models import Vote
 from copa.db import begin_write, db, utcnow
 from copa.feedback.models import Feedback
+from copa.notifications.models import (
+    MessageDirection,
+    Notification,
+    NotificationPreferences,
+    PushToken,
+    ResidentMessage,
+)
 from copa.privacy.models import Contact
 from copa.reports.models import Report
 from copa.web.access import Principal
@@ -21,7 +28,7 @@ from copa.web.models import IdempotencyKey
 from copa.web.problems import Forbidden
 
 
-def new_contact(device_id: uuid.UUID, details: Mapping[str, str] | None) -> Contact | None:
+def new_contact(device_id: uuid.UUID, details: Mapping[str, object] | None) -> Contact | None:
     """Keep the contact details given with a submission (part of the caller's transaction)."""
     if not details:
         return None
@@ -30,6 +37,7 @@ def new_contact(device_id: uuid.UUID, details: Mapping[str, str] | None) -> Cont
         name=details.get("name"),
         email=details.get("email"),
         phone=details.get("phone"),
+        notify_by_email=bool(details.get("email") and details.get("notify_by_email")),
     )
     db.session.add(contact)
     return contact
@@ -85,11 +93,23 @@ def erase_resident(principal: Principal) -> None:
         db.session.execute(sa.update(model).where(model.device_id == device_id).values(**values))
     db.session.execute(sa.update(Vote).where(Vote.device_id == device_id).values(device_id=None))
     db.session.execute(sa.delete(Contact).where(Contact.device_id == device_id))
+    # The resident's own messages to staff (what staff wrote to them stays: it names nobody).
+    db.session.execute(
+        sa.delete(ResidentMessage).where(
+            ResidentMessage.device_id == device_id,
+            ResidentMessage.direction == MessageDirection.FROM_RESIDENT,
+        )
+    )
+    # What it was told, how to reach it and its choices: nothing more is sent afterwards
+    # (pending pushes and emails find no notification, token or address and are cancelled).
+    for model in (Notification, PushToken, NotificationPreferences):
+        db.session.execute(sa.delete(model).where(model.device_id == device_id))
     # Stored responses of the device's retried requests may repeat what it sent.
     db.session.execute(
         sa.delete(IdempotencyKey).where(IdempotencyKey.principal == principal.subject)
     )
     revoke_all_for_device(device_id, "erased")
+    end_device_continuity(device_id)  # its secret and transfer codes open nothing any more
     db.session.execute(
         sa.update(Device)
         .where(Device.id == device_id)

@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from copa.areas.schemas import AreaOut, PointIn
-from copa.privacy.schemas import ContactIn, ContactOut
+from copa.privacy.schemas import ContactIn, ResidentContactOut
 from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
 
@@ -120,7 +120,7 @@ class ReportOut(ReportSummaryOut):
     happening_now = fields.Boolean(required=True)
     answers = fields.Dict(required=True)
     anonymous = fields.Boolean(required=True)
-    contact = fields.Nested(ContactOut, allow_none=True)
+    contact = fields.Nested(ResidentContactOut, allow_none=True)
     share_contact_with_partner = fields.Boolean(required=True)
     would_have_called_101 = fields.String(allow_none=True)
     destination = fields.Nested(DestinationOut, required=True)

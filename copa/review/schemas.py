@@ -6,7 +6,10 @@ from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from copa.areas.schemas import GSS_CODE, AreaOut
-from copa.feedback.models import ComplaintState, FeedbackKind
+from copa.feedback.models import ComplaintState, FeedbackKind, FeedbackState
+from copa.notifications.message_schemas import StaffMessageOut
+from copa.notifications.schemas import SentOut
+from copa.notifications.service import sent_to_resident
 from copa.outbox.views import DeliveryOut, DeliveryPartnerOut
 from copa.privacy.schemas import ContactOut
 from copa.reports.models import ReportStatus
@@ -59,8 +62,14 @@ class AuditEventOut(Schema):
 # --- the staff review of reports (GET /v1/staff/queue, /v1/staff/reports/...) -----------------
 
 QUEUE_KINDS = ("report", "feedback", *(str(kind) for kind in FeedbackKind))
-# A report's status, a complaint case's state, or "received" (compliments and suggestions).
-QUEUE_STATUSES = sorted({*(str(s) for s in ReportStatus), *(str(s) for s in ComplaintState)})
+# A report's status, a complaint case's state, or a compliment's or suggestion's state.
+QUEUE_STATUSES = sorted(
+    {
+        *(str(s) for s in ReportStatus),
+        *(str(s) for s in ComplaintState),
+        *(str(s) for s in FeedbackState),
+    }
+)
 
 
 class AssigneeFilter(fields.String):
@@ -99,6 +108,15 @@ class QueueQuery(DateRangeQuery):
     possible_emergency = fields.Boolean()
     repeat_asb = fields.Boolean()
     unrouted = fields.Boolean()
+    delivery_failed = fields.Boolean(
+        metadata={"description": "Reports whose referral could not be delivered (dead letter)."}
+    )
+    handled = fields.Boolean(
+        metadata={
+            "description": "Compliments passed on and suggestions answered (true), or those "
+            "still waiting and every complaint (false)."
+        }
+    )
     assignee = AssigneeFilter(
         metadata={"description": "A user id, me, or none (unassigned).", "example": "me"}
     )
@@ -130,6 +148,10 @@ class QueueItemOut(Schema):
     possible_emergency = fields.Boolean(required=True)
     repeat_asb = fields.Boolean(required=True)
     unrouted = fields.Boolean(required=True)
+    delivery_failed = fields.Boolean(
+        required=True,
+        metadata={"description": "Its referral could not be delivered: staff to act."},
+    )
     assignee = fields.Nested(StaffMemberOut, allow_none=True)
     created_at = fields.DateTime(required=True)
     summary = fields.String(required=True, metadata={"description": "The first 140 characters."})
@@ -229,6 +251,10 @@ class StaffReportOut(Schema):
     possible_emergency = fields.Boolean(required=True)
     repeat_asb = fields.Boolean(required=True)
     unrouted = fields.Boolean(required=True)
+    delivery_failed = fields.Boolean(
+        required=True,
+        metadata={"description": "Its referral could not be delivered: staff to act."},
+    )
     destination = fields.Nested(DestinationOut, required=True)
     assignee = fields.Nested(StaffMemberOut, allow_none=True)
     duplicate_of = fields.Nested(ReportRefOut, allow_none=True)
@@ -240,6 +266,17 @@ class StaffReportOut(Schema):
         metadata={"description": "Internal notes, oldest first."},
     )
     referrals = fields.List(fields.Nested(StaffReferralOut), required=True)
+    messages = fields.List(
+        fields.Nested(StaffMessageOut),
+        attribute="resident_messages",
+        required=True,
+        metadata={"description": "The conversation with the resident, oldest first."},
+    )
+    notifications = fields.List(
+        fields.Nested(SentOut),
+        required=True,
+        metadata={"description": "What the resident was told, per channel, oldest first."},
+    )
     allowed_transitions = fields.List(fields.String(), required=True)
     audit = fields.List(
         fields.Nested(AuditEventOut),
@@ -308,6 +345,26 @@ class InternalNoteIn(StrictSchema):
     text = Text(required=True, validate=validate.Length(min=1, max=4000))
 
 
+class FeedbackPassOnIn(StrictSchema):
+    """A compliment passed on to the officer, team or organisation it praises."""
+
+    passed_to = Text(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": "Middlesbrough Neighbourhood Policing Team"},
+    )
+    public_note = Text(
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "A word to the resident, with the notification."},
+    )
+
+
+class FeedbackAnswerIn(StrictSchema):
+    """A suggestion considered and answered: the response the resident reads."""
+
+    response = Text(required=True, validate=validate.Length(min=1, max=4000))
+
+
 class ReportRedactionIn(StrictSchema):
     """Exactly one of ``description`` (the replacement text) or ``photo_id``."""
 
@@ -345,4 +402,24 @@ class StaffFeedbackOut(Schema):
     contact = fields.Nested(ContactOut, allow_none=True)
     possible_emergency = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
+    state = fields.String(
+        required=True,
+        metadata={
+            "description": "A compliment or suggestion: received, passed_on, answered or "
+            "closed (a dissatisfaction follows its complaint case).",
+            "example": "passed_on",
+        },
+    )
+    passed_to = fields.String(allow_none=True, metadata={"example": "Middlesbrough NPT"})
+    response = fields.String(allow_none=True)
+    handled_at = fields.DateTime(allow_none=True)
     complaint = fields.Nested(StaffComplaintSummaryOut, allow_none=True)
+    notifications = fields.Function(
+        lambda feedback: SentOut(many=True).dump(sent_to_resident(feedback_id=feedback.id)),
+        required=True,
+        metadata={
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Sent"},
+            "description": "What the resident was told, per channel, oldest first.",
+        },
+    )

@@ -15,8 +15,10 @@ from copa.auth.models import User
 from copa.auth.service import assignee
 from copa.catalog.models import Category
 from copa.db import begin_write, db, utcnow
-from copa.feedback.models import ComplaintCase, Feedback
+from copa.feedback.models import ComplaintCase, Feedback, FeedbackState
 from copa.feedback.service import FeedbackNotFound
+from copa.notifications.messages import staff_messages
+from copa.notifications.service import sent_to_resident
 from copa.open311.models import Open311Request
 from copa.outbox.models import OutboxMessage
 from copa.outbox.service import enqueue_referral
@@ -26,9 +28,9 @@ from copa.reports.photos import PhotoNotFound, serve_photo
 from copa.reports.service import ReportNotFound
 from copa.review.audit import Actor, record, trail
 from copa.review.models import AuditEvent, InternalNote
-from copa.review.workflow import allowed_report_transitions, transition
-from copa.routing.models import Channel, Partner, PartnerKind, Referral, ReferralState
-from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME, refer
+from copa.review.workflow import allowed_report_transitions, feedback_transition, transition
+from copa.routing.models import Channel, Partner, Referral, ReferralState
+from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME, provisional_outcome, refer
 from copa.web.access import Principal, Role
 from copa.web.models import IdempotencyKey
 from copa.web.pagination import PageResult, paginate
@@ -108,7 +110,12 @@ def staff_queue(principal: Principal, query: Mapping[str, Any]) -> PageResult:
     total = db.session.scalar(sa.select(sa.func.count()).select_from(queue))
     rows = db.session.execute(
         sa.select(queue.c.kind, queue.c.id)
-        .order_by(queue.c.possible_emergency.desc(), queue.c.created_at, queue.c.id)
+        .order_by(
+            queue.c.possible_emergency.desc(),
+            queue.c.delivery_failed.desc(),  # a report its partner never got: next
+            queue.c.created_at,
+            queue.c.id,
+        )
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
@@ -123,7 +130,7 @@ def _queued_reports(principal: Principal, query: Mapping[str, Any]) -> sa.Select
         conditions.append(
             Report.category_id.in_(sa.select(Category.id).where(Category.code == query["category"]))
         )
-    for flag in ("repeat_asb", "unrouted"):
+    for flag in ("repeat_asb", "unrouted", "delivery_failed"):
         if query.get(flag) is not None:
             conditions.append(getattr(Report, flag).is_(query[flag]))
     if query.get("assignee") is not None:
@@ -133,6 +140,7 @@ def _queued_reports(principal: Principal, query: Mapping[str, Any]) -> sa.Select
         Report.id.label("id"),
         Report.created_at.label("created_at"),
         Report.possible_emergency.label("possible_emergency"),
+        Report.delivery_failed.label("delivery_failed"),
     ).where(*conditions)
 
 
@@ -140,12 +148,25 @@ def _queued_feedback(principal: Principal, query: Mapping[str, Any]) -> sa.Selec
     conditions = _area_and_time(Feedback, query)
     if query.get("kind") not in (None, "feedback"):
         conditions.append(Feedback.kind == query["kind"])
+    # A complaint's case state; a compliment's or suggestion's own (received, passed_on,
+    # answered, closed).
+    state = sa.func.coalesce(ComplaintCase.state, Feedback.state)
     if query.get("status"):
-        # A complaint's case state; compliments and suggestions are simply received.
-        state = sa.func.coalesce(ComplaintCase.state, ReportStatus.RECEIVED.value)
         conditions.append(state.in_(query["status"]))
-    # Feedback has no category and is never repeat ASB or unrouted.
-    if query.get("category") or query.get("repeat_asb") or query.get("unrouted"):
+    if query.get("handled") is not None:
+        handled = Feedback.state != FeedbackState.RECEIVED
+        conditions.append(
+            sa.and_(ComplaintCase.id.is_(None), handled)
+            if query["handled"]
+            else sa.or_(ComplaintCase.id.is_not(None), sa.not_(handled))
+        )
+    # Feedback has no category and is never repeat ASB, unrouted or undelivered.
+    if (
+        query.get("category")
+        or query.get("repeat_asb")
+        or query.get("unrouted")
+        or query.get("delivery_failed")
+    ):
         conditions.append(sa.false())
     if query.get("assignee") is not None:
         conditions.append(_assigned(ComplaintCase.assignee_id, principal, query["assignee"]))
@@ -155,6 +176,7 @@ def _queued_feedback(principal: Principal, query: Mapping[str, Any]) -> sa.Selec
             Feedback.id.label("id"),
             Feedback.created_at.label("created_at"),
             Feedback.possible_emergency.label("possible_emergency"),
+            sa.false().label("delivery_failed"),
         )
         .outerjoin(ComplaintCase, ComplaintCase.feedback_id == Feedback.id)
         .where(*conditions)
@@ -218,6 +240,7 @@ def _queue_items(rows: Iterable[sa.Row]) -> list[dict[str, Any]]:
                     "possible_emergency": report.possible_emergency,
                     "repeat_asb": report.repeat_asb,
                     "unrouted": report.unrouted,
+                    "delivery_failed": report.delivery_failed,
                     "assignee": report.assignee,
                     "created_at": report.created_at,
                     "summary": report.description[:_SUMMARY_LENGTH],
@@ -231,13 +254,14 @@ def _queue_items(rows: Iterable[sa.Row]) -> list[dict[str, Any]]:
                     "kind": "feedback",
                     "id": item.id,
                     "reference": item.reference,
-                    "status": case.state if case is not None else ReportStatus.RECEIVED.value,
+                    "status": case.state if case is not None else item.state,
                     "category": None,
                     "feedback_kind": item.kind,
                     "area": item.area,
                     "possible_emergency": item.possible_emergency,
                     "repeat_asb": False,
                     "unrouted": False,
+                    "delivery_failed": False,
                     "assignee": case.assignee if case is not None else None,
                     "created_at": item.created_at,
                     "summary": item.text[:_SUMMARY_LENGTH],
@@ -307,6 +331,8 @@ def staff_report(principal: Principal, report_id: uuid.UUID) -> _Shown:
         ),
         notes=[_Shown(note, author=authors.get(note.author_id)) for note in notes],
         referrals=[_Shown(referral, messages=messages[referral.id]) for referral in referrals],
+        resident_messages=staff_messages(report_id=report.id),
+        notifications=sent_to_resident(report_id=report.id),
         allowed_transitions=allowed_report_transitions(report.status),
         audit=audit,
     )
@@ -356,11 +382,7 @@ def transition_report(
         partner = _active_partner(payload["partner_id"])
         withdrawn = _withdraw_open_referrals(report)
         if notes["outcome"] is None:
-            notes["outcome"] = (
-                "passed_to_force_control_room"
-                if partner.kind == PartnerKind.POLICE
-                else "referred_to_partner"
-            )
+            notes["outcome"] = provisional_outcome(partner)
         if withdrawn:
             details["withdrawn_referral_ids"] = withdrawn
         refer(report, partner, actor, details=details or None, **notes)
@@ -557,6 +579,53 @@ def staff_feedback(feedback_id: uuid.UUID) -> Feedback:
         sa.select(Feedback)
         .where(Feedback.id == feedback_id)
         .options(selectinload(Feedback.contact), selectinload(Feedback.complaint))
+    )
+    if feedback is None:
+        raise FeedbackNotFound("No such feedback.")
+    return feedback
+
+
+def pass_on_compliment(
+    principal: Principal, feedback_id: uuid.UUID, payload: Mapping[str, Any]
+) -> Feedback:
+    """Pass a compliment on to whoever it praises, and close it; the resident is told to whom.
+    Anything but a compliment still waiting is a 409."""
+    begin_write()
+    feedback = _locked_feedback(feedback_id)
+    actor = Actor.of(principal)
+    feedback_transition(
+        feedback,
+        FeedbackState.PASSED_ON,
+        actor,
+        passed_to=payload["passed_to"],
+        public_note=payload.get("public_note"),
+    )
+    feedback_transition(feedback, FeedbackState.CLOSED, actor)
+    db.session.commit()
+    return staff_feedback(feedback_id)
+
+
+def answer_suggestion(
+    principal: Principal, feedback_id: uuid.UUID, payload: Mapping[str, Any]
+) -> Feedback:
+    """Answer a suggestion, and close it; the resident reads the response. Anything but a
+    suggestion still waiting is a 409."""
+    begin_write()
+    feedback = _locked_feedback(feedback_id)
+    actor = Actor.of(principal)
+    feedback_transition(feedback, FeedbackState.ANSWERED, actor, response=payload["response"])
+    feedback_transition(feedback, FeedbackState.CLOSED, actor)
+    db.session.commit()
+    return staff_feedback(feedback_id)
+
+
+def _locked_feedback(feedback_id: uuid.UUID) -> Feedback:
+    """The feedback, its row locked: two staff handling it apply one after the other."""
+    feedback = db.session.scalar(
+        sa.select(Feedback)
+        .where(Feedback.id == feedback_id)
+        .with_for_update(of=Feedback)
+        .execution_options(populate_existing=True)
     )
     if feedback is None:
         raise FeedbackNotFound("No such feedback.")

@@ -129,3 +129,29 @@ class StaffFeedback(MethodView):
     def get(self, feedback_id):
         """A resident's feedback, with contact details and its complaint case, if any."""
         return service.staff_feedback(feedback_id)
+
+
+@staff.route("/feedback/<uuid:feedback_id>/pass-on")
+class StaffFeedbackPassOn(MethodView):
+    @requires(Role.REVIEWER, Role.RESOLUTION, Role.ADMIN)
+    @staff.arguments(schemas.FeedbackPassOnIn)
+    @staff.response(200, schemas.StaffFeedbackOut)
+    def post(self, payload, feedback_id):
+        """Pass a compliment on (to an officer, team or organisation) and close it.
+
+        The resident is told to whom. Only a compliment not yet handled: anything else is 409.
+        """
+        return service.pass_on_compliment(current_principal(), feedback_id, payload)
+
+
+@staff.route("/feedback/<uuid:feedback_id>/answer")
+class StaffFeedbackAnswer(MethodView):
+    @requires(Role.REVIEWER, Role.RESOLUTION, Role.ADMIN)
+    @staff.arguments(schemas.FeedbackAnswerIn)
+    @staff.response(200, schemas.StaffFeedbackOut)
+    def post(self, payload, feedback_id):
+        """Answer a suggestion and close it; the resident reads the response.
+
+        Only a suggestion not yet handled: anything else is 409.
+        """
+        return service.answer_suggestion(current_principal(), feedback_id, payload)

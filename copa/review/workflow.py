@@ -1,6 +1,7 @@
-"""Status changes in one place (STYLE.md 7): the tables of allowed transitions for reports and
-complaint cases, and the single function for each that applies one, writing its timeline row
-and its audit event in the caller's transaction. Nothing else assigns a status."""
+"""Status changes in one place (STYLE.md 7): the tables of allowed transitions for reports,
+complaint cases, compliments and suggestions, and the single function for each that applies
+one, writing its timeline row and its audit event in the caller's transaction. Nothing else
+assigns a status."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from copa.db import utcnow
-from copa.feedback.models import ComplaintCase, ComplaintState, ComplaintTimelineEntry
+from copa.feedback.models import (
+    ComplaintCase,
+    ComplaintState,
+    ComplaintTimelineEntry,
+    Feedback,
+    FeedbackKind,
+    FeedbackState,
+)
 from copa.notifications.service import notify
 from copa.reports.models import Report, ReportStatus, TimelineEntry
 from copa.review.audit import Actor, record
@@ -17,6 +25,7 @@ from copa.web.problems import Conflict, problem_type
 
 S = ReportStatus
 C = ComplaintState
+F = FeedbackState
 
 # DOMAIN.md "Report lifecycle": received -> routed -> acknowledged -> in_progress ->
 # resolved | closed; side exits duplicate and rejected; a partner's "not our responsibility"
@@ -36,12 +45,15 @@ REPORT_TRANSITIONS: dict[str, frozenset[str]] = {
     S.REJECTED: frozenset({S.RECEIVED}),
 }
 
-# COPA's own outcome codes (FOI 6-23-24), recorded with a staff decision.
+# COPA's own outcome codes (FOI 6-23-24), recorded with a staff decision; routing records a
+# provisional one (routing/service.py provisional_outcome) and a partner's resolution its own.
 REPORT_OUTCOMES = (
     "passed_to_force_control_room",
     "resolved_by_opcc",
+    "with_opcc",
     "passed_to_resolution_team",
     "referred_to_partner",
+    "resolved_by_partner",
     "signposted",
     "duplicate",
     "no_further_action",
@@ -69,6 +81,23 @@ COMPLAINT_OUTCOMES = (
     "withdrawn",  # the complainant withdrew it
     "no_further_action",
 )
+
+
+# DOMAIN.md "Feedback and complaints": a compliment is passed on to whoever it praises, a
+# suggestion is considered and answered; then each is closed. (An expression of dissatisfaction
+# follows its complaint case instead.)
+FEEDBACK_TRANSITIONS: dict[str, frozenset[str]] = {
+    F.RECEIVED: frozenset({F.PASSED_ON, F.ANSWERED, F.CLOSED}),
+    F.PASSED_ON: frozenset({F.CLOSED}),
+    F.ANSWERED: frozenset({F.CLOSED}),
+    F.CLOSED: frozenset(),
+}
+# The handling each kind of feedback may have.
+_FEEDBACK_STEPS: dict[str, frozenset[str]] = {
+    FeedbackKind.COMPLIMENT: frozenset({F.PASSED_ON, F.CLOSED}),
+    FeedbackKind.SUGGESTION: frozenset({F.ANSWERED, F.CLOSED}),
+    FeedbackKind.DISSATISFACTION: frozenset(),
+}
 
 
 class InvalidTransition(Conflict):
@@ -99,7 +128,8 @@ def transition(
         internal_note=internal_note,
     )
     report.status = to
-    if outcome is not None:
+    if outcome is not None or to == S.RECEIVED:
+        # Back to received is undecided again: a provisional outcome of routing goes with it.
         report.outcome = outcome
     report.timeline.append(entry)
     event = report_event(report, before, to, actor)
@@ -167,6 +197,53 @@ def complaint_transition(
     return entry
 
 
+def feedback_transition(
+    feedback: Feedback,
+    to: str,
+    actor: Actor,
+    *,
+    passed_to: str | None = None,
+    response: str | None = None,
+    public_note: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Move a compliment or suggestion to ``to``: passed on (to whom, when), answered (the
+    response) or closed; one audit event, and the resident is told it was passed on or
+    answered, in the caller's transaction."""
+    before = feedback.state
+    if to not in _FEEDBACK_STEPS.get(feedback.kind, frozenset()):
+        raise InvalidTransition(
+            f"A {feedback.kind} cannot become {to}."
+            + (
+                " It follows its complaint case."
+                if feedback.kind == FeedbackKind.DISSATISFACTION
+                else ""
+            ),
+            allowed=[],
+        )
+    _check(FEEDBACK_TRANSITIONS, feedback.kind, before, to)
+    changes: dict[str, Any] = {}
+    if to == F.PASSED_ON:
+        feedback.passed_to = changes["passed_to"] = passed_to
+    elif to == F.ANSWERED:
+        feedback.response = changes["response"] = response
+    if to in (F.PASSED_ON, F.ANSWERED):
+        feedback.handled_at = utcnow()
+    feedback.state = to
+    if to == F.PASSED_ON:
+        notify("compliment.passed_on", feedback=feedback, destination=passed_to, note=public_note)
+    elif to == F.ANSWERED:
+        notify("suggestion.answered", feedback=feedback, note=response)
+    record(
+        actor,
+        "feedback.transition",
+        "feedback",
+        feedback.id,
+        before={"state": before},
+        after=_summary(to, None, public_note, None, {**changes, **(details or {})}, key="state"),
+    )
+
+
 def report_event(report: Report, before: str, to: str, actor: Actor) -> str | None:
     """What the resident is told of a move from ``before`` to ``to`` (notifications catalogue
     event), or None when it is nothing they need to hear."""
@@ -197,6 +274,11 @@ def allowed_report_transitions(status: str) -> list[str]:
 
 def allowed_complaint_transitions(state: str) -> list[str]:
     return sorted(COMPLAINT_TRANSITIONS.get(state, frozenset()))
+
+
+def allowed_feedback_transitions(feedback: Feedback) -> list[str]:
+    steps = _FEEDBACK_STEPS.get(feedback.kind, frozenset())
+    return sorted(steps & FEEDBACK_TRANSITIONS.get(feedback.state, frozenset()))
 
 
 def _check(table: Mapping[str, frozenset[str]], what: str, current: str, to: str) -> None:

@@ -9,6 +9,7 @@ from flask import url_for
 from marshmallow import Schema, fields, validate
 
 from copa.areas.schemas import AreaOut
+from copa.notifications.message_schemas import PartnerMessageOut
 from copa.privacy.schemas import ContactOut
 from copa.reports.schemas import CategoryRefOut, PhotoFacts, PointOut
 from copa.routing.models import Channel, PartnerKind, ReferralState
@@ -302,3 +303,11 @@ class PartnerReferralOut(PartnerReferralSummaryOut):
         },
     )
     reported_at = fields.DateTime(attribute="report.created_at", required=True)
+    messages = fields.List(
+        fields.Nested(PartnerMessageOut),
+        required=True,
+        metadata={
+            "description": "Messages between OPCC staff and the resident that staff passed on, "
+            "oldest first: what was said and when, never who."
+        },
+    )

@@ -18,13 +18,15 @@ from copa.areas.models import LocalAuthority, Ward
 from copa.catalog.models import Category
 from copa.catalog.service import questions_of
 from copa.db import begin_write, db, utcnow
+from copa.notifications.messages import passed_on_messages
+from copa.notifications.models import ResidentMessage
 from copa.outbox.service import enqueue_referral
 from copa.outbox.signing import new_secret, secret_key
 from copa.outbox.ssrf import check_target, loopback_allowed
 from copa.reports.models import Photo, Report, ReportStatus
 from copa.review.audit import SYSTEM, Actor, record
 from copa.review.workflow import transition
-from copa.routing.models import Channel, Partner, Referral, ReferralState, RoutingRule
+from copa.routing.models import Channel, Partner, PartnerKind, Referral, ReferralState, RoutingRule
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Problem, Unprocessable, problem_type
@@ -84,7 +86,26 @@ def route(report: Report, actor: Actor = SYSTEM) -> Referral | None:
         report.unrouted = True
         report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
         return None
-    return refer(report, rule.partner, actor)
+    return refer(report, rule.partner, actor, outcome=provisional_outcome(rule.partner))
+
+
+def provisional_outcome(partner: Partner) -> str:
+    """The outcome a report routed to ``partner`` has until someone decides otherwise: every
+    report that has gone somewhere has one (review/workflow.py REPORT_OUTCOMES)."""
+    if partner.kind == PartnerKind.POLICE:
+        return "passed_to_force_control_room"
+    if partner.kind == PartnerKind.OPCC:
+        return "with_opcc"
+    return "referred_to_partner"
+
+
+def routed_note(partner: Partner) -> str:
+    """What the resident reads when their report is routed: nothing claims a delivery that
+    has not happened (the relay delivers later; a partner with no channel reads its referrals
+    through the partner API at once)."""
+    if partner.channel == Channel.NONE:
+        return f"Passed to {partner.name}."
+    return f"Being passed to {partner.name}."
 
 
 def refer(
@@ -103,13 +124,14 @@ def refer(
     db.session.add(referral)
     enqueue_referral(referral)
     report.unrouted = False
+    report.delivery_failed = False  # a failed delivery elsewhere no longer holds it up
     report.destination_kind, report.destination_name = partner.kind, partner.name
     transition(
         report,
         ReportStatus.ROUTED,
         actor,
         outcome=outcome,
-        public_note=public_note or f"Sent to {partner.name}.",
+        public_note=public_note or routed_note(partner),
         internal_note=internal_note,
         details={"referral_id": referral.id, "partner": partner.code, **(details or {})},
     )
@@ -614,6 +636,23 @@ class ReferralClosed(Conflict):
 _CLOSED_REFERRAL = frozenset({ReferralState.NOT_OUR_RESPONSIBILITY, ReferralState.WITHDRAWN})
 
 
+@dataclass(frozen=True)
+class PartnerReferral:
+    """A referral as its partner reads it: with only the messages OPCC staff passed on."""
+
+    referral: Referral
+    messages: list[ResidentMessage]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "referral":  # not set yet (e.g. while copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.referral, name)
+
+
+def _for_partner(referral: Referral) -> PartnerReferral:
+    return PartnerReferral(referral, passed_on_messages(referral.report_id))
+
+
 def partner_referrals(
     principal: Principal, state: str | None, page: int, page_size: int
 ) -> PageResult:
@@ -629,9 +668,10 @@ def partner_referrals(
     return paginate(statement, page, page_size)
 
 
-def partner_referral(principal: Principal, referral_id: uuid.UUID) -> Referral:
-    """One referral to the caller's organisation; anyone else's is 'not found'."""
-    return _own_referral(principal, referral_id)
+def partner_referral(principal: Principal, referral_id: uuid.UUID) -> PartnerReferral:
+    """One referral to the caller's organisation, with the messages staff passed on to it;
+    anyone else's is 'not found'."""
+    return _for_partner(_own_referral(principal, referral_id))
 
 
 def referral_photo(principal: Principal, photo_id: uuid.UUID) -> Response:
@@ -653,7 +693,7 @@ def referral_photo(principal: Principal, photo_id: uuid.UUID) -> Response:
     return serve_photo(photo)
 
 
-def acknowledge_referral(principal: Principal, referral_id: uuid.UUID) -> Referral:
+def acknowledge_referral(principal: Principal, referral_id: uuid.UUID) -> PartnerReferral:
     """The partner confirms receipt; the report becomes acknowledged. Repeating it changes
     nothing."""
     begin_write()
@@ -682,12 +722,12 @@ def acknowledge_referral(principal: Principal, referral_id: uuid.UUID) -> Referr
         if referral.state in (ReferralState.SENT, ReferralState.DELIVERED):
             referral.state = ReferralState.ACKNOWLEDGED
     db.session.commit()
-    return referral
+    return _for_partner(referral)
 
 
 def update_referral(
     principal: Principal, referral_id: uuid.UUID, payload: Mapping[str, Any]
-) -> Referral:
+) -> PartnerReferral:
     """The partner's progress: in progress, resolved, or not theirs (back to OPCC staff).
 
     Each update is a row on the resident's timeline with the partner's public note; a change
@@ -716,6 +756,7 @@ def update_referral(
             report,
             ReportStatus.RESOLVED,
             actor,
+            outcome="resolved_by_partner",
             public_note=note,
             details={
                 "referral_id": referral.id,
@@ -745,7 +786,7 @@ def update_referral(
     if payload.get("external_reference"):
         referral.external_reference = payload["external_reference"]
     db.session.commit()
-    return referral
+    return _for_partner(referral)
 
 
 def _own(principal: Principal) -> sa.ColumnElement[bool]:

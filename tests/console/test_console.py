@@ -350,7 +350,8 @@ def test_a_note_form_sent_twice_adds_one_note(app, client, world):
     sign_in(client, app, "reviewer")
     html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
     keys = re.findall(r'name="form_key" value="([^"]+)"', html)
-    assert len(keys) == len(set(keys)) == 2  # the decision form and the note form, each its own
+    # The decision form, the message form and the note form (last), each its own.
+    assert len(keys) == len(set(keys)) == 3
     form = {"csrf_token": csrf_of(html), "form_key": keys[-1], "text": "Rang the council."}
     first = client.post(f"/console/reports/{report['id']}/notes", data=form)
     again = client.post(f"/console/reports/{report['id']}/notes", data=form)

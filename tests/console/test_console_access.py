@@ -56,6 +56,7 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/reports/<report_id>"): REVIEW,
     ("POST", "/console/reports/<report_id>/transitions"): REVIEW,
     ("POST", "/console/reports/<report_id>/notes"): REVIEW,
+    ("POST", "/console/reports/<report_id>/messages"): REVIEW,
     ("GET", "/console/reports/<report_id>/photos/<photo_id>"): REVIEW,
     ("GET", "/console/complaints"): COMPLAINTS,
     ("GET", "/console/complaints/<case_id>"): COMPLAINTS,
@@ -70,8 +71,12 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
             "allegations",
             "assignment",
             "notes",
+            "messages",
         )
     },
+    ("GET", "/console/feedback/<feedback_id>"): QUEUE,
+    ("POST", "/console/feedback/<feedback_id>/pass-on"): QUEUE,
+    ("POST", "/console/feedback/<feedback_id>/answer"): QUEUE,
     ("GET", "/console/deliveries"): REVIEW,
     ("POST", "/console/deliveries/<message_id>/retry"): REVIEW,
     ("GET", "/console/tallies"): TALLIES,
@@ -91,6 +96,14 @@ FORMS: dict[tuple[str, str], Callable[[], dict]] = {
     ("POST", "/console/complaints/<case_id>/allegations"): lambda: {"group": "other", "code": "x"},
     ("POST", "/console/complaints/<case_id>/assignment"): lambda: {"assignee": "none"},
     ("POST", "/console/complaints/<case_id>/notes"): lambda: {"text": "Checked."},
+    ("POST", "/console/reports/<report_id>/messages"): lambda: {
+        "text": "When did it start?",
+        "kind": "information_request",
+    },
+    ("POST", "/console/complaints/<case_id>/messages"): lambda: {
+        "text": "We are looking into it.",
+        "kind": "message",
+    },
 }
 
 
@@ -159,6 +172,7 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
             "report_id": report["id"],
             "photo_id": photo["id"],
             "case_id": str(case.id),
+            "feedback_id": feedback["id"],
             "message_id": str(message.id),
             "filename": "console.css",
         }

@@ -151,7 +151,12 @@ def test_every_optional_detail_is_kept_and_shown_to_the_resident(app, client, re
     body = response.get_json()
     assert body["incident_date"] == day.isoformat()
     assert body["officer_identifier"] == "1234"
-    assert body["contact"] == {"name": "Sam", "email": "sam@example.org", "phone": "01642 123456"}
+    assert body["contact"] == {
+        "name": "Sam",
+        "email": "sam@example.org",
+        "phone": "01642 123456",
+        "notify_by_email": False,  # not asked for
+    }
     assert stored(app) == (1, 0, 1)
 
 

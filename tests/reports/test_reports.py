@@ -64,10 +64,15 @@ def test_report_is_accepted_attributed_and_told_where_it_goes(client, resident):
     }
     assert body["destination"] == {"kind": "council", "name": "Middlesbrough Council"}
     assert body["emergency_advice"] is None
-    assert body["contact"] == {"name": "Sam", "email": "sam@example.org", "phone": "07700 900123"}
+    assert body["contact"] == {
+        "name": "Sam",
+        "email": "sam@example.org",
+        "phone": "07700 900123",
+        "notify_by_email": False,  # not asked for
+    }
     assert body["share_contact_with_partner"] is True
     assert [entry["to_status"] for entry in body["timeline"]] == ["received", "routed"]
-    assert body["timeline"][1]["public_note"] == "Sent to Middlesbrough Council."
+    assert body["timeline"][1]["public_note"] == "Passed to Middlesbrough Council."
     # The resident can read it back.
     again = client.get(response.headers["Location"], headers=resident).get_json()
     assert again["reference"] == body["reference"] and again["answers"] == {

@@ -1,0 +1,78 @@
+"""One-click unsubscribe from email updates (RFC 8058).
+
+Each email to a resident carries a link with a token that names the contact details it was
+sent to, signed with the app's ``SECRET_KEY`` (and a salt of its own, so no other signed value
+of the service can stand in for it). The token never expires: a link in an old email must still
+work. Using it turns email updates off for that contact and for every other contact of the
+same app install with the same address, so one click stops all of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadData, URLSafeSerializer
+
+from copa.db import begin_write, db
+from copa.privacy.models import Contact
+from copa.web.problems import NotFound
+
+SALT = "copa.notifications.unsubscribe"
+PATH = "/v1/unsubscribe/"
+
+
+def _serializer() -> URLSafeSerializer:
+    config = current_app.config
+    # The newest key signs; links signed before a key rotation still verify with the old one.
+    keys = [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
+    return URLSafeSerializer(keys, salt=SALT)
+
+
+def token_for(contact_id: uuid.UUID) -> str:
+    """The signed unsubscribe token of a set of contact details."""
+    return _serializer().dumps(contact_id.hex)
+
+
+def unsubscribe_url(contact_id: uuid.UUID) -> str:
+    """The public link that unsubscribes these contact details (``COPA_PUBLIC_BASE_URL``)."""
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    return base + PATH + token_for(contact_id)
+
+
+def contact_id_of(token: str) -> uuid.UUID:
+    """The contact id a token was signed for; a 404 problem for a tampered or made-up one."""
+    try:
+        return uuid.UUID(hex=_serializer().loads(token))
+    except (BadData, TypeError, ValueError):
+        raise NotFound("This unsubscribe link is not valid.") from None
+
+
+def unsubscribe(token: str) -> None:
+    """POST /v1/unsubscribe/{token}: no more emails to these contact details, nor to the same
+    address given with the install's other submissions. Repeating it changes nothing more.
+
+    Contact details erased or purged since the email was sent have nothing left to switch
+    off: that is a success too (no email can reach the resident through them).
+    """
+    contact_id = contact_id_of(token)
+    begin_write()
+    contact = db.session.get(Contact, contact_id)
+    if contact is not None:
+        same = Contact.id == contact.id
+        if contact.device_id is not None and contact.email:
+            same = sa.or_(
+                same,
+                sa.and_(
+                    Contact.device_id == contact.device_id,
+                    sa.func.lower(Contact.email) == contact.email.lower(),
+                ),
+            )
+        db.session.execute(
+            sa.update(Contact)
+            .where(same, Contact.notify_by_email.is_(True))
+            .values(notify_by_email=False)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
