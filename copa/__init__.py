@@ -107,7 +107,6 @@ def import_models() -> None:
 def register_blueprints(app: Flask) -> None:
     from copa.areas.views import blp as areas
     from copa.auth.views import blp as auth
-    from copa.auth.views import me as continuity
     from copa.auth.views import users
     from copa.call_statistics.views import blp as call_statistics
     from copa.catalog.views import blp as catalog
@@ -134,7 +133,6 @@ def register_blueprints(app: Flask) -> None:
         health,
         auth,
         privacy,
-        continuity,
         notifications,
         unsubscribe,
         areas,

@@ -48,43 +48,6 @@ class DeviceSessionIn(StrictSchema):
     device_secret = fields.String(required=True, validate=validate.Length(min=1, max=256))
 
 
-class TransferCodeOut(Schema):
-    code = fields.String(
-        required=True,
-        metadata={
-            "description": "Shown once. Type it into the app on the new phone; case and "
-            "dashes do not matter. Works once, until `expires_at`.",
-            "example": "7KQ2-M9XD-4HRT-PV0C-J8NB",
-        },
-    )
-    expires_at = fields.DateTime(required=True)
-
-
-class TransferIn(StrictSchema):
-    code = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=64),
-        metadata={"example": "7KQ2-M9XD-4HRT-PV0C-J8NB"},
-    )
-
-
-class TransferOut(Schema):
-    device_id = fields.UUID(
-        required=True, metadata={"description": "This install, which now holds everything."}
-    )
-    moved = fields.Dict(
-        keys=fields.String(),
-        values=fields.Integer(),
-        required=True,
-        metadata={
-            "description": "How many of each kind moved from the old install: reports, "
-            "feedback, votes, contact_details, notifications, messages, "
-            "notification_preferences.",
-            "example": {"reports": 3, "feedback": 1, "votes": 2},
-        },
-    )
-
-
 class UserTokensOut(TokensOut):
     user_id = fields.UUID(required=True, attribute="principal.id")
     partner_id = fields.UUID(allow_none=True, attribute="principal.partner_id")

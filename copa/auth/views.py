@@ -4,13 +4,12 @@ from flask import current_app, url_for
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
-from copa.auth import continuity, schemas, service
+from copa.auth import schemas, service
 from copa.extensions import limiter
 from copa.web.access import AUTHENTICATED, PUBLIC, REFRESH, Role, current_principal, requires
 from copa.web.blueprint import Blueprint
-from copa.web.idempotency import idempotent
 from copa.web.pagination import page_of
-from copa.web.ratelimit import client_ip, principal_key
+from copa.web.ratelimit import client_ip
 
 blp = Blueprint(
     "auth", __name__, url_prefix="/v1/auth", description="Sign-in for apps, staff and partners."
@@ -85,48 +84,6 @@ class Logout(MethodView):
     def post(self):
         """End this sign-in: its access and refresh tokens stop working at once."""
         service.logout(current_principal())
-
-
-me = Blueprint(
-    "continuity",
-    __name__,
-    url_prefix="/v1/me",
-    description="Moving a resident to a new phone with a one-time transfer code.",
-)
-
-
-@me.route("/transfer-codes")
-class TransferCodes(MethodView):
-    @requires(Role.RESIDENT)
-    @_limit("RATELIMIT_TRANSFER_CODES", principal_key)
-    @me.response(201, schemas.TransferCodeOut)
-    def post(self):
-        """Make a one-time code, on the old phone, for moving to a new one.
-
-        It works once, for COPA_TRANSFER_CODE_MINUTES, and voids any earlier unused code of
-        this install. Not idempotent on purpose: a stored answer would keep the code in clear;
-        a retry simply makes a new code.
-        """
-        return continuity.create_transfer_code(current_principal())
-
-
-@me.route("/transfer")
-class Transfer(MethodView):
-    @requires(Role.RESIDENT)
-    @idempotent
-    @_limit("RATELIMIT_TRANSFER_REDEEM", principal_key)
-    @_limit("RATELIMIT_TRANSFER_REDEEM")
-    @me.arguments(schemas.TransferIn)
-    @me.response(200, schemas.TransferOut)
-    def post(self, payload):
-        """On the new phone (registered, signed in as itself): take over everything of the
-        install that made the code.
-
-        Reports, feedback and complaint cases, votes, contact details, notifications, messages
-        and notification preferences move here; the old install is signed out everywhere and
-        its device secret stops working. A wrong, expired or used code is a 422.
-        """
-        return continuity.redeem_transfer_code(current_principal(), payload["code"])
 
 
 users = Blueprint(

@@ -21,7 +21,7 @@ from copa.db import db
 from copa.feedback.models import Feedback
 from copa.notifications.models import Notification, NotifyChannel
 from copa.notifications.service import UNSUBSCRIBED, preferences_of
-from copa.notifications.unsubscribe import unsubscribe_url
+from copa.notifications.unsubscribe import public_base_url_usable, unsubscribe_url
 from copa.outbox.channels import CannotSend, Settings, register_resident_channel
 from copa.outbox.channels.email import EmailRequest
 from copa.outbox.models import OutboxMessage
@@ -42,6 +42,11 @@ def prepare(message: OutboxMessage, settings: Settings) -> EmailRequest:
     if notification is None:
         raise CannotSend("the notification no longer exists (the resident erased their data)")
     contact = _contact_to_write_to(notification)
+    if not public_base_url_usable():
+        raise CannotSend(
+            "COPA_PUBLIC_BASE_URL is not the service's public https address: the email's "
+            "unsubscribe link would not work (set it, then retry the delivery)"
+        )
     try:
         mail = _mail(message, notification, contact, settings)
     except ValueError as error:  # a header with a line break in it

@@ -22,7 +22,10 @@ class PushTokenIn(StrictSchema):
     locale = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", error="A BCP 47 tag."),
+        validate=[
+            validate.Length(max=35),  # the column's size: RFC 5646's practical limit
+            validate.Regexp(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", error="A BCP 47 tag."),
+        ],
         metadata={"example": "en-GB"},
     )
     app_version = Text(load_default=None, allow_none=True, validate=validate.Length(max=32))

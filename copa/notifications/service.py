@@ -28,6 +28,7 @@ from copa.notifications.models import (
     NotifyChannel,
     PushToken,
 )
+from copa.outbox.channels import on_undelivered_referral
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.privacy.models import Contact
 from copa.reports.models import Report
@@ -97,6 +98,14 @@ def notify(
     if preferences.email and _email_consent(submission.contact):
         _enqueue(notification, NotifyChannel.EMAIL, due, held_until)
     return notification
+
+
+def _tell_undelivered(report: Report) -> None:
+    """The relay gave up on the report's referral: the resident hears that OPCC staff have it."""
+    notify("report.delivery_failed", report=report)
+
+
+on_undelivered_referral("notifications", _tell_undelivered)
 
 
 def _enqueue(

@@ -9,7 +9,9 @@ same app install with the same address, so one click stops all of them.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -33,6 +35,23 @@ def _serializer() -> URLSafeSerializer:
 def token_for(contact_id: uuid.UUID) -> str:
     """The signed unsubscribe token of a set of contact details."""
     return _serializer().dumps(contact_id.hex)
+
+
+def public_base_url_usable() -> bool:
+    """Whether links built from COPA_PUBLIC_BASE_URL reach the service: in production an
+    https address that is not this machine's loopback (the development default)."""
+    if current_app.config["ENV"] != "production":
+        return True
+    url = urlsplit(str(current_app.config.get("PUBLIC_BASE_URL") or ""))
+    host = (url.hostname or "").lower()
+    return url.scheme == "https" and bool(host) and host != "localhost" and not _loopback(host)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def unsubscribe_url(contact_id: uuid.UUID) -> str:

@@ -45,6 +45,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from copa.db import begin_write, db, utcnow
 from copa.outbox.channels import (
     RESIDENT_CHANNELS,
+    UNDELIVERED_REFERRAL,
     CannotSend,
     Outcome,
     Request,
@@ -349,11 +350,9 @@ class Relay:
             return
         report = referral.report
         if not report.delivery_failed:
-            # notifications sits above the outbox (STYLE.md 7a): imported when needed.
-            from copa.notifications.service import notify
-
             report.delivery_failed = True
-            notify("report.delivery_failed", report=report)
+            for tell in UNDELIVERED_REFERRAL.values():  # e.g. the resident (notifications)
+                tell(report)
 
     def _mark_referral(self, message: OutboxMessage, outcome: Outcome, now: datetime) -> None:
         referral = message.referral

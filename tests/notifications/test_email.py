@@ -368,3 +368,31 @@ def test_a_link_to_erased_contact_details_still_answers_that_no_email_will_come(
 
     assert response.status_code == 200
     assert contacts(app) == {}
+
+
+@pytest.mark.parametrize(
+    "base_url,sent",
+    [
+        ("http://127.0.0.1:5000", False),  # the development default
+        ("https://localhost", False),
+        ("https://[::1]:8443", False),
+        ("http://copa.cleveland.example", False),  # a link must not travel in clear
+        ("https://copa.cleveland.example", True),
+    ],
+)
+def test_production_sends_no_email_whose_unsubscribe_link_would_not_work(
+    app, client, mail_dir, resident, monkeypatch, base_url, sent
+):
+    monkeypatch.setitem(app.config, "ENV", "production")
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base_url)
+    report = consenting(client, resident)
+    relay(app)
+
+    [message] = email_messages(app, report)
+    if sent:
+        mail, _ = read_eml(mail_dir, message)
+        assert unsubscribe_link(mail).startswith(base_url + "/v1/unsubscribe/")
+    else:
+        assert message.state == "cancelled"
+        assert "COPA_PUBLIC_BASE_URL" in message.last_error
+        assert not (mail_dir / f"{message.id}.eml").exists()

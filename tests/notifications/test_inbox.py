@@ -186,6 +186,7 @@ def test_push_token_is_set_replaced_and_removed_and_never_shown(app, client, res
         {"platform": "android", "token": "short"},
         {"platform": "android", "token": "x" * 4097},
         {"platform": "android", "token": "fcm-token-aaaaaaaaaaaa", "locale": "not a locale"},
+        {"platform": "android", "token": "fcm-token-aaaaaaaaaaaa", "locale": "en" + "-GB" * 12},
         {"platform": "android", "token": "fcm-token-aaaaaaaaaaaa", "extra": 1},
     ],
 )

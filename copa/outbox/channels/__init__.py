@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from copa.outbox.models import OutboxMessage
+    from copa.reports.models import Report
 
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
 
@@ -149,3 +150,14 @@ def resident_gone(message: OutboxMessage, outcome: Outcome) -> None:
     forget = RESIDENT_GONE.get(message.channel)
     if forget is not None:
         forget(message, outcome)
+
+
+# Who is told when a referral's message is dead-lettered (the notifications feature tells the
+# resident), registered from above in the same way: name -> what to call with the report.
+UNDELIVERED_REFERRAL: dict[str, Callable[[Report], None]] = {}
+
+
+def on_undelivered_referral(name: str, tell: Callable[[Report], None]) -> None:
+    """Call ``tell(report)`` in the relay's transaction when a referral of the report will not
+    reach its partner (its message is dead); registering the same name again replaces it."""
+    UNDELIVERED_REFERRAL[name] = tell
