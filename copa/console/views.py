@@ -348,6 +348,17 @@ def report_message(report_id: uuid.UUID):
     return redirect(url_for("console.report", report_id=report_id), 303)
 
 
+@blp.route(
+    "/reports/<uuid:report_id>/messages/<uuid:resident_message_id>/pass-on", methods=["POST"]
+)
+@console_page(*REVIEW)
+def report_message_pass_on(report_id: uuid.UUID, resident_message_id: uuid.UUID):
+    """Let the report's partners read one of its messages (as the API does); once is enough."""
+    resident_messages.pass_on_to_partner(g.principal, report_id, resident_message_id)
+    flash("Passed on to the partner.")
+    return redirect(url_for("console.report", report_id=report_id), 303)
+
+
 @blp.route("/reports/<uuid:report_id>/photos/<uuid:photo_id>")
 @console_page(*REVIEW)
 def report_photo(report_id: uuid.UUID, photo_id: uuid.UUID):

@@ -57,6 +57,7 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/reports/<report_id>/transitions"): REVIEW,
     ("POST", "/console/reports/<report_id>/notes"): REVIEW,
     ("POST", "/console/reports/<report_id>/messages"): REVIEW,
+    ("POST", "/console/reports/<report_id>/messages/<resident_message_id>/pass-on"): REVIEW,
     ("GET", "/console/reports/<report_id>/photos/<photo_id>"): REVIEW,
     ("GET", "/console/complaints"): COMPLAINTS,
     ("GET", "/console/complaints/<case_id>"): COMPLAINTS,
@@ -152,6 +153,12 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
         json={"kind": "dissatisfaction", "text": "Nobody called me back."},
         headers=resident,
     ).get_json()
+    information = client.post(
+        f"/v1/reports/{report['id']}/messages",
+        json={"text": "They come back every night at ten."},
+        headers=resident,
+    )
+    assert information.status_code == 201, information.get_json()
     with app.app_context():
         case = db.session.scalar(
             sa.select(ComplaintCase).where(ComplaintCase.feedback_id == uuid.UUID(feedback["id"]))
@@ -174,6 +181,7 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
             "case_id": str(case.id),
             "feedback_id": feedback["id"],
             "message_id": str(message.id),
+            "resident_message_id": information.get_json()["id"],
             "filename": "console.css",
         }
     yield found

@@ -93,8 +93,8 @@ def test_every_update_reaches_the_inbox_newest_first_without_the_description(app
     ]
     resolved = items[0]
     assert resolved["note"] == "Cleared this morning."
-    assert "dealt with by the organisation responsible" in resolved["body"] or (
-        "resolved" in resolved["body"]
+    assert resolved["body"] == (
+        "Your report has been resolved: dealt with by the organisation responsible."
     )
     for item in items:  # what a lock screen may show never has the resident's words
         assert DESCRIPTION not in item["title"] + item["body"]

@@ -482,6 +482,37 @@ def test_the_console_report_page_shows_the_conversation_and_asks_through_its_for
     assert empty.status_code == 422
 
 
+def test_the_console_passes_a_residents_message_on_to_the_partner_once(app, client, resident):
+    report = submit(client, resident)
+    information = client.post(
+        f"/v1/reports/{report['id']}/messages",
+        json={"text": ANSWER},
+        headers=resident,
+    ).get_json()
+    _console_sign_in(app, client, "reviewer")
+    page = f"/console/reports/{report['id']}"
+    pass_on = f"{page}/messages/{information['id']}/pass-on"
+    assert f'action="{pass_on}"' in client.get(page).get_data(as_text=True)
+
+    passed = client.post(pass_on, data={"csrf_token": _csrf(client, page)})
+
+    assert passed.status_code == 303
+    html = client.get(page).get_data(as_text=True)
+    assert "passed on to the partner" in html
+    assert f'action="{pass_on}"' not in html  # no button for what is passed on already
+    with app.app_context():
+        stored = db.session.get(ResidentMessage, uuid.UUID(information["id"]))
+        assert stored.passed_to_partner_at is not None
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "report.message_pass_on")
+            )
+            == 1
+        )
+
+
 def test_the_console_complaint_page_shows_the_conversation_and_sends_through_its_form(
     app, client, resident
 ):
