@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,13 @@ from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
 from copa import create_app
+from copa.areas.models import LocalAuthority, Ward
+from copa.auth.models import Device
+from copa.confidence.models import Vote
 from copa.db import db
+from copa.metrics.models import ConfidenceRollup
+from copa.metrics.reconcile import reconcile
+from copa.periods import Quarter
 from tests.conftest import TEST_SETTINGS
 
 
@@ -163,3 +170,99 @@ def test_every_revision_can_be_undone_and_redone_one_step_at_a_time(fresh_app):
             downgrade(revision=revision.down_revision or "base")
             upgrade(revision=revision.revision)
             assert schema_of(engine) == reached, f"revision {revision.revision}"
+
+
+# --- data migrations ----------------------------------------------------------------------
+
+BEFORE_ONE_VOTE_A_QUARTER = "655ce44c5113"  # the rule was one counted vote per area and quarter
+MIDDLESBROUGH, MIDDLEHAVEN = "E06000002", "E05001497"
+
+
+def _old_vote(device: Device | None, area: str, when: datetime, option: str = "neither") -> Vote:
+    quarter = Quarter.of(when)
+    ward = area if area != MIDDLESBROUGH else None
+    return Vote(
+        device_id=device.id if device else None,
+        option=option,
+        value=3,
+        area_code=area,
+        ward_code=ward,
+        local_authority_code=MIDDLESBROUGH,
+        fiscal_year=quarter.fiscal_year,
+        fiscal_quarter=quarter.quarter,
+        cast_at=when,
+        counted=True,
+    )
+
+
+def test_upgrade_to_one_vote_a_quarter_keeps_each_resident_s_latest_vote_counted(fresh_app):
+    october, november = datetime(2025, 10, 2, 9, tzinfo=UTC), datetime(2025, 11, 3, 9, tzinfo=UTC)
+    with fresh_app.app_context():
+        upgrade(revision=BEFORE_ONE_VOTE_A_QUARTER)
+        # Rows as the old rule left them: one resident counted for the ward and for its
+        # authority in 2025/26 Q3 (twice in the authority's figure), once in Q2.
+        db.session.add(LocalAuthority(code=MIDDLESBROUGH, name="Middlesbrough"))
+        db.session.add(
+            Ward(
+                code=MIDDLEHAVEN,
+                name="Middlehaven",
+                local_authority_code=MIDDLESBROUGH,
+                geometry="{}",
+            )
+        )
+        twice, once = Device(platform="ios"), Device(platform="android")
+        db.session.add_all([twice, once])
+        db.session.flush()
+        ward_vote = _old_vote(twice, MIDDLEHAVEN, october, "not_very_confident")
+        authority_vote = _old_vote(twice, MIDDLESBROUGH, november, "quite_confident")
+        db.session.add_all(
+            [
+                ward_vote,
+                authority_vote,
+                _old_vote(twice, MIDDLEHAVEN, datetime(2025, 9, 1, 9, tzinfo=UTC)),  # Q2
+                _old_vote(once, MIDDLEHAVEN, october),
+                # Erased residents cannot be told apart: each stays a resident of its own.
+                _old_vote(None, MIDDLEHAVEN, october),
+                _old_vote(None, MIDDLESBROUGH, october),
+            ]
+        )
+        db.session.commit()
+        ward_vote_id, authority_vote_id = ward_vote.id, authority_vote.id
+        assert _app_votes_in(MIDDLESBROUGH, 2025, 3) == 5  # the resident counted twice
+        db.session.close()  # the migration must not wait for (or read past) our snapshot
+
+        upgrade()
+
+        counted = db.session.execute(
+            sa.select(Vote.id, Vote.device_id, Vote.fiscal_quarter).where(Vote.counted.is_(True))
+        ).all()
+        assert sorted((q, d == twice.id) for _, d, q in counted if d is not None) == [
+            (2, True),
+            (3, False),
+            (3, True),
+        ]
+        replaced = db.session.get(Vote, ward_vote_id)
+        assert (replaced.counted, replaced.replaced_at) == (False, november)
+        assert db.session.get(Vote, authority_vote_id).counted is True
+        assert len([row for row in counted if row.device_id is None]) == 2
+        assert _app_votes_in(MIDDLESBROUGH, 2025, 3) == 4  # each resident once
+        assert reconcile().mismatches == []
+
+        # Going back keeps the votes and the counts as they are, and up again changes nothing.
+        db.session.close()
+        downgrade(revision=BEFORE_ONE_VOTE_A_QUARTER)
+        upgrade()
+        assert db.session.scalar(sa.select(sa.func.count()).where(Vote.counted.is_(True))) == 5
+        assert reconcile().mismatches == []
+
+
+def _app_votes_in(authority: str, fiscal_year: int, quarter: int) -> int:
+    """The app votes counted in an authority's figure for a quarter (its own and its wards')."""
+    return db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(ConfidenceRollup.count), 0)).where(
+            ConfidenceRollup.local_authority_code == authority,
+            ConfidenceRollup.channel == "app",
+            ConfidenceRollup.fiscal_year == fiscal_year,
+            ConfidenceRollup.fiscal_quarter == quarter,
+        )
+    )

@@ -10,7 +10,9 @@ from copa.db import UUIDPrimaryKey, db, utcnow
 
 
 class Vote(UUIDPrimaryKey, db.Model):
-    """One app vote. Every vote is kept; at most one per resident, area and quarter is counted.
+    """One app vote. Every vote is kept; at most one per resident and quarter is counted,
+    whatever area it names (a ward vote also counts in its authority's and the force's figures,
+    so one counted vote per quarter is what counts a resident at most once in any figure).
 
     The partial unique index is what keeps the count honest, whatever the rate limits let in.
     """
@@ -18,9 +20,8 @@ class Vote(UUIDPrimaryKey, db.Model):
     __tablename__ = "vote"
     __table_args__ = (
         sa.Index(
-            "uq_vote_counted_per_resident_area_quarter",
+            "uq_vote_counted_per_resident_quarter",
             "device_id",
-            "area_code",
             "fiscal_year",
             "fiscal_quarter",
             unique=True,

@@ -87,6 +87,13 @@ class VoteIn(StrictSchema):
             raise ValidationError({"area": message, "location": message})
 
 
+class ReplacedVoteOut(Schema):
+    """The earlier counted vote of the quarter that a vote replaced (kept, no longer counted)."""
+
+    id = fields.UUID(required=True)
+    area = fields.Nested(ConfidenceAreaOut, required=True)
+
+
 class VoteOut(Schema):
     id = fields.UUID(required=True)
     option = fields.String(required=True, metadata={"example": "quite_confident"})
@@ -96,13 +103,23 @@ class VoteOut(Schema):
     counted = fields.Boolean(
         required=True,
         metadata={
-            "description": "False once a later vote for the same area and quarter replaced it."
+            "description": "False once a later vote in the same quarter (for any area) replaced it."
         },
     )
     replaced = fields.Boolean(
         required=True,
         metadata={
-            "description": "Casting it replaced an earlier counted vote (same area, quarter)."
+            "description": "Casting it replaced an earlier counted vote of the same quarter "
+            "(for any area): `replaces` then names it."
+        },
+    )
+    replaces = fields.Nested(
+        ReplacedVoteOut,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The earlier counted vote of the quarter this one replaced, with its "
+            "area; null when it replaced none."
         },
     )
     cast_at = fields.DateTime(required=True)

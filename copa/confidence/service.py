@@ -1,11 +1,11 @@
 """Use cases of the public-confidence counter (DOMAIN.md): the question, residents' app votes
 and the tallies staff enter from physical counter sessions at community events.
 
-One counted vote per resident, area and quarter is enforced by the database (a partial unique
-index on ``vote``), not by reading first: two votes cast at the same moment on PostgreSQL can
-both find nothing to replace, and the second to commit then fails on the index. ``cast_vote``
-retries such a clash from the start; the retry runs alone for that resident (see
-``_hold_resident``), sees the winner's vote and replaces it.
+One counted vote per resident and quarter, whatever area it names, is enforced by the database
+(a partial unique index on ``vote``), not by reading first: two votes cast at the same moment
+on PostgreSQL can both find nothing to replace, and the second to commit then fails on the
+index. ``cast_vote`` retries such a clash from the start; the retry runs alone for that
+resident (see ``_hold_resident``), sees the winner's vote and replaces it.
 """
 
 from __future__ import annotations
@@ -58,9 +58,11 @@ _OPTION_BY_KEY = {option.key: option for option in OPTIONS}
 
 # A retry runs alone for its resident and so succeeds at once; the bound is a backstop.
 MAX_ATTEMPTS = 5
-_COUNTED_VOTE_INDEX = "uq_vote_counted_per_resident_area_quarter"
-# What the rollup of a vote replaced by a bulk UPDATE needs to take it out again.
+_COUNTED_VOTE_INDEX = "uq_vote_counted_per_resident_quarter"
+# What the rollup of a vote replaced by a bulk UPDATE needs to take it out again, and what the
+# answer says about it.
 _ROLLED_UP = (
+    Vote.id,
     Vote.cast_at,
     Vote.area_code,
     Vote.ward_code,
@@ -75,6 +77,14 @@ class VoteConflict(Conflict):
 
 
 @dataclass(frozen=True)
+class ReplacedVote:
+    """The earlier counted vote (of the same quarter, for any area) that a vote replaced."""
+
+    id: uuid.UUID
+    area: Area
+
+
+@dataclass(frozen=True)
 class VoteRecord:
     """A vote as its resident sees it."""
 
@@ -84,8 +94,13 @@ class VoteRecord:
     area: Area  # the ward or local authority voted for (or counted at)
     quarter: Quarter
     counted: bool
-    replaced: bool  # casting it replaced an earlier counted vote (same area and quarter)
+    replaces: ReplacedVote | None  # the earlier counted vote of the quarter it replaced
     cast_at: datetime
+
+    @property
+    def replaced(self) -> bool:
+        """Casting it replaced an earlier counted vote of the same quarter (any area)."""
+        return self.replaces is not None
 
 
 @dataclass(frozen=True)
@@ -122,8 +137,8 @@ def cast_vote(
 ) -> VoteRecord:
     """Record a resident's vote for an area (a code, or a point attributed to its ward).
 
-    It becomes the counted vote of that resident, area and quarter; an earlier counted one is
-    kept but no longer counted.
+    It becomes the resident's one counted vote of the quarter, whatever area it names: an
+    earlier counted one (for this or any other area) is kept but no longer counted.
     """
     if (area is None) == (location is None):
         message = ["Give either an area or a location, not both."]
@@ -146,7 +161,7 @@ def cast_vote(
                 MAX_ATTEMPTS,
             )
     raise VoteConflict(
-        "Another vote of yours for this area was being counted at the same moment. Try again.",
+        "Another vote of yours was being counted at the same moment. Try again.",
         headers={"Retry-After": "1"},
     )
 
@@ -169,13 +184,12 @@ def _cast_once(
             sa.update(Vote)
             .where(
                 Vote.device_id == device_id,
-                Vote.area_code == target.code,
                 Vote.fiscal_year == quarter.fiscal_year,
                 Vote.fiscal_quarter == quarter.quarter,
                 Vote.counted.is_(True),
             )
             .values(counted=False, replaced_at=now)
-            .returning(*_ROLLED_UP)
+            .returning(*_ROLLED_UP, Vote.fiscal_year, Vote.fiscal_quarter, Vote.replaced_at)
             .execution_options(synchronize_session=False)
         ).all()
         uncount_votes(db.session(), replaced)
@@ -193,6 +207,8 @@ def _cast_once(
             counted=True,
         )
         db.session.add(vote)
+        # The index allows one counted vote per resident and quarter: at most one was replaced.
+        replaces = next(iter(_replaced_votes(replaced).values()), None)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -204,7 +220,7 @@ def _cast_once(
         area=target,
         quarter=quarter,
         counted=True,
-        replaced=bool(replaced),
+        replaces=replaces,
         cast_at=now,
     )
 
@@ -213,8 +229,8 @@ def adopt_votes(from_device_id: uuid.UUID, to_device_id: uuid.UUID) -> int:
     """Give the votes of a resident's old install to their new one (a transfer; part of the
     caller's transaction, which holds both devices' rows). Returns how many moved.
 
-    Where both installs have a counted vote for the same area and quarter, the more recent
-    stays counted and the other is kept uncounted, as if the later vote had replaced it.
+    Where both installs have a counted vote in the same quarter (for any areas), the more
+    recent stays counted and the other is kept uncounted, as if the later vote had replaced it.
     """
     old, new = aliased(Vote), aliased(Vote)
     clashes = db.session.execute(
@@ -222,7 +238,6 @@ def adopt_votes(from_device_id: uuid.UUID, to_device_id: uuid.UUID) -> int:
         .join(
             new,
             sa.and_(
-                new.area_code == old.area_code,
                 new.fiscal_year == old.fiscal_year,
                 new.fiscal_quarter == old.fiscal_quarter,
             ),
@@ -304,18 +319,15 @@ def _vote_records(device_id: uuid.UUID, votes: list[Vote]) -> list[VoteRecord]:
         return []
     names = _area_names(votes)
     # A vote replaced another when that one was uncounted in the same transaction, which stamps
-    # its replaced_at with the new vote's cast_at.
-    replaced_keys = {
-        tuple(row)
-        for row in db.session.execute(
-            sa.select(Vote.area_code, Vote.fiscal_year, Vote.fiscal_quarter, Vote.replaced_at)
-            .where(
+    # its replaced_at with the new vote's cast_at (a transfer stamps it the same way).
+    replaced = _replaced_votes(
+        db.session.execute(
+            sa.select(*_ROLLED_UP, Vote.fiscal_year, Vote.fiscal_quarter, Vote.replaced_at).where(
                 Vote.device_id == device_id,
                 Vote.replaced_at.in_(list({vote.cast_at for vote in votes})),
             )
-            .distinct()
-        )
-    }
+        ).all()
+    )
     return [
         VoteRecord(
             id=vote.id,
@@ -324,12 +336,25 @@ def _vote_records(device_id: uuid.UUID, votes: list[Vote]) -> list[VoteRecord]:
             area=_area_ref(vote, names),
             quarter=Quarter(vote.fiscal_year, vote.fiscal_quarter),
             counted=vote.counted,
-            replaced=(vote.area_code, vote.fiscal_year, vote.fiscal_quarter, vote.cast_at)
-            in replaced_keys,
+            replaces=replaced.get((vote.fiscal_year, vote.fiscal_quarter, vote.cast_at)),
             cast_at=vote.cast_at,
         )
         for vote in votes
     ]
+
+
+def _replaced_votes(rows: Iterable[Any]) -> dict[tuple[int, int, datetime], ReplacedVote]:
+    """The replaced votes (rows with Vote's id, area, quarter and replaced_at columns) by the
+    quarter and moment of the vote that replaced them. Where one replaced several (the upgrade
+    to one vote per quarter whatever the area did that), the most recent of them."""
+    rows = sorted(rows, key=lambda row: (row.cast_at, row.id))
+    names = _area_names(rows)
+    return {
+        (row.fiscal_year, row.fiscal_quarter, row.replaced_at): ReplacedVote(
+            row.id, _area_ref(row, names)
+        )
+        for row in rows
+    }
 
 
 # --- tallies ------------------------------------------------------------------------------
@@ -458,7 +483,8 @@ def _located(point: Mapping[str, float]) -> Area:
     )
 
 
-def _area_names(rows: Iterable[Vote | Tally]) -> dict[str, str]:
+def _area_names(rows: Iterable[Any]) -> dict[str, str]:
+    """The names of the areas of votes, tallies or rows with their area columns."""
     rows = list(rows)
     wards = {row.ward_code for row in rows if row.ward_code}
     authorities = {row.area_code for row in rows if not row.ward_code}
@@ -474,7 +500,7 @@ def _area_names(rows: Iterable[Vote | Tally]) -> dict[str, str]:
     return names
 
 
-def _area_ref(row: Vote | Tally, names: Mapping[str, str]) -> Area:
+def _area_ref(row: Any, names: Mapping[str, str]) -> Area:
     level = "ward" if row.ward_code else "local_authority"
     name = names.get(row.area_code, row.area_code)
     return Area(row.area_code, name, level, row.ward_code, row.local_authority_code)

@@ -40,8 +40,9 @@ class Votes(MethodView):
     def post(self, payload):
         """Answer the question for an area (a ward or local authority code, or a location).
 
-        One vote per resident, area and quarter counts: a new vote replaces the earlier one,
-        which is kept in the resident's history but no longer counted.
+        One vote per resident and quarter counts, whatever area it names: a new vote replaces
+        the earlier one (for this or any other area), which is kept in the resident's history
+        but no longer counted; the answer's `replaces` names it.
         """
         vote = service.cast_vote(current_principal().id, **payload)
         return vote, {"Location": url_for("confidence.Vote", vote_id=vote.id)}

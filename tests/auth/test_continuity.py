@@ -362,25 +362,25 @@ def test_two_counted_votes_in_a_quarter_keep_the_latest_counted(app, client, lat
     load_reference_data(app)
     old, new = register_device(client), register_device(client)
     first, second = (new, old) if later == "old" else (old, new)
-    earlier_vote = _vote(client, first, "not_very_confident")
-    later_vote = _vote(client, second, "very_confident")
-    _vote(client, old, "neither", area="E06000001")  # another area: untouched
+    # One counted vote per resident and quarter, whatever the area: a ward and its authority.
+    earlier_vote = _vote(client, first, "not_very_confident", area="E05001497")  # Middlehaven
+    later_vote = _vote(client, second, "very_confident")  # Middlesbrough
 
     response = _redeem(client, new, _transfer_code(client, old)["code"])
 
     assert response.status_code == 200, response.get_json()
-    assert response.get_json()["moved"]["votes"] == 2
+    assert response.get_json()["moved"]["votes"] == 1
     votes = client.get("/v1/confidence/votes", headers=bearer(new["access_token"])).get_json()
     by_id = {vote["id"]: vote for vote in votes["items"]}
-    assert len(by_id) == 3
+    assert len(by_id) == 2
     assert by_id[later_vote["id"]]["counted"] is True
     assert by_id[later_vote["id"]]["replaced"] is True
+    assert by_id[later_vote["id"]]["replaces"]["id"] == earlier_vote["id"]
+    assert by_id[later_vote["id"]]["replaces"]["area"]["code"] == "E05001497"
     assert by_id[earlier_vote["id"]]["counted"] is False
     with app.app_context():
-        counted = db.session.scalars(
-            sa.select(Vote.option).where(Vote.counted.is_(True)).order_by(Vote.option)
-        ).all()
-        assert counted == ["neither", "very_confident"]
+        counted = db.session.scalars(sa.select(Vote.option).where(Vote.counted.is_(True))).all()
+        assert counted == ["very_confident"]
 
 
 def test_transfer_code_is_typed_in_any_case_with_or_without_dashes(client):

@@ -1,5 +1,5 @@
 """The count stays honest under concurrent votes: the database allows one counted vote per
-resident, area and quarter, whatever arrives at the same moment.
+resident and quarter, whatever area it names and whatever arrives at the same moment.
 
 These tests commit for real (threads do not share the per-test transaction) and delete what
 they wrote at the end.
@@ -21,6 +21,7 @@ from copa.auth.models import Device
 from copa.confidence import service
 from copa.confidence.models import Vote
 from copa.db import db
+from copa.metrics.models import ConfidenceRollup
 
 THREADS = 8
 VOTES_PER_THREAD = 50
@@ -118,6 +119,47 @@ def test_eight_threads_voting_at_once_leave_exactly_one_counted_vote(
         assert {r.args[0] for r in retries} == {1}  # the attempt that clashed
     else:
         assert retries == []  # SQLite: BEGIN IMMEDIATE lets one writer in at a time
+
+
+@pytest.mark.real_database
+def test_threads_voting_for_the_ward_and_its_authority_at_once_leave_one_counted_vote(
+    app, resident_and_ward
+):
+    device_id = resident_and_ward
+    now = datetime(2025, 11, 5, 12, 0, tzinfo=UTC)
+    start = threading.Barrier(THREADS, timeout=30)
+    failures: list[BaseException] = []
+
+    def cast_many(worker: int) -> None:
+        area = WARD if worker % 2 else AUTHORITY  # half for the ward, half for its authority
+        try:
+            with app.app_context():
+                start.wait()
+                for _ in range(10):
+                    service.cast_vote(device_id, "neither", area=area, now=now)
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=cast_many, args=(w,)) for w in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not any(thread.is_alive() for thread in threads), "a voting thread hung"
+    assert failures == []
+    votes = votes_of(app, device_id)
+    assert len(votes) == THREADS * 10
+    assert sum(v.counted for v in votes) == 1
+    # The authority's figure (its own votes and its ward's) counts the resident once.
+    with app.app_context():
+        counted_in_authority = db.session.scalar(
+            sa.select(sa.func.sum(ConfidenceRollup.count)).where(
+                ConfidenceRollup.local_authority_code == AUTHORITY,
+                ConfidenceRollup.channel == "app",
+            )
+        )
+    assert counted_in_authority == 1
 
 
 @pytest.mark.real_database

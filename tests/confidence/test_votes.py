@@ -1,5 +1,6 @@
-"""Residents' app votes on the public-confidence question: one counted vote per resident, area
-and quarter; a new vote replaces the old one and the history is kept (DOMAIN.md)."""
+"""Residents' app votes on the public-confidence question: one counted vote per resident and
+quarter, whatever area it names; a new vote replaces the old one and the history is kept
+(DOMAIN.md)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ PROBLEM_JSON = "application/problem+json"
 MIDDLEHAVEN = "E05001497"  # a ward of Middlesbrough
 MIDDLESBROUGH = "E06000002"
 HARTLEPOOL = "E06000001"
+VICTORIA = "E05008952"  # a ward of Hartlepool
 IN_MIDDLEHAVEN = {"lat": 54.5762, "lon": -1.2348}
 IN_LONDON = {"lat": 51.5074, "lon": -0.1278}
 
@@ -104,6 +106,7 @@ def test_vote_for_a_ward_is_counted_in_this_quarter(app, client, resident, cleve
         "quarter": {"fiscal_year": 2025, "quarter": 3, "label": "2025/26 Q3"},
         "counted": True,
         "replaced": False,
+        "replaces": None,
         "cast_at": "2025-11-05T09:00:00+00:00",
     }
     assert response.headers["Location"] == f"{URL}/{body['id']}"
@@ -154,6 +157,10 @@ def test_second_vote_in_quarter_replaces_first(app, client, resident, cleveland,
     assert first.status_code == second.status_code == 201
     assert first.get_json()["replaced"] is False
     assert second.get_json()["replaced"] is True
+    assert second.get_json()["replaces"] == {
+        "id": first.get_json()["id"],
+        "area": {"code": MIDDLEHAVEN, "name": "Middlehaven", "level": "ward"},
+    }
     assert second.get_json()["counted"] is True
     # Both are kept; only the new one counts.
     votes = stored_votes(app)
@@ -177,12 +184,53 @@ def test_votes_in_two_quarters_both_count(app, client, resident, cleveland, cloc
     assert len(counted(app)) == 2
 
 
-def test_same_resident_voting_for_two_areas_has_two_counted_votes(app, client, resident, cleveland):
-    assert vote(client, resident, {"option": "neither", "area": MIDDLEHAVEN}).status_code == 201
-    second = vote(client, resident, {"option": "neither", "area": MIDDLESBROUGH})
+def test_vote_for_another_area_in_the_quarter_replaces_the_first_and_names_it(
+    app, client, resident, cleveland, clock
+):
+    clock(datetime(2025, 10, 2, 8, 0, tzinfo=UTC))
+    first = vote(client, resident, {"option": "neither", "area": MIDDLEHAVEN}).get_json()
+    clock(datetime(2025, 11, 2, 8, 0, tzinfo=UTC))
+    second = vote(client, resident, {"option": "quite_confident", "area": MIDDLESBROUGH})
 
-    assert second.status_code == 201 and second.get_json()["replaced"] is False
-    assert sorted(v.area_code for v in counted(app)) == [MIDDLEHAVEN, MIDDLESBROUGH]
+    assert second.status_code == 201
+    body = second.get_json()
+    assert body["counted"] is True and body["replaced"] is True
+    assert body["replaces"] == {
+        "id": first["id"],
+        "area": {"code": MIDDLEHAVEN, "name": "Middlehaven", "level": "ward"},
+    }
+    assert [(v.area_code, v.counted) for v in stored_votes(app)] == [
+        (MIDDLEHAVEN, False),
+        (MIDDLESBROUGH, True),
+    ]
+    # The history shows both; reading the new vote again says the same as casting it did.
+    assert client.get(f"{URL}/{body['id']}", headers=resident).get_json() == body
+    earlier = client.get(f"{URL}/{first['id']}", headers=resident).get_json()
+    assert earlier["counted"] is False and earlier["replaces"] is None
+
+
+def test_ward_then_authority_then_another_ward_leaves_one_counted_vote(
+    app, client, resident, cleveland, clock
+):
+    areas = (MIDDLEHAVEN, MIDDLESBROUGH, VICTORIA)
+    answers = []
+    for day, area in enumerate(areas, start=1):
+        clock(datetime(2025, 10, day, 8, 0, tzinfo=UTC))
+        answers.append(vote(client, resident, {"option": "neither", "area": area}).get_json())
+
+    assert [a["replaces"] and a["replaces"]["id"] for a in answers] == [
+        None,
+        answers[0]["id"],
+        answers[1]["id"],
+    ]
+    assert [a["replaces"]["area"]["code"] for a in answers[1:]] == [MIDDLEHAVEN, MIDDLESBROUGH]
+    assert [v.area_code for v in counted(app)] == [VICTORIA]
+    listed = client.get(URL, headers=resident).get_json()["items"]
+    assert [(v["area"]["code"], v["counted"], v["replaced"]) for v in listed] == [
+        (VICTORIA, True, True),
+        (MIDDLESBROUGH, False, True),
+        (MIDDLEHAVEN, False, False),
+    ]
 
 
 def test_two_residents_voting_for_the_same_area_each_count(
@@ -290,7 +338,9 @@ def test_a_vote_that_keeps_clashing_is_409_after_a_bounded_number_of_attempts(
         raise IntegrityError(
             "INSERT INTO vote ...",
             {},
-            sqlite3.IntegrityError("UNIQUE constraint failed: vote.device_id, vote.area_code"),
+            sqlite3.IntegrityError(
+                "UNIQUE constraint failed: vote.device_id, vote.fiscal_year, vote.fiscal_quarter"
+            ),
         )
 
     monkeypatch.setattr(service, "_cast_once", always_clashes)
@@ -335,9 +385,10 @@ def test_resident_lists_own_votes_newest_first(client, resident, other_resident,
     page = client.get(URL, headers=resident).get_json()
 
     assert page["total"] == 3 and page["page"] == 1
+    # One counted vote a quarter, whatever the area: the Hartlepool vote replaced the second.
     assert [(v["option"], v["counted"], v["replaced"]) for v in page["items"]] == [
-        ("very_confident", True, False),
-        ("quite_confident", True, True),
+        ("very_confident", True, True),
+        ("quite_confident", False, True),
         ("neither", False, False),
     ]
 
