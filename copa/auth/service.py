@@ -218,7 +218,7 @@ def load_principal(claims: dict) -> Principal | None:
         session_id = uuid.UUID(claims["sid"])
         subject = uuid.UUID(claims["sub"])
         kind = claims["kind"]
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, AttributeError):  # AttributeError: not a string
         return None
     live = AuthSession.revoked_at.is_(None)
     if kind == "device":

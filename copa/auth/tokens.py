@@ -6,7 +6,13 @@ token failure is a 401 problem with a ``WWW-Authenticate`` challenge (RFC 6750).
 
 from __future__ import annotations
 
+import math
+import uuid
+from collections.abc import Callable
+
 from flask import Flask, g
+from flask_jwt_extended.config import config as jwt_config
+from jwt import InvalidTokenError
 
 from copa.auth import service
 from copa.extensions import jwt
@@ -65,6 +71,57 @@ def _lookup_failed(header: dict, claims: dict):
 @jwt.token_verification_failed_loader
 def _verification_failed(header: dict, claims: dict):
     return _unauthorized("The token is not valid.", "token-invalid")
+
+
+class WrongClaimType(InvalidTokenError):
+    """A claim of a type our tokens never carry (``sub`` a number, ``sid`` an object...)."""
+
+
+def _uuid_text(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _timestamp(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+# What each claim of our tokens holds; a claim not listed is not read by anything.
+_CLAIM_TYPES: dict[str, Callable[[object], bool]] = {
+    "exp": _timestamp,
+    "iat": _timestamp,
+    "nbf": _timestamp,
+    "iss": _text,
+    "aud": lambda value: _text(value) or (isinstance(value, list) and all(map(_text, value))),
+    "sub": _uuid_text,
+    "sid": _uuid_text,
+    "jti": _uuid_text,
+    "pid": _uuid_text,
+    "kind": lambda value: value in ("device", "user"),
+    "type": lambda value: value in ("access", "refresh"),
+    "fresh": lambda value: isinstance(value, bool),
+    "roles": lambda value: isinstance(value, list) and all(map(_text, value)),
+}
+
+
+@jwt.decode_key_loader
+def _key_for_well_typed_claims(header: dict, claims: dict) -> str:
+    """The signing key; but first (this is the earliest hook, before any claim is read) a
+    token whose claims have types ours never have is refused like any invalid token, rather
+    than reaching code that expects a UUID where a list is."""
+    for name, valid in _CLAIM_TYPES.items():
+        if name in claims and not valid(claims[name]):
+            raise WrongClaimType(f"The claim {name} has the wrong type.")
+    return jwt_config.decode_key
 
 
 @jwt.token_verification_loader

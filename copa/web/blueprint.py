@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import flask_smorest
 from flask_smorest.arguments import ArgumentsMixin
-from marshmallow import RAISE
-from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from marshmallow import RAISE, missing
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from copa.web.input_guard import decode_json
 
 JSON_TYPES = ("application/json",)
 
@@ -35,21 +37,14 @@ class Parser(FlaskParser):
     def load_json(self, req, schema):  # noqa: ANN001 - webargs' signature
         if req.mimetype and not is_json_mimetype(req.mimetype) and _has_body(req):
             raise UnsupportedMediaType()
-        data = super().load_json(req, schema)
-        if _has_lone_surrogate(data):
-            # JSON may escape half of a UTF-16 pair ("\ud800"); no database can store it.
-            raise BadRequest("The body contains text that is not valid Unicode.")
-        return data
+        return super().load_json(req, schema)
 
-
-def _has_lone_surrogate(value: object) -> bool:
-    if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
-    return False
+    def _raw_load_json(self, req):  # noqa: ANN001 - webargs' signature
+        # Our decoder, not json.loads: hostile JSON (too deep, huge numbers, NaN, duplicate
+        # names, lone surrogates, control characters) is refused as a problem, not a 500.
+        if not is_json_request(req):
+            return missing
+        return decode_json(req.get_data(cache=True))
 
 
 def _has_body(req) -> bool:  # noqa: ANN001
