@@ -9,17 +9,13 @@ from marshmallow import Schema, fields
 from copa.db import db
 from copa.web.access import PUBLIC, requires
 from copa.web.blueprint import Blueprint
-from copa.web.problems import ServiceUnavailable, problem_type
+from copa.web.outage import DatabaseUnreachable
 
 blp = Blueprint("health", __name__, description="Is the service up, and can it reach its database?")
 
 
 class HealthOut(Schema):
     status = fields.String(required=True, metadata={"example": "ok"})
-
-
-class DatabaseUnreachable(ServiceUnavailable):
-    type = problem_type("database-unreachable")
 
 
 @blp.route("/healthz")
@@ -42,7 +38,5 @@ class Ready(MethodView):
             db.session.rollback()
         except sa.exc.SQLAlchemyError as error:
             db.session.rollback()
-            raise DatabaseUnreachable(
-                "The database cannot be reached.", headers={"Retry-After": "5"}
-            ) from error
+            raise DatabaseUnreachable() from error
         return {"status": "ok"}

@@ -11,6 +11,12 @@ request carrying the header, per (principal, key):
 
 Requests that fail validation or raise a problem store nothing (as Stripe does), so the client
 can correct them and retry with the same key. Responses of 5xx store nothing either.
+
+A database outage must not leave a key held by a request that is gone (its retry would get 409
+until the lease ran out). When the key cannot be released because the database is unreachable,
+this process releases it at its next idempotent request; and on PostgreSQL a key claimed before
+the server last started is taken over at once: its holder's connection died with that server.
+The fencing token keeps a takeover safe even if that judgement is ever wrong.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ import sqlalchemy as sa
 from flask import Response, current_app, make_response, request
 from flask_smorest import Blueprint as _SmorestBlueprint
 from sqlalchemy.orm import Session
+from webargs.flaskparser import is_json_request
 
 from copa.db import begin_write, db, insert_for, utcnow
 from copa.web.access import current_principal
+from copa.web.input_guard import decode_json
 from copa.web.models import IdempotencyKey
+from copa.web.outage import is_outage
 from copa.web.problems import Conflict, Problem, Unprocessable, problem_type
 
 HEADER = "Idempotency-Key"
@@ -84,6 +93,7 @@ def once(key: str, work: Callable[[], Any]) -> Response:
     The staff console sends a key from each rendered form, so a double click saves once."""
     _check_key(key)
     principal = current_principal().subject
+    _release_leftovers()
     claim = _claim(principal, key, _fingerprint())
     if isinstance(claim, Response):
         return claim
@@ -184,8 +194,12 @@ def _fingerprint() -> str:
             )
     else:
         raw = request.get_data(cache=True)
-        with suppress(ValueError):  # not JSON: hash the bytes as they came
-            raw = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+        if is_json_request(request):
+            # The body schema's own decoder: hostile JSON is refused here already, as it would be
+            # there. Text that is not JSON is hashed as it came (the schema then refuses it).
+            with suppress(json.JSONDecodeError):
+                document = decode_json(raw)
+                raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
         digest.update(raw)
     return digest.hexdigest()
 
@@ -233,7 +247,7 @@ def _claim(principal: str, key: str, fingerprint: str) -> Claim | Response:
             )
         if row.completed_at is not None:
             return _replay(row)
-        if row.locked_until is not None and row.locked_until > now:
+        if row.locked_until is not None and row.locked_until > now and not _holder_lost(row, lease):
             raise KeyInFlight(
                 f"A request with this {HEADER} is still being processed. Retry shortly.",
                 headers={"Retry-After": "1"},
@@ -282,18 +296,60 @@ def _complete(session: Session, claim: Claim, response: Response) -> None:
 def _release(claim: Claim) -> None:
     """Let a later retry run again: this attempt stored nothing."""
     try:
-        if db.session().in_transaction():
-            db.session.rollback()
-        begin_write()
-        db.session.execute(
-            sa.delete(IdempotencyKey).where(
-                IdempotencyKey.id == claim.id, IdempotencyKey.lock_token == claim.lock_token
-            )
-        )
-        db.session.commit()
-    except Exception:  # noqa: BLE001 - the lease expires anyway; the original error matters more
+        _delete_claim(claim)
+    except Exception as error:  # noqa: BLE001 - the original error matters more
         db.session.rollback()
-        current_app.logger.warning("could not release idempotency key %s", claim.id, exc_info=True)
+        if is_outage(error):
+            # The request answers 503 and logs that; the key is freed once the database is back.
+            _UNRELEASED.add(claim)
+        else:  # the lease expires anyway
+            current_app.logger.warning(
+                "could not release idempotency key %s", claim.id, exc_info=True
+            )
+
+
+def _delete_claim(claim: Claim) -> None:
+    if db.session().in_transaction():
+        db.session.rollback()
+    begin_write()
+    db.session.execute(
+        sa.delete(IdempotencyKey).where(
+            IdempotencyKey.id == claim.id, IdempotencyKey.lock_token == claim.lock_token
+        )
+    )
+    db.session.commit()
+
+
+# Keys this process could not release during an outage (process-local: other workers rely on
+# the lease, or on PostgreSQL on ``_holder_lost``).
+_UNRELEASED: set[Claim] = set()
+
+
+def _release_leftovers() -> None:
+    """Free the keys an outage kept this process from releasing; while the database is still
+    unreachable this raises, and the request is answered 503 like any other."""
+    for claim in list(_UNRELEASED):
+        try:
+            _delete_claim(claim)
+        except Exception as error:
+            db.session.rollback()
+            if is_outage(error):
+                raise
+            _UNRELEASED.discard(claim)  # not an outage: leave it to the lease
+            current_app.logger.warning(
+                "could not release idempotency key %s", claim.id, exc_info=True
+            )
+        else:
+            _UNRELEASED.discard(claim)
+
+
+def _holder_lost(row: IdempotencyKey, lease: timedelta) -> bool:
+    """Whether PostgreSQL restarted after the key was claimed: the request holding it was
+    connected to the server that stopped, so it cannot finish (an outage ended it)."""
+    if db.session.get_bind().dialect.name != "postgresql" or row.locked_until is None:
+        return False
+    started = db.session.scalar(sa.text("SELECT pg_postmaster_start_time()"))
+    return started is not None and row.locked_until - lease < started
 
 
 def _replay(row: IdempotencyKey) -> Response:
