@@ -34,7 +34,7 @@ seed: $(VENV)/.installed-run
 # One process with threads: the default in-memory rate-limit storage is per process
 # (set COPA_RATELIMIT_STORAGE_URI=redis://... before running more workers).
 serve: $(VENV)/.installed-run
-	$(BIN)/gunicorn --bind $(COPA_HOST):$(COPA_PORT) --workers $${COPA_WORKERS:-1} --threads 4 \
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(COPA_HOST):$(COPA_PORT) --workers $${COPA_WORKERS:-1} --threads 4 \
 		--access-logfile - wsgi:app
 
 ## test: install what the tests need and run the whole suite (COPA_TEST_DATABASE_URL for PostgreSQL)
