@@ -59,16 +59,30 @@ def import_areas_command(
 
 
 @copa_cli.command("purge")
-def purge_command() -> None:
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Rewrite the tables (PostgreSQL: VACUUM FULL, locking each while it is copied; "
+    "SQLite: VACUUM), so no page keeps deleted values as free space.",
+)
+def purge_command(full: bool) -> None:
     """Delete what is past its retention: contact details (COPA_CONTACT_RETENTION_DAYS), photos
-    (COPA_PHOTO_RETENTION_DAYS) and idempotency keys (COPA_IDEMPOTENCY_TTL_DAYS)."""
-    from copa.privacy.service import purge_expired_contacts
+    (COPA_PHOTO_RETENTION_DAYS) and idempotency keys (COPA_IDEMPOTENCY_TTL_DAYS), with the mail
+    sink's files; then scrub the database's files of the deleted rows (SQLite: WAL checkpoint;
+    PostgreSQL: VACUUM). Exits with status 1 when the scrub could not finish."""
+    from copa.privacy.service import purge_expired_contacts, purge_expired_mail, scrub_purged
     from copa.reports.photos import purge_expired_photos
     from copa.web.idempotency import purge_expired
 
     click.echo(f"contact details deleted: {purge_expired_contacts()}")
     click.echo(f"photos deleted: {purge_expired_photos()}")
     click.echo(f"idempotency keys deleted: {purge_expired()}")
+    click.echo(f"mail files deleted: {purge_expired_mail()}")
+    if not scrub_purged(full=full):
+        raise click.ClickException(
+            "deleted rows could not be scrubbed from the database files (busy): run it again"
+        )
+    click.echo("database files scrubbed of deleted rows")
 
 
 @copa_cli.command("openapi")

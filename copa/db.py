@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -10,6 +12,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -84,6 +88,9 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:  # noqa: AN
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten with zeros, not just unlinked: erased contact details leave
+    # no bytes behind in the database file (the WAL is emptied by scrub_deleted()).
+    cursor.execute("PRAGMA secure_delete=ON")
     from flask import current_app, has_app_context
 
     timeout = current_app.config["SQLITE_BUSY_TIMEOUT_MS"] if has_app_context() else 10_000
@@ -122,3 +129,78 @@ def insert_for(model: type, session: Session | None = None) -> sa.Insert:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(model)
+
+
+def scrub_deleted(
+    tables: Iterable[str], *, patience_ms: int | None = None, full: bool = False
+) -> bool:
+    """After a commit that deleted personal data, leave no old copy of it in the database's files.
+
+    SQLite (``secure_delete`` has zeroed the rows in the database file): a TRUNCATE checkpoint
+    copies the newest pages into the file and empties the -wal file, which held the pages as
+    they were. PostgreSQL: VACUUM of ``tables`` (it cannot run in a transaction: an autocommit
+    connection of its own) reclaims the dead row versions that still hold the old values.
+    ``full`` rewrites instead (SQLite: VACUUM of the whole file; PostgreSQL: VACUUM FULL, which
+    locks each table while it is copied), so no page keeps the old bytes as free space.
+    ``patience_ms`` bounds the wait for other connections, so a request does not hang on it.
+    Returns False when it could not finish; the next ``flask copa purge`` does it again.
+    """
+    bind = db.session.get_bind()
+    if isinstance(bind, sa.Connection):
+        # The session works inside its caller's transaction (the test suite's), so nothing
+        # is committed yet and nothing can be scrubbed.
+        return True
+    if bind.dialect.name == "sqlite":
+        return _checkpoint_sqlite(bind, patience_ms, full)
+    if bind.dialect.name == "postgresql":
+        return _vacuum_postgresql(bind, tables, patience_ms, full)
+    return True
+
+
+def _checkpoint_sqlite(engine: Engine, patience_ms: int | None, full: bool) -> bool:
+    import sqlite3
+
+    raw = engine.raw_connection()  # autocommit (isolation_level None): no BEGIN around it
+    try:
+        cursor = raw.cursor()
+        usual = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+        if patience_ms is not None:
+            cursor.execute(f"PRAGMA busy_timeout={int(patience_ms)}")
+        try:
+            if full:
+                cursor.execute("VACUUM")
+            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:
+            log.warning("scrubbing the database file did not finish", exc_info=True)
+            busy = 1
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={int(usual)}")
+            cursor.close()
+    finally:
+        raw.close()
+    if busy:
+        log.warning(
+            "WAL checkpoint incomplete (other connections busy): the -wal file may "
+            "still hold deleted rows until the next purge"
+        )
+    return not busy
+
+
+def _vacuum_postgresql(
+    engine: Engine, tables: Iterable[str], patience_ms: int | None, full: bool
+) -> bool:
+    quote = engine.dialect.identifier_preparer.quote
+    vacuum = "VACUUM (FULL)" if full else "VACUUM"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if patience_ms is not None:
+            conn.exec_driver_sql(f"SET lock_timeout = {int(patience_ms)}")
+        try:
+            for table in tables:
+                conn.exec_driver_sql(f"{vacuum} {quote(table)}")
+        except sa.exc.OperationalError:
+            log.warning("VACUUM after deleting personal data did not finish", exc_info=True)
+            return False
+        finally:
+            if patience_ms is not None:
+                conn.exec_driver_sql("RESET lock_timeout")
+    return True
