@@ -25,10 +25,20 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
 
 def configure_logging(app: Flask) -> None:
-    app.logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
+    # The root handler first: Flask then adds no handler of its own to app.logger, which would
+    # write each of its lines twice (gunicorn).
     if not app.debug and not logging.getLogger().handlers:
-        logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
+        logging.basicConfig(
+            level=str(app.config["LOG_LEVEL"]).upper(),
+            format="[%(asctime)s] %(levelname)s in %(module)s: %(message)s",
+        )
+    app.logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # No credential in any log line: api_key/token query parameters (werkzeug's request log
+    # of `flask run`), unsubscribe tokens in paths, bearer tokens.
+    from copa.web import redaction
+
+    redaction.install(logging.getLogger(), app.logger, logging.getLogger("werkzeug"))
 
 
 def init_extensions(app: Flask) -> None:
@@ -74,6 +84,15 @@ def init_extensions(app: Flask) -> None:
             and request.content_length > limit
         ):
             raise RequestEntityTooLarge()
+
+    from copa.web.responses import no_content_is_empty
+
+    app.after_request(no_content_is_empty)
+
+    # After the size cap: control characters in the path, query string or form fields.
+    from copa.web.input_guard import init_input_guard
+
+    init_input_guard(app)
 
 
 def install_rollups() -> None:
@@ -165,9 +184,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
+    from copa.web import outage
     from copa.web.problems import register_error_handlers as register
 
     register(app)
+    outage.register_error_handlers(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -42,9 +42,15 @@ DEFAULTS: dict[str, object] = {
     "PROXY_COUNT": 0,
     "MAX_BODY_BYTES": 9 * 1024 * 1024,
     "MAX_JSON_BYTES": 64 * 1024,
+    # Request JSON deeper than this, or with a number of more digits, is refused (400/422)
+    # before any schema sees it: no body of ours needs more, and deeper input exhausts the stack.
+    "MAX_JSON_DEPTH": 32,
+    "MAX_NUMBER_DIGITS": 64,
     "IDEMPOTENCY_TTL_DAYS": 7,
     "IDEMPOTENCY_LEASE_SECONDS": 30,
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+    # A request that cannot reach the database answers 503 with this Retry-After.
+    "DATABASE_RETRY_AFTER_SECONDS": 5,
     "AREAS_RECHECK_SECONDS": 60,
     "DEMO_PASSWORD": None,
     "EMERGENCY_TERMS": "",  # comma-separated; empty means the built-in list
@@ -89,7 +95,8 @@ DEFAULTS: dict[str, object] = {
     "SMTP_URL": None,  # smtp://user:pass@host:587 (STARTTLS) or smtps://...; none: .eml files
     "MAIL_FROM": "COPA <no-reply@copa.example>",
     "MAIL_DIR": None,  # where .eml files go without SMTP_URL; default instance/mail
-    # This service as residents reach it (no trailing slash): the unsubscribe link in emails.
+    # This service as residents and partners reach it (no trailing slash): the links in emails
+    # (residents' unsubscribe links, partners' referral links).
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     # Push to residents' phones (relay channels fcm, apns); with none set, push is off.
     "FCM_CREDENTIALS_FILE": None,  # a Firebase service-account JSON (its project_id is used)
@@ -258,6 +265,8 @@ def _derive_library_settings(app: Flask) -> None:
 
 
 def engine_options(url: str) -> dict[str, object]:
+    # A database error's message (logged with its traceback) would otherwise list the
+    # statement's values: a resident's description, email or phone number.
     if url.startswith("sqlite"):
-        return {"connect_args": {"check_same_thread": False}}
-    return {"pool_pre_ping": True}
+        return {"connect_args": {"check_same_thread": False}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True}

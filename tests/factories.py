@@ -159,3 +159,41 @@ def user_tokens(app, user: User) -> tuple[dict[str, str], dict[str, str]]:
         pair = _issue(principal, new_session=True)
         db.session.commit()
         return bearer(pair.access_token), bearer(pair.refresh_token)
+
+
+@contextmanager
+def gunicorn_serving(env: dict[str, str], output_path, *, workers: int = 1):
+    """gunicorn as ``make serve`` runs it (gunicorn.conf.py, threads, access log on stdout) on a
+    free loopback port; yields the port once /healthz answers. Its stdout and stderr (the access
+    and error logs) go to ``output_path``; it is stopped afterwards."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    root = Path(__file__).resolve().parent.parent
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind"]
+    command += [f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4"]
+    command += ["--access-logfile", "-", "--no-control-socket", "wsgi:app"]
+    with open(output_path, "wb") as output:
+        server = subprocess.Popen(
+            command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("gunicorn did not start: " + Path(output_path).read_text())
+            time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from copa.privacy.schemas import _valid_phone
+from copa.privacy.phones import Phone
 from copa.web.pagination import PageQuery
 from copa.web.schemas import StrictBoolean, StrictSchema, Text
 
@@ -189,7 +189,7 @@ class RequestIn(Schema):
     email = fields.Email(validate=validate.Length(max=254))
     first_name = Text(validate=validate.Length(max=60))
     last_name = Text(validate=validate.Length(max=60))
-    phone = Text(validate=[validate.Length(max=24), _valid_phone])
+    phone = Phone()
     description = Text(required=True, validate=validate.Length(min=1, max=4000))
     media_url = fields.URL(schemes={"http", "https"}, validate=validate.Length(max=2000))
     device_id = Text(validate=validate.Length(max=200))

@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from copa.db import UUIDPrimaryKey, db, utcnow
+from copa.privacy.phones import E164, shown
 
 
 class Contact(UUIDPrimaryKey, db.Model):
@@ -23,7 +24,12 @@ class Contact(UUIDPrimaryKey, db.Model):
     )
     name: Mapped[str | None] = mapped_column(sa.String(120))
     email: Mapped[str | None] = mapped_column(sa.String(254))
-    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    phone: Mapped[str | None] = mapped_column(E164(32))  # E.164, also for older rows
     # The resident agreed to hear about this submission by email (and can unsubscribe).
     notify_by_email: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    @validates("phone")
+    def _phone_in_e164(self, key: str, value: str | None) -> str | None:
+        # What a view shows is E.164 even before the row is written and read back.
+        return shown(value)

@@ -1,19 +1,9 @@
 from __future__ import annotations
 
-import re
-
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from copa.privacy.phones import Phone
 from copa.web.schemas import StrictSchema, Text
-
-# Digits with the usual separators; 7 to 15 digits (E.164's maximum), optional leading +.
-_PHONE = re.compile(r"^\+?[0-9 ()\-]{7,24}$")
-
-
-def _valid_phone(value: str) -> None:
-    digits = sum(ch.isdigit() for ch in value)
-    if not _PHONE.match(value) or not 7 <= digits <= 15:
-        raise ValidationError("Not a valid phone number.")
 
 
 class ContactIn(StrictSchema):
@@ -21,7 +11,7 @@ class ContactIn(StrictSchema):
 
     name = Text(validate=validate.Length(min=1, max=120))
     email = fields.Email(validate=validate.Length(max=254))
-    phone = Text(validate=[validate.Length(max=24), _valid_phone])
+    phone = Phone()
     notify_by_email = fields.Boolean(
         load_default=False,
         metadata={
@@ -41,7 +31,9 @@ class ContactIn(StrictSchema):
 class ContactOut(Schema):
     name = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
+    phone = fields.String(
+        allow_none=True, metadata={"description": "E.164.", "example": "+441642301653"}
+    )
 
 
 class ResidentContactOut(ContactOut):

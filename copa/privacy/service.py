@@ -12,7 +12,7 @@ from flask import current_app
 from copa.auth.models import Device, User
 from copa.auth.service import end_device_continuity, revoke_all_for_device
 from copa.confidence.models import Vote
-from copa.db import begin_write, db, utcnow
+from copa.db import begin_write, db, scrub_deleted, utcnow
 from copa.feedback.models import Feedback
 from copa.notifications.models import (
     MessageDirection,
@@ -21,11 +21,20 @@ from copa.notifications.models import (
     PushToken,
     ResidentMessage,
 )
+from copa.outbox.channels.mail_sink import forget_mail_mentioning, purge_old_mail
 from copa.privacy.models import Contact
 from copa.reports.models import Report
 from copa.web.access import Principal
 from copa.web.models import IdempotencyKey
 from copa.web.problems import Forbidden
+
+# Tables whose deleted rows held contact details or what a resident wrote: scrubbed (VACUUM on
+# PostgreSQL) right after an erasure, with the tables an erasure or purge updates added by the
+# scheduled purge (a large table's VACUUM is no work for a request).
+ERASED_TABLES = ("contact", "resident_message", "idempotency_key", "push_token")
+PURGED_TABLES = (*ERASED_TABLES, "report", "feedback", "vote", "notification", "report_photo")
+# How long an erasure waits for other connections before leaving the scrub to the next purge.
+ERASURE_SCRUB_PATIENCE_MS = 2000
 
 
 def new_contact(device_id: uuid.UUID, details: Mapping[str, object] | None) -> Contact | None:
@@ -86,6 +95,8 @@ def erase_resident(principal: Principal) -> None:
         raise Forbidden("Staff and partner accounts are closed by an administrator.")
     begin_write()
     device_id = principal.id
+    # How the resident was reached, so copies in the mail sink can be found once it is gone.
+    addresses = _reachable_at(Contact.device_id == device_id)
     for model in (Report, Feedback):
         values = {"contact_id": None, "device_id": None}
         if model is Report:
@@ -116,13 +127,31 @@ def erase_resident(principal: Principal) -> None:
         .values(erased_at=utcnow(), platform=None, app_version=None)
     )
     db.session.commit()
+    # After the commit: the old bytes of what was deleted (the -wal file, dead row versions)
+    # and the sent emails that name the resident.
+    scrub_deleted(ERASED_TABLES, patience_ms=ERASURE_SCRUB_PATIENCE_MS)
+    forget_mail_mentioning(addresses)
 
 
 def purge_expired_contacts() -> int:
     """Delete contact details older than COPA_CONTACT_RETENTION_DAYS; returns how many."""
     days = int(current_app.config["CONTACT_RETENTION_DAYS"])
     begin_write()
-    expired = sa.select(Contact.id).where(Contact.created_at < utcnow() - timedelta(days=days))
+    cutoff = utcnow() - timedelta(days=days)
+    expired = sa.select(Contact.id).where(Contact.created_at < cutoff)
+    addresses = _reachable_at(Contact.created_at < cutoff)
+    # A stored response to the request that gave them repeats them (kept at least 7 days for
+    # retries, which a retention shorter than that overrides).
+    devices = sa.select(Contact.device_id).where(
+        Contact.created_at < cutoff, Contact.device_id.is_not(None)
+    )
+    subjects = [f"device:{device_id}" for device_id in db.session.scalars(devices.distinct())]
+    if subjects:
+        db.session.execute(
+            sa.delete(IdempotencyKey).where(
+                IdempotencyKey.principal.in_(subjects), IdempotencyKey.created_at < cutoff
+            )
+        )
     for model in (Report, Feedback):
         values = {"contact_id": None}
         if model is Report:
@@ -130,4 +159,23 @@ def purge_expired_contacts() -> int:
         db.session.execute(sa.update(model).where(model.contact_id.in_(expired)).values(**values))
     deleted = db.session.execute(sa.delete(Contact).where(Contact.id.in_(expired))).rowcount
     db.session.commit()
+    forget_mail_mentioning(addresses)
     return deleted
+
+
+def purge_expired_mail() -> int:
+    """Delete the mail sink's files (development, no SMTP) older than the contact retention."""
+    return purge_old_mail(int(current_app.config["CONTACT_RETENTION_DAYS"]))
+
+
+def scrub_purged(full: bool = False) -> bool:
+    """Leave no old copy of purged or erased rows in the database's files (run after a purge):
+    a WAL checkpoint on SQLite, VACUUM on PostgreSQL (``full``: rewritten, VACUUM FULL);
+    False if it could not finish."""
+    return scrub_deleted(PURGED_TABLES, full=full)
+
+
+def _reachable_at(condition: sa.ColumnElement[bool]) -> set[str]:
+    """The email addresses and phone numbers of the contact details that match."""
+    rows = db.session.execute(sa.select(Contact.email, Contact.phone).where(condition))
+    return {value for row in rows for value in row if value}

@@ -221,6 +221,19 @@ class ReferralQuery(PageQuery):
     state = fields.String(validate=validate.OneOf([str(state) for state in ReferralState]))
 
 
+def _external_reference() -> Text:
+    return Text(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The partner's own reference for it."},
+    )
+
+
+class ReferralAcknowledgeIn(StrictSchema):
+    """What a partner may say when it confirms receipt (the body is optional)."""
+
+    external_reference = _external_reference()
+
+
 class ReferralUpdateIn(StrictSchema):
     """A partner's progress on a referral; the public note goes on the resident's timeline."""
 
@@ -231,10 +244,7 @@ class ReferralUpdateIn(StrictSchema):
         validate=validate.Length(min=1, max=1000),
         metadata={"description": "Shown to the resident who made the report."},
     )
-    external_reference = Text(
-        validate=validate.Length(min=1, max=200),
-        metadata={"description": "The partner's own reference for it."},
-    )
+    external_reference = _external_reference()
 
 
 class ReferralPhotoOut(PhotoFacts):

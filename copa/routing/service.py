@@ -693,25 +693,29 @@ def referral_photo(principal: Principal, photo_id: uuid.UUID) -> Response:
     return serve_photo(photo)
 
 
-def acknowledge_referral(principal: Principal, referral_id: uuid.UUID) -> PartnerReferral:
-    """The partner confirms receipt; the report becomes acknowledged. Repeating it changes
-    nothing."""
+def acknowledge_referral(
+    principal: Principal, referral_id: uuid.UUID, payload: Mapping[str, Any] | None = None
+) -> PartnerReferral:
+    """The partner confirms receipt, optionally with its own reference for the referral; the
+    report becomes acknowledged. Repeating it changes nothing but a new reference."""
     begin_write()
     referral = _own_referral(principal, referral_id, lock=True)
     _refuse_closed(referral)
+    external_reference = (payload or {}).get("external_reference")
+    actor = Actor.of(principal)
     if referral.acknowledged_at is None:
         report = referral.report
         if report.status == ReportStatus.ROUTED:
             transition(
                 report,
                 ReportStatus.ACKNOWLEDGED,
-                Actor.of(principal),
+                actor,
                 public_note=f"{referral.partner.name} has received it.",
-                details={"referral_id": referral.id},
+                details={"referral_id": referral.id, "external_reference": external_reference},
             )
         else:  # the report moved on already: the acknowledgement is still the partner's act
             record(
-                Actor.of(principal),
+                actor,
                 "referral.acknowledge",
                 "referral",
                 referral.id,
@@ -721,6 +725,17 @@ def acknowledge_referral(principal: Principal, referral_id: uuid.UUID) -> Partne
         referral.acknowledged_at = utcnow()
         if referral.state in (ReferralState.SENT, ReferralState.DELIVERED):
             referral.state = ReferralState.ACKNOWLEDGED
+    elif external_reference and external_reference != referral.external_reference:
+        record(  # a repeat that only names the partner's reference: still the partner's act
+            actor,
+            "referral.acknowledge",
+            "referral",
+            referral.id,
+            before={"external_reference": referral.external_reference},
+            after={"external_reference": external_reference},
+        )
+    if external_reference:
+        referral.external_reference = external_reference
     db.session.commit()
     return _for_partner(referral)
 

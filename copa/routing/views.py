@@ -168,10 +168,14 @@ class PartnerPhoto(MethodView):
 @partner_api.route("/referrals/<uuid:referral_id>/acknowledge")
 class AcknowledgeReferral(MethodView):
     @requires(Role.PARTNER)
+    @partner_api.arguments(schemas.ReferralAcknowledgeIn, required=False)
     @partner_api.response(200, schemas.PartnerReferralOut)
-    def post(self, referral_id):
-        """Confirm receipt; the report becomes acknowledged. Safe to repeat."""
-        return service.acknowledge_referral(current_principal(), referral_id)
+    def post(self, payload, referral_id):
+        """Confirm receipt; the report becomes acknowledged. Safe to repeat.
+
+        The body is optional: `external_reference` records the partner's own reference.
+        """
+        return service.acknowledge_referral(current_principal(), referral_id, payload)
 
 
 @partner_api.route("/referrals/<uuid:referral_id>/updates")

@@ -16,6 +16,8 @@ from http import HTTPStatus
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from copa.web.redaction import redact
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://copa.example/problems/"
 
@@ -211,7 +213,9 @@ def handle_problem(error: Problem) -> Response:
 def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return problem_from_http_exception(error)
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    # The route's rule, not the path: a path may hold a token (/v1/unsubscribe/<token>).
+    where = request.url_rule.rule if request.url_rule else redact(request.path)
+    current_app.logger.exception("unhandled error on %s %s", request.method, where)
     return problem(
         500, detail="Something went wrong on our side. It has been logged; try again later."
     )

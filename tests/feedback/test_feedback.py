@@ -154,7 +154,7 @@ def test_every_optional_detail_is_kept_and_shown_to_the_resident(app, client, re
     assert body["contact"] == {
         "name": "Sam",
         "email": "sam@example.org",
-        "phone": "01642 123456",
+        "phone": "+441642123456",  # E.164
         "notify_by_email": False,  # not asked for
     }
     assert stored(app) == (1, 0, 1)
@@ -278,6 +278,11 @@ INVALID = [
         {"kind": "compliment", "text": "x", "contact": {"phone": "call me maybe"}},
         "contact.phone",
         id="contact-invalid-phone",
+    ),
+    pytest.param(
+        {"kind": "compliment", "text": "x", "contact": {"phone": "1234567"}},
+        "contact.phone",
+        id="contact-phone-not-a-number-anywhere",
     ),
     pytest.param(
         {"kind": "compliment", "text": "x", "contact": {"name": "Sam"}},

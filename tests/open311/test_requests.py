@@ -99,7 +99,7 @@ def test_a_request_becomes_an_attributed_routed_report(app, client, open311_clie
         assert (report.contact.name, report.contact.email, report.contact.phone) == (
             "Ann Smith",
             "ann@example.org",
-            "01642 123456",
+            "+441642123456",  # E.164, as every phone number is kept
         )
         assert report.share_contact_with_partner is False
         kept = db.session.get(Open311Request, report.id)
@@ -251,6 +251,12 @@ REFUSALS = {
         ["lat: Must be greater than or equal to -90 and less than or equal to 90."],
     ),
     "email not an email": ({"email": "ann at example"}, 400, ["email: Not a valid email address."]),
+    "phone not a phone number": ({"phone": "1234567"}, 400, ["phone: Not a valid phone number."]),
+    "phone with an extension": (
+        {"phone": "01642 301653 ext 12"},
+        400,
+        ["phone: Give the number without an extension."],
+    ),
     "media_url not a URL": (
         {"media_url": "file:///etc/passwd"},
         400,

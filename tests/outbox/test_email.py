@@ -10,19 +10,27 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from copa.db import db
+from copa.db import begin_write, db
 from copa.outbox.models import MessageState
 from copa.outbox.relay import run_relay
+from copa.outbox.service import enqueue_referral
 from copa.privacy.models import Contact
 from copa.routing.models import Channel, Referral, ReferralState
 from tests.outbox.support import make_partner, make_referrals, messages_of, use_fast_relay
 
 PARTNER_ADDRESS = "referrals@thirteen.example"
+PUBLIC_BASE_URL = "https://copa.cleveland.example"
 
 
 @pytest.fixture
 def mail_dir(tmp_path, monkeypatch, app):
-    use_fast_relay(monkeypatch, app, MAIL_DIR=str(tmp_path / "mail"), SMTP_URL=None)
+    use_fast_relay(
+        monkeypatch,
+        app,
+        MAIL_DIR=str(tmp_path / "mail"),
+        SMTP_URL=None,
+        PUBLIC_BASE_URL=PUBLIC_BASE_URL + "/",  # a trailing slash is not doubled
+    )
     return tmp_path / "mail"
 
 
@@ -60,10 +68,11 @@ def test_an_email_to_the_partner_is_written_as_an_eml_file(app, mail_dir):
     assert "Fridge and mattress dumped by the bins" in text
     assert "Location: 54.5762, -1.2348" in text
     assert "  waste_type: household, tyres" in text
-    assert f"/v1/partner/referrals/{referral.id}" in text
+    # An absolute link: the partner's mail client has no page to resolve a path against.
+    assert f"\n{PUBLIC_BASE_URL}/v1/partner/referrals/{referral.id}\n" in text
     # Not shared: nothing of the resident's contact anywhere in the message.
     raw = eml.read_bytes().decode()
-    assert "Ada" not in raw and "ada@example.org" not in raw and "07700" not in raw
+    assert "Ada" not in raw and "ada@example.org" not in raw and "7700900123" not in raw
     assert "contact details are not shared" in text
     assert message.state == MessageState.DELIVERED
     assert referral.state == ReferralState.DELIVERED
@@ -84,7 +93,29 @@ def test_shared_contact_details_are_in_the_email(app, mail_dir):
     assert "agreed to share their contact details" in text
     assert "  Name: Ada Lovelace" in text
     assert "  Email: ada@example.org" in text
-    assert "  Phone: 07700 900123" in text
+    assert "  Phone: +447700900123" in text  # E.164, as typed or not
+
+
+def test_a_withdrawal_email_links_to_the_referral_absolutely(app, mail_dir):
+    with app.app_context():
+        (referral,) = make_referrals(email_partner(), answers={"size": "small"})
+        run_relay(once=True, owner="test-relay")
+        begin_write()
+        enqueue_referral(db.session.get(Referral, referral.id), "referral.withdrawn")
+        db.session.commit()
+        run_relay(once=True, owner="test-relay")
+        withdrawal = next(
+            m for m in messages_of(referral.partner_id) if "withdrawn" in m.event_type
+        )
+
+    text = message_from_bytes(
+        (mail_dir / f"{withdrawal.id}.eml").read_bytes(), policy=policy.default
+    ).get_content()
+    assert "has been withdrawn" in text
+    assert (
+        f"The referral, now withdrawn: {PUBLIC_BASE_URL}/v1/partner/referrals/{referral.id}\n"
+        in (text)
+    )
 
 
 def test_a_partner_without_an_email_address_gets_its_message_cancelled(app, mail_dir):

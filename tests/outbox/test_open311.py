@@ -129,7 +129,7 @@ def test_the_residents_contact_goes_only_when_they_agreed_to_share_it(app, share
             "email": "ada@example.org",
             "first_name": "Ada",
             "last_name": "Lovelace",
-            "phone": "07700 900123",
+            "phone": "+447700900123",  # E.164, as partners see every number
         }
     else:
         assert contact_fields == {}

@@ -73,3 +73,17 @@ def test_a_new_secret_is_whsec_and_32_random_bytes():
 def test_an_unusable_secret_is_an_error_not_a_weak_key(secret):
     with pytest.raises(ValueError):
         secret_key(secret)
+
+
+def test_a_body_with_non_ascii_text_verifies_with_the_reference_library():
+    secret = new_secret()
+    body = '{"data":{"address":"Café on Linthorpe Road – bins"}}'.encode()
+    headers = webhook_headers([secret], MESSAGE_ID, int(time.time()), body)
+
+    assert Webhook(secret).verify(body, headers)["data"]["address"].startswith("Café")
+
+
+def test_a_malformed_secret_never_signs_leniently():
+    # The reference library would skip the bad characters and sign with what is left.
+    with pytest.raises(ValueError):
+        sign("whsec_not base64!", MESSAGE_ID, int(time.time()), BODY)

@@ -67,7 +67,7 @@ def test_report_is_accepted_attributed_and_told_where_it_goes(client, resident):
     assert body["contact"] == {
         "name": "Sam",
         "email": "sam@example.org",
-        "phone": "07700 900123",
+        "phone": "+447700900123",  # stored and shown in E.164
         "notify_by_email": False,  # not asked for
     }
     assert body["share_contact_with_partner"] is True
@@ -189,6 +189,9 @@ BAD_REPORTS = [
     ),
     ("invalid email", {"contact": {"email": "not-an-email"}}, "contact.email"),
     ("invalid phone", {"contact": {"phone": "call me maybe"}}, "contact.phone"),
+    ("phone too short to be a number", {"contact": {"phone": "1234567"}}, "contact.phone"),
+    ("phone with an extension", {"contact": {"phone": "01642 301653 ext 12"}}, "contact.phone"),
+    ("phone typed at length", {"contact": {"phone": "0" * 33}}, "contact.phone"),
     ("contact without a way to reach", {"contact": {"name": "Sam"}}, "contact._schema"),
     (
         "anonymous with contact",
@@ -198,6 +201,45 @@ BAD_REPORTS = [
     ("would_have_called_101 unknown", {"would_have_called_101": "maybe"}, "would_have_called_101"),
     ("happening_now not a boolean", {"happening_now": "very"}, "happening_now"),
 ]
+
+
+@pytest.mark.parametrize(
+    "typed,kept",
+    [
+        ("01642 301653", "+441642301653"),
+        ("(01642) 301653", "+441642301653"),
+        ("+44 7700 900123", "+447700900123"),
+        ("0044 1642 301653", "+441642301653"),
+        ("+1 202 555 0123", "+12025550123"),
+    ],
+)
+def test_a_phone_number_is_kept_in_e164_however_it_is_typed(app, client, resident, typed, kept):
+    response = client.post(
+        "/v1/reports",
+        json=report(contact={"phone": typed}, share_contact_with_partner=True),
+        headers=resident,
+    )
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["contact"]["phone"] == kept
+    with app.app_context():
+        assert db.session.scalars(sa.select(Contact.phone)).all() == [kept]
+        # As written to the database, not only as the model reads it back.
+        assert db.session.execute(sa.text("SELECT phone FROM contact")).scalars().all() == [kept]
+
+
+def test_a_number_kept_before_e164_is_shown_in_e164(app, client, resident):
+    made = client.post(
+        "/v1/reports", json=report(contact={"phone": "01642301653"}), headers=resident
+    )
+    with app.app_context():
+        # A row from before numbers were normalised (written around the model).
+        db.session.execute(sa.text("UPDATE contact SET phone = '01642 301653'"))
+        db.session.commit()
+
+    again = client.get(made.headers["Location"], headers=resident).get_json()
+
+    assert again["contact"]["phone"] == "+441642301653"
 
 
 @pytest.mark.parametrize("case,changes,field", BAD_REPORTS, ids=[c[0] for c in BAD_REPORTS])

@@ -94,7 +94,7 @@ def test_staff_see_everything_about_a_report_including_its_deliveries_and_audit_
     assert body["area"]["ward"]["code"] == MIDDLEHAVEN_WARD
     assert body["occurred_at"].startswith("2026-01-10T21:30:00")
     assert body["happening_now"] is False and body["anonymous"] is False
-    assert body["contact"] == CONTACT
+    assert body["contact"] == {**CONTACT, "phone": "+447700900123"}  # staff see E.164
     assert body["share_contact_with_partner"] is True
     assert body["would_have_called_101"] == "yes"
     assert body["possible_emergency"] is False

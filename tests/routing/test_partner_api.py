@@ -12,6 +12,7 @@ from PIL import Image
 from copa.db import db
 from copa.reports import photos
 from copa.reports.models import Report, TimelineEntry
+from copa.review.models import AuditEvent
 from copa.routing.models import Partner, Referral, RoutingRule
 from tests.factories import (
     PartnerFactory,
@@ -126,7 +127,7 @@ def test_partner_acts_on_its_referral_and_the_resident_sees_each_note(
     assert body["area"]["ward"] == {"code": "E05001497", "name": "Middlehaven"}
     assert body["answers"] == {"offensive": "yes"}
     assert body["occurred_at"].startswith("2026-01-10T08:30:00")
-    assert body["contact"] == CONTACT
+    assert body["contact"] == {**CONTACT, "phone": "+447700900123"}  # E.164, however typed
     assert body["photos"] == []
 
     acknowledged = client.post(f"{url}/acknowledge", headers=partner_x)
@@ -169,6 +170,63 @@ def test_partner_acts_on_its_referral_and_the_resident_sees_each_note(
         ("in_progress", "A cleaning crew is booked for Tuesday."),
         ("resolved", "The shelter has been cleaned."),
     ]
+
+
+def test_acknowledging_may_give_the_partners_own_reference(app, client, resident, partner_x):
+    report = submit(client, resident)
+    url = f"/v1/partner/referrals/{referral_of(app, report['id'])}"
+
+    acknowledged = client.post(
+        f"{url}/acknowledge", json={"external_reference": " MBC-2026-0042 "}, headers=partner_x
+    )
+    assert acknowledged.status_code == 200, acknowledged.get_json()
+    assert acknowledged.get_json()["external_reference"] == "MBC-2026-0042"
+    assert acknowledged.get_json()["state"] == "acknowledged"
+    assert client.get(url, headers=partner_x).get_json()["external_reference"] == "MBC-2026-0042"
+
+    # Repeated without a body: acknowledged still, the reference kept.
+    again = client.post(f"{url}/acknowledge", headers=partner_x)
+    assert again.status_code == 200
+    assert again.get_json() == acknowledged.get_json()
+    # Repeated with a new reference: the newest is kept, and the change is in the audit log.
+    renamed = client.post(
+        f"{url}/acknowledge", json={"external_reference": "MBC-2026-0043"}, headers=partner_x
+    )
+    assert renamed.get_json()["external_reference"] == "MBC-2026-0043"
+    assert renamed.get_json()["acknowledged_at"] == acknowledged.get_json()["acknowledged_at"]
+    with app.app_context():
+        changes = db.session.scalars(
+            sa.select(AuditEvent.after).where(
+                AuditEvent.action == "referral.acknowledge",
+                AuditEvent.target_id == uuid.UUID(url.rsplit("/", 1)[1]),
+            )
+        ).all()
+    assert changes == [{"external_reference": "MBC-2026-0043"}]
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"external_reference": "MBC-1", "status": "resolved"}, "status"),
+        ({"reference": "MBC-1"}, "reference"),
+        ({"external_reference": ""}, "external_reference"),
+        ({"external_reference": "x" * 201}, "external_reference"),
+    ],
+    ids=["a-field-of-the-updates-route", "unknown-field", "empty", "too-long"],
+)
+def test_acknowledging_refuses_what_it_does_not_take_and_changes_nothing(
+    app, client, resident, partner_x, body, field
+):
+    report = submit(client, resident)
+    url = f"/v1/partner/referrals/{referral_of(app, report['id'])}"
+
+    refused = client.post(f"{url}/acknowledge", json=body, headers=partner_x)
+
+    assert refused.status_code == 422
+    assert refused.mimetype == "application/problem+json"
+    assert field in refused.get_json()["errors"]
+    detail = client.get(url, headers=partner_x).get_json()
+    assert detail["state"] == "sent" and detail["external_reference"] is None
 
 
 def test_another_partner_cannot_read_acknowledge_or_update_it(

@@ -70,6 +70,7 @@ class Settings:
     smtp_url: str | None
     mail_from: str
     mail_dir: Path
+    public_base_url: str = ""  # COPA_PUBLIC_BASE_URL: links in emails are absolute
 
     @classmethod
     def from_app(cls) -> Settings:
@@ -81,6 +82,7 @@ class Settings:
             smtp_url=config.get("SMTP_URL") or None,
             mail_from=str(config["MAIL_FROM"]),
             mail_dir=Path(config.get("MAIL_DIR") or Path(current_app.instance_path) / "mail"),
+            public_base_url=str(config.get("PUBLIC_BASE_URL") or "").rstrip("/"),
         )
 
 

@@ -75,13 +75,19 @@ def prepare(
     mail["Date"] = format_datetime(message.created_at)
     mail["Message-ID"] = f"<{message.id}@copa.outbox>"
     if message.event_type == "referral.withdrawn":
-        mail.set_content(withdrawal_body(referral, report, partner))
+        mail.set_content(withdrawal_body(referral, report, partner, settings.public_base_url))
     else:
-        mail.set_content(body(referral, report, partner))
+        mail.set_content(body(referral, report, partner, settings.public_base_url))
     return EmailRequest(str(message.id), partner.email_address, bytes(mail))
 
 
-def body(referral: Referral, report: Report, partner: Partner) -> str:
+def referral_url(referral: Referral, base_url: str) -> str:
+    """The referral in the partner API, absolute (``COPA_PUBLIC_BASE_URL``): a link in an email
+    has no page to be relative to."""
+    return f"{base_url.rstrip('/')}/v1/partner/referrals/{referral.id}"
+
+
+def body(referral: Referral, report: Report, partner: Partner, base_url: str) -> str:
     """The text of the email; the resident's contact only when they agreed to share it."""
     lines = [
         f"A report has been referred to {partner.name} through COPA.",
@@ -122,12 +128,12 @@ def body(referral: Referral, report: Report, partner: Partner) -> str:
     lines += [
         "",
         "Acknowledge it and send updates through the partner API:",
-        f"/v1/partner/referrals/{referral.id}",
+        referral_url(referral, base_url),
     ]
     return "\n".join(lines) + "\n"
 
 
-def withdrawal_body(referral: Referral, report: Report, partner: Partner) -> str:
+def withdrawal_body(referral: Referral, report: Report, partner: Partner, base_url: str) -> str:
     """The text telling a partner a referral is withdrawn: what it was, and that it may stop.
 
     Nothing of the report's content: the partner no longer needs it.
@@ -143,7 +149,7 @@ def withdrawal_body(referral: Referral, report: Report, partner: Partner) -> str
                 f"Category: {report.category.name}",
                 f"Referred: {referral.sent_at:%Y-%m-%d %H:%M} UTC",
                 "",
-                f"The referral, now withdrawn: /v1/partner/referrals/{referral.id}",
+                f"The referral, now withdrawn: {referral_url(referral, base_url)}",
             ]
         )
         + "\n"
