@@ -209,14 +209,23 @@ def test_inactive_category_is_a_404_as_if_it_never_existed(app, client, seeded):
 
 @pytest.mark.parametrize(
     "code",
-    ["x" * 65, "asb%00", "asb%0A", "%C3%A9", "'; DROP TABLE category; --"],
-    ids=["too-long", "nul-byte", "newline", "non-ascii", "sql"],
+    ["x" * 65, "%C3%A9", "'; DROP TABLE category; --"],
+    ids=["too-long", "non-ascii", "sql"],
 )
 def test_a_code_no_category_can_have_is_a_404_problem_not_an_error(client, seeded, code):
     response = client.get(f"/v1/categories/{code}")
 
     assert response.status_code == 404
     assert response.mimetype == PROBLEM_JSON
+
+
+@pytest.mark.parametrize("code", ["asb%00", "asb%0A"], ids=["nul-byte", "newline"])
+def test_a_control_character_in_the_path_is_refused_before_any_lookup(client, seeded, code):
+    response = client.get(f"/v1/categories/{code}")
+
+    assert response.status_code == 400
+    assert response.mimetype == PROBLEM_JSON
+    assert response.get_json()["type"].endswith("/invalid-characters")
 
 
 # --- caching ----------------------------------------------------------------------------------
