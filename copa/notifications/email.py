@@ -16,11 +16,10 @@ import html
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from copa.auth.models import Device
 from copa.db import db
 from copa.feedback.models import Feedback
 from copa.notifications.models import Notification, NotifyChannel
-from copa.notifications.service import UNSUBSCRIBED, preferences_of
+from copa.notifications.service import UNSUBSCRIBED, deliverable, preferences_of
 from copa.notifications.unsubscribe import public_base_url_usable, unsubscribe_url
 from copa.outbox.channels import CannotSend, Settings, register_resident_channel
 from copa.outbox.channels.email import EmailRequest
@@ -34,13 +33,7 @@ OPEN_THE_APP = "Open the COPA app to see the whole update and everything about {
 
 def prepare(message: OutboxMessage, settings: Settings) -> EmailRequest:
     """The email of a notification to the resident, or CannotSend when it must not go now."""
-    notification = (
-        db.session.get(Notification, message.notification_id)
-        if message.notification_id is not None
-        else None
-    )
-    if notification is None:
-        raise CannotSend("the notification no longer exists (the resident erased their data)")
+    notification = deliverable(message)
     contact = _contact_to_write_to(notification)
     if not public_base_url_usable():
         raise CannotSend(
@@ -56,11 +49,6 @@ def prepare(message: OutboxMessage, settings: Settings) -> EmailRequest:
 
 def _contact_to_write_to(notification: Notification) -> Contact:
     """The contact details to send to, if the resident still wants email about it."""
-    device = db.session.get(Device, notification.device_id)
-    if device is None or device.erased_at is not None:
-        raise CannotSend("the resident erased their data")
-    if device.transferred_at is not None:
-        raise CannotSend("the resident moved to another app install")
     submission: Report | Feedback | None = None
     if notification.report_id is not None:
         submission = db.session.get(Report, notification.report_id)
@@ -73,7 +61,7 @@ def _contact_to_write_to(notification: Notification) -> Contact:
         raise CannotSend("the resident's contact details were erased or purged")
     if not contact.notify_by_email:
         raise CannotSend(f"{UNSUBSCRIBED} from email updates")
-    if not preferences_of(device.id).email:
+    if not preferences_of(notification.device_id).email:
         raise CannotSend(f"{UNSUBSCRIBED}: email is off in the app's notification settings")
     return contact
 

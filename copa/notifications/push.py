@@ -15,10 +15,14 @@ import logging
 import sqlalchemy as sa
 from flask import current_app
 
-from copa.auth.models import Device
 from copa.db import db
 from copa.notifications.models import Notification, NotifyChannel, PushToken
-from copa.notifications.service import UNSUBSCRIBED, preferences_of
+from copa.notifications.service import (
+    UNSUBSCRIBED,
+    deliverable,
+    preferences_of,
+    push_service_for,
+)
 from copa.outbox.channels import (
     CannotSend,
     Outcome,
@@ -43,41 +47,19 @@ def push_data(notification: Notification) -> dict[str, str]:
     return data
 
 
-def current_channel(platform: str) -> str | None:
-    """The push service an install's token goes through now: APNs for iOS when configured,
-    else FCM; None when push is not configured (it may have changed since notify())."""
-    config = current_app.config
-    if platform == "ios" and config.get("APNS_KEY_FILE"):
-        return NotifyChannel.APNS
-    if config.get("FCM_CREDENTIALS_FILE"):
-        return NotifyChannel.FCM
-    return None
-
-
 def _push_token(device_id) -> PushToken | None:
     return db.session.scalar(sa.select(PushToken).where(PushToken.device_id == device_id))
 
 
 def prepare_push(message: OutboxMessage, settings: Settings) -> Request:
     """The FCM or APNs request of a push message; CannotSend when it must not go at all."""
-    notification = (
-        db.session.get(Notification, message.notification_id)
-        if message.notification_id is not None
-        else None
-    )
-    if notification is None:
-        raise CannotSend("the notification no longer exists")
-    device = db.session.get(Device, notification.device_id)
-    if device is None or device.erased_at is not None:
-        raise CannotSend("the resident erased their data")
-    if device.transferred_at is not None:
-        raise CannotSend("the resident moved to another install")
-    if not preferences_of(device.id).push:
+    notification = deliverable(message)
+    if not preferences_of(notification.device_id).push:
         raise CannotSend(f"{UNSUBSCRIBED} (push is off)")
-    token = _push_token(device.id)
+    token = _push_token(notification.device_id)
     if token is None:
         raise CannotSend("the install has no push token any more")
-    channel = current_channel(token.platform)
+    channel = push_service_for(token.platform)
     if channel is None:
         raise CannotSend("push is not configured")
     message.channel = channel  # the service it actually goes through

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
+from copa.auth.models import Device
 from copa.db import begin_write, db, utcnow
 from copa.feedback.models import Feedback
 from copa.notifications import catalogue
@@ -28,7 +29,7 @@ from copa.notifications.models import (
     NotifyChannel,
     PushToken,
 )
-from copa.outbox.channels import on_undelivered_referral
+from copa.outbox.channels import CannotSend, on_undelivered_referral
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.privacy.models import Contact
 from copa.reports.models import Report
@@ -142,27 +143,40 @@ def _email_consent(contact: Contact | None) -> bool:
     return contact is not None and bool(contact.email) and bool(contact.notify_by_email)
 
 
-def push_configured() -> dict[str, bool]:
-    """Which push services the configuration sets up."""
+def push_service_for(platform: str) -> str | None:
+    """The push service a token of ``platform`` goes through under the current configuration:
+    APNs directly for iOS when it is configured, otherwise FCM (which also reaches iOS through
+    Firebase); None when push is off. Asked again at send time: the configuration may change."""
     config = current_app.config
-    return {
-        NotifyChannel.FCM: bool(config.get("FCM_CREDENTIALS_FILE")),
-        NotifyChannel.APNS: bool(config.get("APNS_KEY_FILE")),
-    }
+    if platform == "ios" and config.get("APNS_KEY_FILE"):
+        return NotifyChannel.APNS
+    if config.get("FCM_CREDENTIALS_FILE"):
+        return NotifyChannel.FCM
+    return None
 
 
 def push_channel_for(device_id: uuid.UUID) -> str | None:
-    """The push channel of the device's token: APNs directly for iOS when it is configured,
-    otherwise FCM (which also reaches iOS through Firebase); None when push is off."""
+    """The push channel of the device's token, or None (no token, or push is off)."""
     token = db.session.scalar(sa.select(PushToken).where(PushToken.device_id == device_id))
-    if token is None:
-        return None
-    configured = push_configured()
-    if token.platform == "ios" and configured[NotifyChannel.APNS]:
-        return NotifyChannel.APNS
-    if configured[NotifyChannel.FCM]:
-        return NotifyChannel.FCM
-    return None
+    return None if token is None else push_service_for(token.platform)
+
+
+def deliverable(message: OutboxMessage) -> Notification:
+    """The notification a push or email message carries, if its resident can still be told
+    (part of the relay's prepare); CannotSend naming why not."""
+    notification = (
+        db.session.get(Notification, message.notification_id)
+        if message.notification_id is not None
+        else None
+    )
+    if notification is None:
+        raise CannotSend("the notification no longer exists (the resident erased their data)")
+    device = db.session.get(Device, notification.device_id)
+    if device is None or device.erased_at is not None:
+        raise CannotSend("the resident erased their data")
+    if device.transferred_at is not None:
+        raise CannotSend("the resident moved to another app install")
+    return notification
 
 
 # --- quiet hours ---------------------------------------------------------------------------
