@@ -157,6 +157,9 @@ def push_service_for(platform: str) -> str | None:
 
 def push_channel_for(device_id: uuid.UUID) -> str | None:
     """The push channel of the device's token, or None (no token, or push is off)."""
+    config = current_app.config
+    if not (config.get("FCM_CREDENTIALS_FILE") or config.get("APNS_KEY_FILE")):
+        return None  # push is off: no need to look for a token on the request path
     token = db.session.scalar(sa.select(PushToken).where(PushToken.device_id == device_id))
     return None if token is None else push_service_for(token.platform)
 
