@@ -105,6 +105,7 @@ def install_rollups() -> None:
 def import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
     from copa.areas import models as _areas  # noqa: F401
+    from copa.audit import models as _audit  # noqa: F401
     from copa.auth import models as _auth  # noqa: F401
     from copa.call_statistics import models as _call_statistics  # noqa: F401
     from copa.catalog import models as _catalog  # noqa: F401

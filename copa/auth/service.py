@@ -19,9 +19,9 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy.exc import IntegrityError
 
+from copa.audit.service import Actor, record
 from copa.auth.models import AuthSession, Device, RefreshToken, TransferCode, User
 from copa.db import begin_write, db, utcnow
-from copa.review.audit import Actor, record
 from copa.routing.models import Partner
 from copa.web.access import STAFF_ROLES, Principal, Role
 from copa.web.pagination import PageResult, paginate

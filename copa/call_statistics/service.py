@@ -20,10 +20,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from copa.audit.service import Actor, record
 from copa.call_statistics.models import CallStatistics
 from copa.db import begin_write, db, insert_for
 from copa.periods import Quarter, today_london
-from copa.review.audit import Actor, record
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import NotFound, Problem, Unprocessable, problem_type

@@ -23,12 +23,12 @@ from sqlalchemy.orm import aliased
 
 from copa.areas.models import LocalAuthority, Ward
 from copa.areas.service import Area, area_by_code, locate_point
+from copa.audit.service import Actor, record
 from copa.auth.models import Device
 from copa.confidence.models import Tally, Vote
 from copa.db import begin_write, db, utcnow
 from copa.metrics.rollups import uncount_votes
 from copa.periods import Quarter
-from copa.review.audit import Actor, record
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type

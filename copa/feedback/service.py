@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, selectinload
 
 from copa.areas.service import area_by_code, locate_point
+from copa.audit.models import AuditEvent
+from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
 from copa.db import begin_write, db, utcnow
@@ -36,8 +38,7 @@ from copa.notifications.messages import StaffMessage, staff_messages
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
 from copa.privacy.service import new_contact
-from copa.review.audit import Actor, record, trail
-from copa.review.models import AuditEvent, InternalNote
+from copa.review.models import InternalNote
 from copa.review.workflow import complaint_transition
 from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal, Role

@@ -20,13 +20,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from copa.audit.service import Actor, record
 from copa.auth.models import User
 from copa.db import begin_write, db, utcnow
 from copa.feedback.models import ComplaintCase, ComplaintState, Feedback
 from copa.notifications.models import MessageDirection, ResidentMessage
 from copa.notifications.service import notify
 from copa.reports.models import Report, ReportStatus
-from copa.review.audit import Actor, record
 from copa.web.access import Principal
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from copa.areas.service import OutOfArea, locate_point
+from copa.audit.service import Actor, record
 from copa.catalog.models import Category
 from copa.catalog.service import (
     InvalidAnswers,
@@ -41,7 +42,6 @@ from copa.privacy.service import new_contact
 from copa.reports import photos
 from copa.reports.models import Channel, Photo, Report, ReportStatus
 from copa.reports.service import new_report
-from copa.review.audit import Actor, record
 from copa.submissions import EMERGENCY_ADVICE
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate

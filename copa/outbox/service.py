@@ -8,9 +8,9 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from copa.audit.service import Actor, record
 from copa.db import begin_write, db, utcnow
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.review.audit import Actor, record
 from copa.routing.models import Channel, Referral
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate

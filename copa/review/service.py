@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from flask import Response, url_for
 from sqlalchemy.orm import selectinload
 
+from copa.audit.models import AuditEvent
+from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
 from copa.catalog.models import Category
@@ -26,8 +28,7 @@ from copa.periods import local_day_end, local_day_start
 from copa.reports.models import Photo, Report, ReportStatus
 from copa.reports.photos import PhotoNotFound, serve_photo
 from copa.reports.service import ReportNotFound
-from copa.review.audit import Actor, record, trail
-from copa.review.models import AuditEvent, InternalNote
+from copa.review.models import InternalNote
 from copa.review.workflow import allowed_report_transitions, feedback_transition, transition
 from copa.routing.models import Channel, Partner, Referral, ReferralState
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME, provisional_outcome, refer

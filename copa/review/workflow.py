@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from copa.audit.service import Actor, record
 from copa.db import utcnow
 from copa.feedback.models import (
     ComplaintCase,
@@ -20,7 +21,6 @@ from copa.feedback.models import (
 )
 from copa.notifications.service import notify
 from copa.reports.models import Report, ReportStatus, TimelineEntry
-from copa.review.audit import Actor, record
 from copa.web.problems import Conflict, problem_type
 
 S = ReportStatus

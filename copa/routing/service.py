@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from copa.areas.models import LocalAuthority, Ward
+from copa.audit.service import SYSTEM, Actor, record
 from copa.catalog.models import Category
 from copa.catalog.service import questions_of
 from copa.db import begin_write, db, utcnow
@@ -24,7 +25,6 @@ from copa.outbox.service import enqueue_referral
 from copa.outbox.signing import new_secret, secret_key
 from copa.outbox.ssrf import check_target, loopback_allowed
 from copa.reports.models import Photo, Report, ReportStatus
-from copa.review.audit import SYSTEM, Actor, record
 from copa.review.workflow import transition
 from copa.routing.models import Channel, Partner, PartnerKind, Referral, ReferralState, RoutingRule
 from copa.web.access import Principal

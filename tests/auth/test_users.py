@@ -9,9 +9,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.auth.models import AuthSession, User
 from copa.db import db
-from copa.review.models import AuditEvent
 from tests.factories import (
     PASSWORD,
     PartnerFactory,

@@ -9,10 +9,10 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.call_statistics.models import CallStatistics
 from copa.db import db
 from copa.periods import Quarter, today_london
-from copa.review.models import AuditEvent
 from tests.factories import bearer, signed_in, table_counts
 
 URL = "/v1/staff/call-stats"

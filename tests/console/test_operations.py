@@ -13,13 +13,13 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.call_statistics.models import CallStatistics
 from copa.confidence.models import Tally
 from copa.db import db, utcnow
 from copa.outbox.models import DeliveryAttempt, MessageState, OutboxMessage
 from copa.outbox.signing import new_secret
 from copa.periods import Quarter, today_london
-from copa.review.models import AuditEvent
 from copa.routing.models import Channel
 from tests.factories import PASSWORD, bearer, load_reference_data, signed_in, user_with_role
 from tests.metrics.support import MIDDLEHAVEN, add_call_statistics, add_votes, at

@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from copa.areas.service import import_bundled
+from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.feedback.models import (
     ComplaintCase,
     ComplaintTimelineEntry,
     ServiceRecoveryAction,
 )
-from copa.review.models import AuditEvent
 from copa.review.workflow import COMPLAINT_TRANSITIONS
 from tests.factories import bearer, login, register_device, table_counts, user_with_role
 

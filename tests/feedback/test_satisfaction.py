@@ -7,9 +7,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.feedback.models import ComplaintCase
-from copa.review.models import AuditEvent
 from tests.factories import bearer, login, register_device, table_counts, user_with_role
 
 STAFF_URL = "/v1/staff/complaints"
@@ -213,10 +213,10 @@ THREADS = 8
 @pytest.fixture
 def closed_case_committed(app):
     """A resident's closed complaint committed for real: (principal, feedback id)."""
+    from copa.audit.service import SYSTEM
     from copa.auth.models import Device
     from copa.db import utcnow
     from copa.feedback.models import ComplaintState, Feedback
-    from copa.review.audit import SYSTEM
     from copa.review.workflow import complaint_transition
     from copa.web.access import Principal, Role
 

@@ -9,11 +9,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.feedback.models import ComplaintCase
 from copa.notifications.models import Notification, ResidentMessage
 from copa.reports import photos
-from copa.review.models import AuditEvent
 from copa.routing.models import Referral
 from tests.factories import (
     PASSWORD,

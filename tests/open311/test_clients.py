@@ -7,9 +7,9 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.open311.models import Open311Client
-from copa.review.models import AuditEvent
 from tests.factories import bearer, signed_in
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.reports.models import Report
-from copa.review.models import AuditEvent
 from copa.routing.models import Partner
 from tests.factories import UserFactory, bearer, login
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from copa.review.models import AuditEvent
+from copa.audit.models import AuditEvent
 from tests.factories import UserFactory, table_counts
 from tests.review.support import detail, staff_user, submit
 

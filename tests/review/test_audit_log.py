@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.outbox import ssrf
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.review.models import AuditEvent
 from copa.routing.models import Channel
 from tests.factories import (
     PartnerFactory,

@@ -7,9 +7,9 @@ import uuid
 
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.notifications.models import Notification
-from copa.review.models import AuditEvent
 from tests.review.support import give_feedback
 
 NPT = "Middlesbrough Neighbourhood Policing Team"

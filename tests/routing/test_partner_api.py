@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.reports import photos
 from copa.reports.models import Report, TimelineEntry
-from copa.review.models import AuditEvent
 from copa.routing.models import Partner, Referral, RoutingRule
 from tests.factories import (
     PartnerFactory,

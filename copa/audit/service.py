@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from copa.audit.models import AuditEvent
 from copa.db import db
-from copa.review.models import AuditEvent
 from copa.web.access import Principal, Role
 
 
