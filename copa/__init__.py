@@ -121,6 +121,7 @@ def import_models() -> None:
     from copa.reports import models as _reports  # noqa: F401
     from copa.review import models as _review  # noqa: F401
     from copa.routing import models as _routing  # noqa: F401
+    from copa.signposts import models as _signposts  # noqa: F401
     from copa.web import models as _web  # noqa: F401
 
 
@@ -147,6 +148,9 @@ def register_blueprints(app: Flask) -> None:
     from copa.reports.views import blp as reports
     from copa.review.views import audit, staff
     from copa.routing.views import partner_api, partners, routing_rules
+    from copa.signposts.views import admin as signposts_admin
+    from copa.signposts.views import blp as signposts
+    from copa.signposts.views import go
     from copa.web.health import blp as health
 
     for blueprint in (
@@ -160,6 +164,8 @@ def register_blueprints(app: Flask) -> None:
         reports,
         feedback,
         confidence,
+        signposts,
+        go,
         partners,
         routing_rules,
         partner_api,
@@ -176,6 +182,7 @@ def register_blueprints(app: Flask) -> None:
         open_data,
         open311_clients,
         open311,
+        signposts_admin,
     ):
         api.register_blueprint(blueprint)
     # The console serves pages, not API operations: a plain Flask blueprint, outside openapi.yaml.

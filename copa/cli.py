@@ -14,13 +14,16 @@ copa_cli = AppGroup(
 
 @copa_cli.command("seed-demo")
 def seed_demo_command() -> None:
-    """Load the Cleveland demo data (areas, categories, partners, users); safe to repeat."""
+    """Load the Cleveland demo data (areas, categories, partners, users, signposts and their
+    click-throughs); safe to repeat."""
     from copa.demo import seed_demo
 
     result = seed_demo()
     click.echo(
         f"areas: {result.wards} wards; categories added: {result.categories_added}; "
-        f"partners added: {result.partners_added}; routing rules added: {result.rules_added}"
+        f"partners added: {result.partners_added}; routing rules added: {result.rules_added}; "
+        f"signposts added: {result.signposts_added}; "
+        f"click-throughs added: {result.click_throughs_added}"
     )
     if result.users_added:
         click.echo("demo users added: " + ", ".join(result.users_added))

@@ -64,6 +64,12 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_PHOTOS_PER_ADDRESS": "600/hour",
     "RATELIMIT_MESSAGES": "30/hour",  # a resident's answers and added information
     "RATELIMIT_MESSAGES_PER_ADDRESS": "300/hour",
+    # Signpost taps the app records: per signed-in device, and per address (signed in or not).
+    "RATELIMIT_SIGNPOST_CLICKS": "120/hour",
+    "RATELIMIT_SIGNPOST_CLICKS_PER_ADDRESS": "1200/hour",
+    # Visits to /go/{code} counted per address; past it the redirect still works, uncounted.
+    "RATELIMIT_SIGNPOST_GO_PER_ADDRESS": "120/hour",
+    "SIGNPOST_CLICK_MAX_AGE_DAYS": 7,  # how late the app may send a tap made offline
     # Open311 GeoReport v2 (inbound): per client api_key; FixMyStreet sends in batches.
     "RATELIMIT_OPEN311": "1200/hour",
     "OPEN311_CONTACT": "Office of the Police and Crime Commissioner for Cleveland",

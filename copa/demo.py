@@ -16,6 +16,7 @@ from copa.catalog.seed import SEED_CATEGORIES
 from copa.catalog.service import ensure_seed_categories
 from copa.db import begin_write, db
 from copa.routing.models import Partner, PartnerKind, RoutingRule
+from copa.signposts.seed import ensure_seed_signposts, seed_demo_click_throughs
 from copa.web.access import Role
 
 COUNCILS = {  # partner code -> the local authority it is the council of
@@ -62,6 +63,8 @@ class DemoResult:
     categories_added: int = 0
     partners_added: int = 0
     rules_added: int = 0
+    signposts_added: int = 0
+    click_throughs_added: int = 0
     users_added: list[str] = field(default_factory=list)
     password: str | None = None  # set only when generated on this run
 
@@ -96,6 +99,8 @@ def seed_demo() -> DemoResult:
             )
             result.users_added.append(email)
     db.session.commit()
+    result.signposts_added = ensure_seed_signposts()
+    result.click_throughs_added = seed_demo_click_throughs()
     return result
 
 

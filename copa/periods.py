@@ -46,6 +46,11 @@ class Quarter:
             return Quarter(self.fiscal_year + 1, 1)
         return Quarter(self.fiscal_year, self.quarter + 1)
 
+    def previous(self) -> Quarter:
+        if self.quarter == 1:
+            return Quarter(self.fiscal_year - 1, 4)
+        return Quarter(self.fiscal_year, self.quarter - 1)
+
 
 def fiscal_year_label(fiscal_year: int) -> str:
     """``2025/26`` for the financial year starting in 2025."""

@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
-from flask import request
 from flask.views import MethodView
 
 from copa.catalog import schemas, service
 from copa.web.access import PUBLIC, requires
 from copa.web.blueprint import Blueprint
+from copa.web.caching import conditional as conditional_on
 
 blp = Blueprint(
     "catalog",
@@ -21,54 +16,7 @@ blp = Blueprint(
 
 # Categories change rarely and apps fetch them often: a cache may keep them five minutes, then
 # revalidate with If-None-Match and get an empty 304 when nothing changed.
-_MAX_AGE = 300
-_CONDITIONAL_DOC = {
-    "parameters": [
-        {
-            "name": "If-None-Match",
-            "in": "header",
-            "required": False,
-            "description": "The ETag of a copy already held: 304 if it is still current.",
-            "schema": {"type": "string"},
-        }
-    ],
-    "responses": {
-        200: {
-            "headers": {
-                "ETag": {
-                    "description": "Strong validator: a hash of this representation.",
-                    "schema": {"type": "string"},
-                },
-                "Cache-Control": {
-                    "description": f"public, max-age={_MAX_AGE}",
-                    "schema": {"type": "string"},
-                },
-            }
-        },
-        304: {
-            "description": "Not Modified: the copy named in If-None-Match is current (no body).",
-            "headers": {
-                "ETag": {"schema": {"type": "string"}},
-                "Cache-Control": {"schema": {"type": "string"}},
-            },
-        },
-    },
-}
-
-
-def conditional(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Give the response a strong ETag and a public max-age; 304 on a matching If-None-Match."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        response = view(*args, **kwargs)
-        response.cache_control.public = True
-        response.cache_control.max_age = _MAX_AGE
-        response.add_etag()  # SHA-1 of the body: the same representation, the same tag
-        # RFC 9110: If-None-Match uses the weak comparison; a 304 keeps ETag and Cache-Control.
-        return response.make_conditional(request)
-
-    return blp.doc(**copy.deepcopy(_CONDITIONAL_DOC))(wrapper)
+conditional = conditional_on(blp)
 
 
 @blp.route("")

@@ -27,6 +27,8 @@ from copa.review.schemas import (
     StaffMemberOut,
 )
 from copa.review.workflow import COMPLAINT_OUTCOMES, allowed_complaint_transitions
+from copa.signposts import service as signposts
+from copa.signposts.schemas import OfferedSignposts
 from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
 
@@ -188,6 +190,18 @@ class FeedbackOut(Schema):
 
 _COMPLAINT_STATES = [state.value for state in ComplaintState]
 _NOTE = validate.Length(min=1, max=2000)
+
+
+class FeedbackAnswerOut(FeedbackOut):
+    """One feedback as its giver sees it, with the signposts offered with its kind."""
+
+    signposts = OfferedSignposts(
+        lambda feedback: signposts.for_feedback(feedback.kind, feedback.local_authority_code),
+        metadata={
+            "description": "Other services relevant to this feedback (how police complaints "
+            "work, joining the force...). Record a tap with the signpost's clicks_url."
+        },
+    )
 
 
 class ComplaintQuery(DateRangeQuery):

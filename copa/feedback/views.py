@@ -27,7 +27,7 @@ class FeedbackCollection(MethodView):
     @idempotent
     @limit_per_caller("RATELIMIT_FEEDBACK")
     @blp.arguments(schemas.FeedbackIn)
-    @blp.response(201, schemas.FeedbackOut, headers=_LOCATION)
+    @blp.response(201, schemas.FeedbackAnswerOut, headers=_LOCATION)
     def post(self, payload):
         """Give a compliment, a suggestion or an expression of dissatisfaction.
 
@@ -50,7 +50,7 @@ class FeedbackCollection(MethodView):
 @blp.route("/feedback/<uuid:feedback_id>")
 class FeedbackItem(MethodView):
     @requires(Role.RESIDENT)
-    @blp.response(200, schemas.FeedbackOut)
+    @blp.response(200, schemas.FeedbackAnswerOut)
     def get(self, feedback_id):
         """One of the resident's own feedback; 404 for anyone else's."""
         return service.get_feedback(current_principal(), feedback_id)

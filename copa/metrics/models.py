@@ -142,6 +142,21 @@ class ReferralRollup(_Quartered, db.Model):
     total_seconds: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+class ClickThroughRollup(_Quartered, db.Model):
+    """Signpost click-throughs per month, local authority ('' unknown), signpost, topic,
+    destination kind and source (app or the counting redirect)."""
+
+    __tablename__ = "rollup_click_through"
+    __table_args__ = (sa.Index("ix_rollup_click_through_quarter", "fiscal_year", "fiscal_quarter"),)
+
+    month: Mapped[date] = mapped_column(primary_key=True)
+    local_authority_code: Mapped[str] = mapped_column(sa.String(9), primary_key=True)
+    signpost_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    destination_kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+
+
 ROLLUPS: tuple[type, ...] = (
     ConfidenceRollup,
     ReportRollup,
@@ -152,4 +167,5 @@ ROLLUPS: tuple[type, ...] = (
     ComplaintRollup,
     SatisfactionRollup,
     ReferralRollup,
+    ClickThroughRollup,
 )

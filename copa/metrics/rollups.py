@@ -1,8 +1,8 @@
 """Keeping the rollups in step with the rows they count, in the same transaction.
 
 Every flush is watched (``after_flush``): a new, changed or deleted report, referral, feedback,
-complaint case, allegation, tally or vote adds ``+1`` to the rollup rows it now belongs to and ``-1`` to those it
-belonged to before. The deltas are summed per row and written just before the commit as atomic
+complaint case, allegation, tally, vote or signpost click adds ``+1`` to the rollup rows it now
+belongs to and ``-1`` to those it belonged to before. The deltas are summed per row and written just before the commit as atomic
 upserts (``INSERT ... ON CONFLICT DO UPDATE SET count = count + excluded.count``), never read
 then written, so concurrent transactions cannot lose a count. They are written in one fixed order
 (table, then key), so two transactions touching the same rows cannot deadlock each other.
@@ -33,6 +33,7 @@ from copa.metrics.models import (
     NONE,
     AllegationRollup,
     CallAnswerRollup,
+    ClickThroughRollup,
     ComplaintRollup,
     ConfidenceRollup,
     FeedbackRollup,
@@ -44,6 +45,7 @@ from copa.metrics.models import (
 from copa.periods import Quarter, month_of, week_of
 from copa.reports.models import Report
 from copa.routing.models import Referral
+from copa.signposts.models import SignpostClick
 
 # Upper bounds (seconds) of the histogram of referral times; the last bucket is open.
 DURATION_BUCKETS: tuple[int | None, ...] = (
@@ -111,6 +113,14 @@ TRACKED: dict[type, tuple[str, ...]] = {
     ),
     Tally: ("event_date", "area_code", "ward_code", "local_authority_code", *TALLY_OPTIONS),
     Vote: ("cast_at", "area_code", "ward_code", "local_authority_code", "option", "counted"),
+    SignpostClick: (
+        "clicked_at",
+        "local_authority_code",
+        "signpost_id",
+        "topic",
+        "destination_kind",
+        "source",
+    ),
 }
 
 
@@ -250,6 +260,22 @@ def _vote(get: Getter) -> Iterator[Contribution]:
         yield _confidence(get, "app", get("option"), 1, get("cast_at"))
 
 
+def _click(get: Getter) -> Iterator[Contribution]:
+    month = month_of(get("clicked_at"))
+    yield _one(
+        ClickThroughRollup,
+        {
+            "month": month,
+            "local_authority_code": get("local_authority_code") or NONE,
+            "signpost_id": get("signpost_id"),
+            "topic": get("topic"),
+            "destination_kind": get("destination_kind"),
+            "source": get("source"),
+        },
+        month,
+    )
+
+
 _CONTRIBUTORS: dict[type, Callable[[Getter], Iterator[Contribution]]] = {
     Report: _report,
     Referral: _referral,
@@ -258,6 +284,7 @@ _CONTRIBUTORS: dict[type, Callable[[Getter], Iterator[Contribution]]] = {
     ComplaintCase: _complaint,
     Tally: _tally,
     Vote: _vote,
+    SignpostClick: _click,
 }
 
 

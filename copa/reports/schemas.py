@@ -8,6 +8,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from copa.areas.schemas import AreaOut, PointIn
 from copa.privacy.schemas import ContactIn, ResidentContactOut
+from copa.signposts import service as signposts
+from copa.signposts.schemas import OfferedSignposts
 from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
 
@@ -132,6 +134,17 @@ class ReportOut(ReportSummaryOut):
     photos = fields.List(fields.Nested(PhotoOut), required=True)
     timeline = fields.List(fields.Nested(TimelineEntryOut), required=True)
     updated_at = fields.DateTime(required=True)
+    signposts = OfferedSignposts(
+        lambda report: signposts.for_report(
+            report.category.code, report.local_authority_code, report.outcome
+        ),
+        metadata={
+            "description": "Other services relevant to this report or question: its category's "
+            "in its area (a council's own page for what the council also takes online), or, "
+            "when it is not for the police, where to go instead. Record a tap with the "
+            "signpost's clicks_url."
+        },
+    )
 
 
 class PhotoUploadIn(Schema):

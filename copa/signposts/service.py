@@ -1,0 +1,504 @@
+"""Use cases of signposts: offering them, counting click-throughs, and the admins' changes.
+
+Offering is a read: the active signposts of a topic, area, category or kind of feedback, in
+display order, in the language asked for when a translation exists. A council's page is offered
+only in its own area, so an area (or a point, attributed like a report's) narrows the list.
+
+Counting keeps nothing that identifies who clicked: the app's random event id (a retried tap
+counts once), when, which signpost with its topic and kind, and the local authority when known.
+The rollup row moves in the same transaction (``metrics/rollups.py``), and ``flask copa
+reconcile`` checks it against the clicks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context, request
+from limits import parse as parse_limit
+from sqlalchemy.exc import IntegrityError
+
+from copa.areas import service as areas
+from copa.areas.models import LocalAuthority
+from copa.audit.service import Actor, record
+from copa.catalog.models import Category
+from copa.db import begin_write, db, utcnow
+from copa.signposts.models import (
+    TOPIC_LABELS,
+    ClickSource,
+    Signpost,
+    SignpostClick,
+    Topic,
+)
+from copa.web.access import Principal
+from copa.web.pagination import PageResult, paginate
+from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
+from copa.web.ratelimit import client_ip
+
+ENGLISH = "en"
+SIGNPOSTED = "signposted"  # the report outcome "not for the police: we pointed you elsewhere"
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class SignpostNotFound(NotFound):
+    type = problem_type("signpost-not-found")
+
+
+class SignpostCodeTaken(Conflict):
+    type = problem_type("signpost-code-taken")
+
+
+class ClickEventReused(Conflict):
+    type = problem_type("click-event-reused")
+
+
+# --- offering -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A signpost as offered: its text in ``language``, everything else the signpost's."""
+
+    signpost: Signpost
+    language: str
+    local_authority: Mapping[str, str] | None
+
+    @property
+    def title(self) -> str:
+        return self._text("title") or self.signpost.title
+
+    @property
+    def description(self) -> str:
+        return self._text("description") or self.signpost.description or ""
+
+    @property
+    def topic_label(self) -> str:
+        return TOPIC_LABELS.get(self.signpost.topic, self.signpost.topic)
+
+    def _text(self, name: str) -> str | None:
+        if self.language == ENGLISH:
+            return None
+        return (self.signpost.translations or {}).get(self.language, {}).get(name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.signpost, name)
+
+
+def requested_language(signposts: Iterable[Signpost]) -> str:
+    """The best of English and the signposts' translations for the request's Accept-Language."""
+    if not has_request_context():
+        return ENGLISH
+    available = {ENGLISH} | {lang for s in signposts for lang in (s.translations or {})}
+    return request.accept_languages.best_match(sorted(available), default=ENGLISH) or ENGLISH
+
+
+def offer(signposts: Sequence[Signpost]) -> list[Offered]:
+    """The signposts as the app shows them, in the request's language."""
+    language = requested_language(signposts)
+    names = _authority_names({s.local_authority_code for s in signposts} - {None})
+    return [
+        Offered(
+            s,
+            language,
+            {"code": s.local_authority_code, "name": names.get(s.local_authority_code, "")}
+            if s.local_authority_code
+            else None,
+        )
+        for s in signposts
+    ]
+
+
+def _authority_names(codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    rows = db.session.execute(
+        sa.select(LocalAuthority.code, LocalAuthority.name).where(LocalAuthority.code.in_(codes))
+    )
+    return {code: name for code, name in rows}
+
+
+def _active() -> list[Signpost]:
+    return list(
+        db.session.scalars(
+            sa.select(Signpost)
+            .where(Signpost.active.is_(True))
+            .order_by(Signpost.sort_order, Signpost.title, Signpost.id)
+        )
+    )
+
+
+def offered_in(signpost: Signpost, authority: str | None) -> bool:
+    """A signpost for everywhere, or for ``authority``'s area."""
+    return signpost.local_authority_code is None or signpost.local_authority_code == authority
+
+
+def list_offered(query: Mapping[str, Any]) -> list[Offered]:
+    """``GET /v1/signposts``: active signposts, narrowed by topic, area or point, category and
+    kind of feedback. An unknown area or category, or a point outside Cleveland, is 422."""
+    authority: str | None = None
+    narrowed = False
+    if "lat" in query:
+        authority = areas.locate_point(query, field="lat").local_authority_code
+        narrowed = True
+    elif "area" in query:
+        authority = areas.area_by_code(query["area"]).local_authority_code
+        narrowed = True
+    category = query.get("category")
+    if category is not None and not _category_exists(category):
+        raise Unprocessable(
+            "There is no category with that code; fetch /v1/categories again.",
+            errors={"category": ["Unknown category."]},
+        )
+    topics = set(query.get("topic") or ())
+    kind = query.get("feedback_kind")
+    chosen = [
+        s
+        for s in _active()
+        if (not topics or s.topic in topics)
+        and (not narrowed or offered_in(s, authority))
+        and (category is None or category in (s.category_codes or ()))
+        and (kind is None or kind in (s.feedback_kinds or ()))
+    ]
+    return offer(chosen)
+
+
+def _category_exists(code: str) -> bool:
+    return db.session.scalar(sa.select(Category.id).where(Category.code == code)) is not None
+
+
+def for_report(category_code: str, authority: str | None, outcome: str | None) -> list[Offered]:
+    """What to offer with a report or question: the signposts of its category in its area (a
+    council that also takes the category online offers its own page). A report answered as not
+    for the police (``signposted``) with none of those is offered its council's services."""
+    active = _active()
+    chosen = [
+        s for s in active if category_code in (s.category_codes or ()) and offered_in(s, authority)
+    ]
+    if not chosen and outcome == SIGNPOSTED:
+        chosen = [
+            s
+            for s in active
+            if s.topic == Topic.COUNCIL_SERVICES
+            and authority is not None
+            and s.local_authority_code == authority
+        ]
+    return offer(chosen)
+
+
+def for_feedback(kind: str, authority: str | None) -> list[Offered]:
+    """What to offer with feedback of ``kind`` given in ``authority``'s area (None: anywhere)."""
+    return offer(
+        [s for s in _active() if kind in (s.feedback_kinds or ()) and offered_in(s, authority)]
+    )
+
+
+# --- counting click-throughs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountedClick:
+    event_id: uuid.UUID
+    signpost_id: uuid.UUID
+    counted: bool  # False: the event had been counted already
+
+
+def record_click(
+    signpost_id: uuid.UUID,
+    event_id: uuid.UUID,
+    *,
+    clicked_at: datetime | None = None,
+    area: str | None = None,
+) -> CountedClick:
+    """Count a tap in the app once per ``event_id`` (a retry answers ``counted: False``).
+
+    A tap on a signpost that has since been deactivated still counts: it happened. 404 for a
+    signpost that never existed; 409 for an event id already counted for another signpost; 422
+    for a time in the future or older than ``SIGNPOST_CLICK_MAX_AGE_DAYS``, or an unknown area.
+    """
+    now = utcnow()
+    at = _click_time(clicked_at, now)
+    authority = areas.area_by_code(area).local_authority_code if area else None
+    begin_write()
+    signpost = db.session.get(Signpost, signpost_id)
+    if signpost is None:
+        raise SignpostNotFound("There is no signpost with that id.")
+    earlier = _counted(event_id)
+    if earlier is not None:
+        db.session.rollback()
+        return _repeat(earlier, signpost_id, event_id)
+    db.session.add(_click(signpost, ClickSource.APP, at, authority, event_id))
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same event, counted by a concurrent retry a moment ago
+        db.session.rollback()
+        earlier = _counted(event_id)
+        if earlier is None:
+            raise
+        return _repeat(earlier, signpost_id, event_id)
+    return CountedClick(event_id, signpost_id, True)
+
+
+def _click_time(clicked_at: datetime | None, now: datetime) -> datetime:
+    if clicked_at is None:
+        return now
+    if clicked_at > now + _CLOCK_SKEW:
+        raise Unprocessable(
+            "A tap cannot be in the future.", errors={"clicked_at": ["Must not be in the future."]}
+        )
+    days = int(current_app.config["SIGNPOST_CLICK_MAX_AGE_DAYS"])
+    if clicked_at < now - timedelta(days=days):
+        raise Unprocessable(
+            f"A tap is counted only when sent within {days} days; drop it.",
+            errors={"clicked_at": [f"Must be within the last {days} days."]},
+        )
+    return clicked_at
+
+
+def _counted(event_id: uuid.UUID) -> uuid.UUID | None:
+    """The signpost an event id was counted for, if it was."""
+    return db.session.scalar(
+        sa.select(SignpostClick.signpost_id).where(SignpostClick.event_id == event_id)
+    )
+
+
+def _repeat(earlier: uuid.UUID, signpost_id: uuid.UUID, event_id: uuid.UUID) -> CountedClick:
+    if earlier != signpost_id:
+        raise ClickEventReused(
+            "That event id was already counted for another signpost; make a new one per tap.",
+            errors={"event_id": ["Already used for another signpost."]},
+        )
+    return CountedClick(event_id, signpost_id, False)
+
+
+def _click(
+    signpost: Signpost,
+    source: str,
+    at: datetime,
+    authority: str | None,
+    event_id: uuid.UUID | None = None,
+) -> SignpostClick:
+    return SignpostClick(
+        id=uuid.uuid4(),
+        signpost_id=signpost.id,
+        event_id=event_id,
+        clicked_at=at,
+        source=source,
+        topic=signpost.topic,
+        destination_kind=signpost.destination_kind,
+        # A council's page counts in its own area; otherwise where the app said it was, if it did.
+        local_authority_code=signpost.local_authority_code or authority or "",
+    )
+
+
+def follow(code: str, *, count: bool = True) -> str:
+    """``GET /go/{code}``: the URL of the active signpost with that code, the visit counted
+    unless ``count`` is False (a HEAD, a link preview) or this address has been counted
+    ``RATELIMIT_SIGNPOST_GO_PER_ADDRESS`` times already. Only a stored URL is ever returned:
+    404 for an unknown or inactive code, whatever it looks like."""
+    if count:
+        begin_write()
+    signpost = db.session.scalar(
+        sa.select(Signpost).where(Signpost.code == code, Signpost.active.is_(True))
+    )
+    if signpost is None:
+        db.session.rollback()
+        raise SignpostNotFound("There is no signpost at that address.")
+    url = signpost.url
+    if count and _within_go_limit():
+        db.session.add(_click(signpost, ClickSource.WEB, utcnow(), None))
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return url
+
+
+def _within_go_limit() -> bool:
+    """Counts this visit against the caller's address; False once over the limit."""
+    from copa.extensions import limiter
+
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    item = parse_limit(current_app.config["RATELIMIT_SIGNPOST_GO_PER_ADDRESS"])
+    return limiter.limiter.hit(item, "signpost-go", client_ip())
+
+
+# --- admins ---------------------------------------------------------------------------------
+
+_SETTINGS = (
+    "title",
+    "description",
+    "organisation",
+    "url",
+    "topic",
+    "destination_kind",
+    "local_authority_code",
+    "category_codes",
+    "feedback_kinds",
+    "translations",
+    "active",
+    "sort_order",
+)
+
+
+def list_signposts(active: bool | None, topic: str | None, page: int, page_size: int) -> PageResult:
+    """Every signpost (active or not) in display order, optionally of one state or topic."""
+    statement = sa.select(Signpost).order_by(Signpost.sort_order, Signpost.title, Signpost.id)
+    if active is not None:
+        statement = statement.where(Signpost.active.is_(active))
+    if topic is not None:
+        statement = statement.where(Signpost.topic == topic)
+    return paginate(statement, page, page_size)
+
+
+def get_signpost(signpost_id: uuid.UUID) -> Signpost:
+    signpost = db.session.get(Signpost, signpost_id)
+    if signpost is None:
+        raise SignpostNotFound("There is no signpost with that id.")
+    return signpost
+
+
+def create_signpost(principal: Principal, payload: Mapping[str, Any]) -> Signpost:
+    """Add a signpost (409 when its code is taken), at the end of the order unless given."""
+    begin_write()
+    if db.session.scalar(sa.select(Signpost.id).where(Signpost.code == payload["code"])):
+        raise _code_taken()
+    _check_references(payload)
+    last = db.session.scalar(sa.select(sa.func.max(Signpost.sort_order))) or 0
+    signpost = Signpost(
+        id=uuid.uuid4(),
+        code=payload["code"],
+        description="",
+        category_codes=[],
+        feedback_kinds=[],
+        translations={},
+        active=True,
+        sort_order=last + 1,
+        local_authority_code=None,
+    )
+    _apply(signpost, payload)
+    db.session.add(signpost)
+    record(Actor.of(principal), "signpost.create", "signpost", signpost.id, after=summary(signpost))
+    try:
+        db.session.commit()
+    except IntegrityError as error:  # a concurrent create took the code first
+        db.session.rollback()
+        raise _code_taken() from error
+    return signpost
+
+
+def update_signpost(
+    principal: Principal, signpost_id: uuid.UUID, changes: Mapping[str, Any]
+) -> Signpost:
+    """Change a signpost; clicks already counted keep the topic and kind they had."""
+    begin_write()
+    signpost = get_signpost(signpost_id)
+    _check_references(changes)
+    before = summary(signpost)
+    _apply(signpost, changes)
+    after = summary(signpost)
+    changed = [name for name in after if after[name] != before[name]]
+    record(
+        Actor.of(principal),
+        "signpost.update",
+        "signpost",
+        signpost.id,
+        before={name: before[name] for name in changed},
+        after={name: after[name] for name in changed},
+    )
+    db.session.commit()
+    return signpost
+
+
+def deactivate_signpost(principal: Principal, signpost_id: uuid.UUID) -> None:
+    """Stop offering a signpost (its /go/ link answers 404); its counts stay."""
+    begin_write()
+    signpost = get_signpost(signpost_id)
+    before = {"active": signpost.active}
+    signpost.active = False
+    record(
+        Actor.of(principal),
+        "signpost.deactivate",
+        "signpost",
+        signpost.id,
+        before=before,
+        after={"active": False},
+    )
+    db.session.commit()
+
+
+def reorder_signposts(principal: Principal, ids: Sequence[uuid.UUID]) -> list[Signpost]:
+    """Put the listed signposts first, in that order; the rest keep their order after them."""
+    if len(set(ids)) != len(ids):
+        raise Unprocessable("A signpost is listed twice.", errors={"ids": ["Listed twice."]})
+    begin_write()
+    every = list(
+        db.session.scalars(
+            sa.select(Signpost).order_by(Signpost.sort_order, Signpost.title, Signpost.id)
+        )
+    )
+    by_id = {s.id: s for s in every}
+    unknown = [str(i) for i in ids if i not in by_id]
+    if unknown:
+        raise Unprocessable(
+            "Some of those are not signposts.",
+            errors={"ids": [f"Unknown signpost: {', '.join(unknown)}."]},
+        )
+    listed = [by_id[i] for i in ids]
+    rest = [s for s in every if s.id not in set(ids)]
+    before = [str(s.id) for s in every]
+    for position, signpost in enumerate([*listed, *rest], start=1):
+        signpost.sort_order = position
+    record(
+        Actor.of(principal),
+        "signpost.reorder",
+        "signpost",
+        None,
+        before={"order": before},
+        after={"order": [str(s.id) for s in [*listed, *rest]]},
+    )
+    db.session.commit()
+    return [*listed, *rest]
+
+
+def summary(signpost: Signpost) -> dict[str, Any]:
+    """A signpost's settings as the audit log keeps them."""
+    return {name: getattr(signpost, name) for name in _SETTINGS}
+
+
+def _apply(signpost: Signpost, values: Mapping[str, Any]) -> None:
+    for name in _SETTINGS:
+        if name in values:
+            value = values[name]
+            if name in ("category_codes", "feedback_kinds"):
+                value = list(dict.fromkeys(value))  # once each, in the order given
+            setattr(signpost, name, value)
+
+
+def _check_references(values: Mapping[str, Any]) -> None:
+    """The local authority and categories named must exist (422 naming the field)."""
+    authority = values.get("local_authority_code")
+    if authority is not None and db.session.get(LocalAuthority, authority) is None:
+        raise Unprocessable(
+            "That is not a local authority of the Cleveland police force area.",
+            errors={"local_authority_code": ["Unknown local authority."]},
+        )
+    codes = set(values.get("category_codes") or ())
+    if codes:
+        known = set(db.session.scalars(sa.select(Category.code).where(Category.code.in_(codes))))
+        missing = sorted(codes - known)
+        if missing:
+            raise Unprocessable(
+                "Some of those categories do not exist.",
+                errors={"category_codes": [f"Unknown category: {', '.join(missing)}."]},
+            )
+
+
+def _code_taken() -> SignpostCodeTaken:
+    return SignpostCodeTaken(
+        "Another signpost already has that code.", errors={"code": ["Already taken."]}
+    )
