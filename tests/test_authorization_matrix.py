@@ -34,6 +34,8 @@ from copa.outbox.models import OutboxMessage
 from copa.periods import Quarter, today_london
 from copa.reports import photos
 from copa.routing.models import Referral, RoutingRule
+from copa.signposts.models import Signpost
+from copa.signposts.seed import ensure_seed_signposts
 from tests.factories import (
     PartnerFactory,
     UserFactory,
@@ -104,6 +106,7 @@ class Entry:
     owner: str | None = None  # the one principal (of the allowed role) whose object it is
     body: Callable[[], dict] | None = None  # keyword arguments for the request
     world_body: Callable[[World], dict] | None = None  # the same, made from the world
+    ids: dict[str, str] | None = None  # path values of this route only, over the world's
 
     def expected(self, principal: str) -> str:
         """'allow', or the status a refused caller gets."""
@@ -175,6 +178,23 @@ def _one_click() -> dict:
     }
 
 
+def _tap() -> dict:
+    return {"json": {"event_id": str(uuid.uuid4())}}  # a new tap for each caller
+
+
+def _signpost() -> dict:
+    return {
+        "json": {
+            "code": f"matrix-{uuid.uuid4().hex[:12]}",
+            "title": "Neighbourhood watch",
+            "organisation": "Neighbourhood Watch Network",
+            "url": "https://www.ourwatch.org.uk/",
+            "topic": "crime_prevention",
+            "destination_kind": "charity",
+        }
+    }
+
+
 def _open311_request() -> dict:
     form = {
         "service_code": "graffiti",
@@ -216,6 +236,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/categories"): Entry(PUBLIC),
     ("GET", "/v1/categories/<code>"): Entry(PUBLIC),
     ("GET", "/v1/confidence/question"): Entry(PUBLIC),
+    ("GET", "/v1/signposts"): Entry(PUBLIC),
+    # a tap is counted for anyone, signed in or not; the counting redirect is a 302 for anyone
+    ("POST", "/v1/signposts/<signpost_id>/clicks"): Entry(PUBLIC, body=_tap),
+    ("GET", "/go/<code>"): Entry(PUBLIC, ids={"code": "report-crime-online"}),
     # the unsubscribe link of residents' emails (A's report contact's): the token is the key
     ("GET", "/v1/unsubscribe/<unsubscribe_token>"): Entry(PUBLIC),
     ("POST", "/v1/unsubscribe/<unsubscribe_token>"): Entry(PUBLIC, body=_one_click),
@@ -302,6 +326,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/admin/users/<user_id>"): Entry(ADMIN),
     ("PATCH", "/v1/admin/users/<user_id>"): Entry(ADMIN),
     ("GET", "/v1/admin/audit"): Entry(ADMIN),
+    ("POST", "/v1/admin/signposts"): Entry(ADMIN, body=_signpost),
+    ("GET", "/v1/admin/signposts"): Entry(ADMIN),
+    ("PUT", "/v1/admin/signposts/order"): Entry(
+        ADMIN, world_body=lambda world: {"json": {"ids": [world.ids["signpost_id"]]}}
+    ),
+    ("GET", "/v1/admin/signposts/<signpost_id>"): Entry(ADMIN),
+    ("PATCH", "/v1/admin/signposts/<signpost_id>"): Entry(ADMIN, body=_json(sort_order=1)),
+    ("DELETE", "/v1/admin/signposts/<signpost_id>"): Entry(ADMIN),
     # the Commissioner's measures: aggregates, for analysts and admins
     ("GET", "/v1/metrics/confidence"): Entry(METRICS),
     ("GET", "/v1/metrics/demand"): Entry(METRICS),
@@ -314,6 +346,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/staff/call-stats/<call_statistics_id>"): Entry(METRICS),
     ("POST", "/v1/staff/call-stats/import"): Entry(METRICS, body=_call_statistics_table),
     ("GET", "/v1/open-data/confidence.csv"): Entry(PUBLIC),
+    ("GET", "/v1/open-data/click-throughs.csv"): Entry(PUBLIC),
     # Open311 GeoReport v2, and its clients
     ("POST", "/v1/admin/open311-clients"): Entry(
         ADMIN, body=_json(name="FixMyStreet", jurisdiction_id="cleveland.police.uk")
@@ -371,6 +404,10 @@ def world(app, client, tmp_path, monkeypatch) -> World:
     load_reference_data(app)
     found = World()
     with app.app_context():
+        ensure_seed_signposts()
+        found.ids["signpost_id"] = str(
+            db.session.scalar(sa.select(Signpost.id).where(Signpost.code == "report-crime-online"))
+        )
         x = PartnerFactory(channel="email", email_address="referrals@x.example")
         y = PartnerFactory()
         rule = RoutingRule(
@@ -515,7 +552,7 @@ def _order(entry: Entry) -> list[str]:
 @pytest.mark.parametrize("method,rule", sorted(MATRIX), ids=lambda value: value)
 def test_route_allows_and_refuses_as_declared_and_leaks_nothing(client, world, method, rule):
     entry = MATRIX[(method, rule)]
-    url = _url(rule, world.ids)
+    url = _url(rule, {**world.ids, **(entry.ids or {})})
     wrong = []
     for principal in _order(entry):
         expected = entry.expected(principal)

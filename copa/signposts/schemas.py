@@ -24,6 +24,10 @@ _FEEDBACK_KINDS = list(FEEDBACK_KINDS)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")  # a BCP 47 language, optionally a region
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# A host whose last label is a number is an IPv4 address to a browser (WHATWG URL: 127.1,
+# 0x7f.0.0.1 and 1.2.3.04 all are), though ``ipaddress`` does not read them as one.
+_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
+_NOT_AN_ADDRESS = "Must name the host by its domain name, not an address."
 
 
 def https_url_problems(url: str) -> list[str]:
@@ -42,20 +46,18 @@ def https_url_problems(url: str) -> list[str]:
         return ["Must be an https:// URL."]
     if parts.username is not None or parts.password is not None:
         return ["Must not contain a user name or password."]
+    if "[" in parts.netloc or "]" in parts.netloc:  # an IPv6 (or IPvFuture) literal
+        return [_NOT_AN_ADDRESS]
     host = (parts.hostname or "").rstrip(".")
     if not host:
         return ["Must name a host."]
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return ["Must name the host by its domain name, not an address."]
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
+        ascii_host = host.encode("idna").decode("ascii")  # also folds fullwidth digits, dots
     except UnicodeError:
         return ["The host name is not valid."]
     labels = ascii_host.lower().split(".")
+    if _is_address(ascii_host) or _NUMERIC_LABEL.match(labels[-1]):
+        return [_NOT_AN_ADDRESS]
     if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels):
         return ["The host must be a public domain name such as www.example.org."]
     if labels[-1] in {"localhost", "local", "internal", "localdomain", "test", "invalid"}:
@@ -63,6 +65,14 @@ def https_url_problems(url: str) -> list[str]:
     if port == 0:
         return ["Not a valid port."]
     return []
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def https_url(value: str) -> None:
@@ -269,7 +279,7 @@ class SignpostOrderIn(StrictSchema):
 
 
 class SignpostAdminQuery(PageQuery):
-    active = StrictBoolean()
+    active = fields.Boolean()  # a query string's "true"/"false" (as PartnerQuery's)
     topic = fields.String(validate=validate.OneOf(_TOPICS))
 
 

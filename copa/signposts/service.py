@@ -12,6 +12,7 @@ reconcile`` checks it against the clicks.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
 from copa.web.ratelimit import client_ip
 
+logger = logging.getLogger(__name__)
 ENGLISH = "en"
 SIGNPOSTED = "signposted"  # the report outcome "not for the police: we pointed you elsewhere"
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -62,11 +64,19 @@ class ClickEventReused(Conflict):
 
 @dataclass(frozen=True)
 class Offered:
-    """A signpost as offered: its text in ``language``, everything else the signpost's."""
+    """A signpost as offered: its text in the ``requested`` language when it has that
+    translation (else English), everything else the signpost's."""
 
     signpost: Signpost
-    language: str
+    requested: str
     local_authority: Mapping[str, str] | None
+
+    @property
+    def language(self) -> str:
+        """The language of the text shown: the one asked for only when this signpost has it."""
+        if self.requested != ENGLISH and self.requested in (self.signpost.translations or {}):
+            return self.requested
+        return ENGLISH
 
     @property
     def title(self) -> str:
@@ -324,7 +334,11 @@ def _within_go_limit() -> bool:
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return True
     item = parse_limit(current_app.config["RATELIMIT_SIGNPOST_GO_PER_ADDRESS"])
-    return limiter.limiter.hit(item, "signpost-go", client_ip())
+    try:
+        return limiter.limiter.hit(item, "signpost-go", client_ip())
+    except Exception:  # the limits store (Redis) is down: the redirect works, uncounted
+        logger.warning("signpost visit not counted: the rate-limit store did not answer")
+        return False
 
 
 # --- admins ---------------------------------------------------------------------------------
@@ -467,7 +481,7 @@ def reorder_signposts(principal: Principal, ids: Sequence[uuid.UUID]) -> list[Si
 
 def summary(signpost: Signpost) -> dict[str, Any]:
     """A signpost's settings as the audit log keeps them."""
-    return {name: getattr(signpost, name) for name in _SETTINGS}
+    return {"code": signpost.code, **{name: getattr(signpost, name) for name in _SETTINGS}}
 
 
 def _apply(signpost: Signpost, values: Mapping[str, Any]) -> None:

@@ -98,7 +98,9 @@ def _setting(name: str) -> str:
     return current_app.config[name]
 
 
-@go.route("/<string(maxlength=64):code>")
+# No merging of slashes: Werkzeug would answer /go//evil.example (or /go/%2F%2Fevil.example)
+# with a 308 whose Location echoes the request; a redirect here only ever goes to a stored URL.
+@go.route("/<string(maxlength=64):code>", merge_slashes=False)
 class Go(MethodView):
     @requires(PUBLIC)
     @go.doc(

@@ -56,12 +56,31 @@ def _deactivate_rule(app, client):
     return client.delete(f"/v1/admin/routing-rules/{rule.get_json()['id']}", headers=admin)
 
 
+def _deactivate_signpost(app, client):
+    admin = _admin(app, client)
+    signpost = client.post(
+        "/v1/admin/signposts",
+        json={
+            "code": "no-content-check",
+            "title": "Crime prevention advice",
+            "organisation": "Cleveland Police",
+            "url": "https://www.cleveland.police.uk/cp/crime-prevention/",
+            "topic": "crime_prevention",
+            "destination_kind": "police",
+        },
+        headers=admin,
+    )
+    assert signpost.status_code == 201, signpost.get_json()
+    return client.delete(f"/v1/admin/signposts/{signpost.get_json()['id']}", headers=admin)
+
+
 CALLS: dict[tuple[str, str], Callable] = {
     ("POST", "/v1/auth/logout"): _logout,
     ("DELETE", "/v1/me"): _erase_me,
     ("DELETE", "/v1/me/push-token"): _remove_push_token,
     ("DELETE", "/v1/admin/partners/{partner_id}"): _deactivate_partner,
     ("DELETE", "/v1/admin/routing-rules/{rule_id}"): _deactivate_rule,
+    ("DELETE", "/v1/admin/signposts/{signpost_id}"): _deactivate_signpost,
 }
 
 
