@@ -2,10 +2,11 @@
 
 Every flush is watched (``after_flush``): a new, changed or deleted report, referral, feedback,
 complaint case, allegation, tally, vote or signpost click adds ``+1`` to the rollup rows it now
-belongs to and ``-1`` to those it belonged to before. The deltas are summed per row and written just before the commit as atomic
-upserts (``INSERT ... ON CONFLICT DO UPDATE SET count = count + excluded.count``), never read
-then written, so concurrent transactions cannot lose a count. They are written in one fixed order
-(table, then key), so two transactions touching the same rows cannot deadlock each other.
+belongs to and ``-1`` to those it belonged to before. The deltas are summed per row and written
+just before the commit as atomic upserts (``INSERT ... ON CONFLICT DO UPDATE SET count = count +
+excluded.count``), never read then written, so concurrent transactions cannot lose a count. They
+are written in one fixed order (table, then key), so two transactions touching the same rows
+cannot deadlock each other.
 
 The changes no flush sees are bulk UPDATEs: ``confidence.service`` replaces a vote that way and
 hands the replaced rows to ``uncount_votes``; ``feedback.service`` stores a satisfaction answer

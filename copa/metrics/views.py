@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from copa.metrics import schemas, service
+from copa.metrics.ranges import filters
 from copa.web.access import Role, requires
 from copa.web.blueprint import Blueprint
 
@@ -15,7 +16,7 @@ blp = Blueprint(
 
 
 def _filters(query: dict) -> service.Filters:
-    return service.filters(query.pop("first"), query.pop("last"), query.pop("area", None))
+    return filters(query.pop("first"), query.pop("last"), query.pop("area", None))
 
 
 @blp.route("/confidence")
@@ -41,8 +42,13 @@ class Demand(MethodView):
     def get(self, query):
         """Demand reduction per quarter: submissions by kind and category, reports referred
         straight to partners, "would you otherwise have phoned 101?" answers, estimated calls
-        avoided and call-handler minutes saved, and the imported 101 call statistics with their
-        change against the same quarter of the baseline year."""
+        avoided and call-handler minutes saved, the imported 101 call statistics with their
+        change against the same quarter of the baseline year, and signpost click-throughs by
+        topic, destination kind and signpost with their change against the baseline.
+
+        Click-throughs count taps on signpost links in the app and visits through `/go/`: one
+        resident may tap more than once. They are kept per local authority, so with a ward in
+        `area` `click_throughs` is null."""
         return service.demand_reduction(_filters(query), **query)
 
 

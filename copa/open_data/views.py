@@ -30,6 +30,21 @@ _CSV_RESPONSES = {
     },
     "default": "DEFAULT_ERROR",
 }
+_CLICK_THROUGHS_CSV = {
+    "200": {
+        "description": "The CSV file (RFC 4180, UTF-8, a header row).",
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": ",".join(service.CLICK_THROUGH_COLUMNS)
+                + "\r\n2025,2025/26 Q1,5568,2723,702,418,896,356,312,96,[c],[c]"
+                + "\r\n2025,2025/26 Q2,[c],[c],[c],[c],[c],[c],[c],[c],[c],[c]\r\n",
+            }
+        },
+    },
+    "default": "DEFAULT_ERROR",
+}
+_HEADERS = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
 
 
 @blp.route("/confidence.csv")
@@ -63,5 +78,38 @@ class ConfidenceCsv(MethodView):
                 "Content-Disposition": 'attachment; filename="copa-confidence.csv"',
                 "Cache-Control": "public, max-age=3600",
                 "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+@blp.route("/click-throughs.csv")
+class ClickThroughsCsv(MethodView):
+    @requires(PUBLIC)
+    @blp.doc(responses=_CLICK_THROUGHS_CSV)
+    def get(self):
+        """Signpost click-throughs per completed quarter and topic, as CSV.
+
+        One row per financial quarter that has ended (Europe/London), force-wide (there are
+        no rows per local authority or ward). Columns: `fiscal_year` (2025 for 2025/26),
+        `quarter` (its label, e.g. `2025/26 Q1`; Q1 is April to June), `click_throughs` (all
+        click-throughs of the quarter), then one count per topic: `report_crime_online`,
+        `anonymous_reporting`, `victim_support`, `council_services`, `crime_prevention`,
+        `careers`, `police_complaints`, `health_and_wellbeing`, `other`.
+
+        A click-through is a tap on a link to another service in the app, or a visit through
+        COPA's `/go/` links: one resident may tap more than once, so these count taps, not
+        people, and say nothing about what happened on the other service's site.
+
+        `[c]` marks a value withheld to protect confidentiality, as the ONS marks it: every
+        topic count below 5 (including 0); further counts where the withheld ones could
+        otherwise be worked out as `click_throughs` minus the counts shown; and every count of
+        a quarter with fewer than 5 click-throughs, which shows only its year and quarter.
+        """
+        return Response(
+            service.click_throughs_csv(),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": 'attachment; filename="copa-click-throughs.csv"',
+                **_HEADERS,
             },
         )

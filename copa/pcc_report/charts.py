@@ -6,11 +6,11 @@ apart), a viewBox so it scales to the page, system fonts, and no scripts or exte
 so the report prints and renders offline. Every figure written on a chart is a number of the
 report dict, formatted as in the tables; only axis ticks are derived.
 
-Colours: the diverging purple/orange scheme (ColorBrewer PuOr) for the five confidence options and
-Okabe-Ito blue/vermillion for the two demand series are distinguishable with the common colour
-vision deficiencies; segments carry white separators and bars a dark outline so boundaries do not
-depend on colour. All text is near-black (#1a1a1a) or dark grey (#4d4d4d) on white, well above the
-WCAG 2.2 AA 4.5:1 ratio.
+Colours: the diverging purple/orange scheme (ColorBrewer PuOr) for the five confidence options,
+Okabe-Ito blue/vermillion for the two demand series and the Okabe-Ito palette for the signpost
+topics are distinguishable with the common colour vision deficiencies; segments carry white
+separators and bars a dark outline so boundaries do not depend on colour. All text is
+near-black (#1a1a1a) or dark grey (#4d4d4d) on white, well above the WCAG 2.2 AA 4.5:1 ratio.
 """
 
 from __future__ import annotations
@@ -28,6 +28,18 @@ AXIS = "#4d4d4d"
 # Least to most confident: orange for not confident, grey for neither, purple for confident.
 CONFIDENCE_COLOURS = ("#b35806", "#f1a340", "#d8d8d8", "#998ec3", "#542788")
 SERIES_COLOURS = ("#0072b2", "#d55e00")  # Okabe-Ito blue and vermillion: 5.1:1 and 4.0:1 on white
+# The Okabe-Ito palette, then grey, for the signpost topics (in the report's topic order).
+TOPIC_COLOURS = (
+    "#0072b2",
+    "#e69f00",
+    "#009e73",
+    "#cc79a7",
+    "#56b4e9",
+    "#d55e00",
+    "#f0e442",
+    "#000000",
+    "#999999",
+)
 
 WIDTH = 720
 NO_DATA = "no data"
@@ -160,6 +172,68 @@ def demand(quarters: Sequence[Quarter]) -> str:
         "chart-demand",
         "App submissions and estimated 101 calls avoided, by quarter",
         "; ".join(summaries) + ".",
+        height,
+        parts,
+    )
+
+
+def click_throughs(quarters: Sequence[Quarter], topics: Sequence[Mapping[str, str]]) -> str:
+    """Stacked bars of the click-throughs per quarter, one segment per topic (in ``topics``
+    order from the bottom), the quarter's total above its bar; the legend names the topics
+    clicked in any quarter. A quarter not reported is an empty slot labelled "no data"."""
+    clicked = [t for t in topics if any(_topic_count(q, t["key"]) for q in quarters if _clicks(q))]
+    colours = {t["key"]: TOPIC_COLOURS[i % len(TOPIC_COLOURS)] for i, t in enumerate(clicked)}
+    legend, lines = _wrapped_legend([(t["label"], colours[t["key"]]) for t in clicked], 56, 20)
+    height, top, bottom, left, right = 300 + 18 * lines, 36 + 18 * lines, 44, 56, 16
+    frame = _Frame(len(quarters), left, WIDTH - right, top, height - bottom)
+    ticks, top_value = _nice_ticks(max((_clicks(q) or {}).get("total") or 0 for q in quarters))
+    parts = [legend, *_y_axis(frame, ticks, top_value)]
+    summaries = []
+    width = frame.slot * 0.6
+    for index, quarter in enumerate(quarters):
+        centre, label = frame.centre(index), quarter["label"]
+        parts.append(_text(centre, frame.bottom + 18, label, size=11))
+        found = _clicks(quarter)
+        if found is None:
+            parts.append(_text(centre, frame.bottom - 6, NO_DATA, size=11, fill=MUTED_TEXT))
+            summaries.append(f"{label}: {NO_DATA}")
+            continue
+        y, segments, said = frame.bottom, [], []
+        for topic in clicked:
+            count = _topic_count(quarter, topic["key"])
+            if not count:
+                continue
+            share = ((found.get("by_topic") or {}).get(topic["key"]) or {}).get("share_percent")
+            figure = _count(count) + (f" ({_percent(share)})" if share is not None else "")
+            size = frame.height * count / top_value
+            y -= size
+            segments.append(
+                f'<rect class="segment" data-quarter="{_attr(label)}" '
+                f'data-topic="{_attr(topic["key"])}" data-count="{count}" '
+                f'x="{_n(centre - width / 2)}" y="{_n(y)}" width="{_n(width)}" height="{_n(size)}" '
+                f'fill="{colours[topic["key"]]}" stroke="#ffffff" stroke-width="1">'
+                f"<title>{_esc(label)}: {_esc(topic['label'])} {_esc(figure)}</title></rect>"
+            )
+            said.append(f"{topic['label']} {figure}")
+        total = found.get("total") or 0
+        outline = (
+            f'<rect x="{_n(centre - width / 2)}" y="{_n(y)}" width="{_n(width)}" '
+            f'height="{_n(frame.bottom - y)}" fill="none" stroke="{AXIS}" stroke-width="1"/>'
+            if segments
+            else ""
+        )
+        parts.append(
+            f'<g class="bar" data-quarter="{_attr(label)}" data-total="{total}">'
+            f"{''.join(segments)}{outline}</g>"
+        )
+        parts.append(_text(centre, y - 4, _count(total), size=10))
+        summaries.append(f"{label}: {_count(total)}" + (f" ({', '.join(said)})" if said else ""))
+    return _svg(
+        "chart-click-throughs",
+        "Click-throughs by topic per quarter",
+        "Click-throughs to other services per quarter, stacked by topic. "
+        + "; ".join(summaries)
+        + ".",
         height,
         parts,
     )
@@ -356,7 +430,26 @@ def _value_bar(
     )
 
 
+def _wrapped_legend(entries: Sequence[tuple[str, str]], x: float, y: float) -> tuple[str, int]:
+    """A legend over as many lines as it needs (18 px apart); returns it and its extra lines."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    used = x
+    for label, colour in entries:
+        width = 17 + len(label) * 6.6 + 18
+        if lines[-1] and used + width > WIDTH - 16:
+            lines.append([])
+            used = x
+        lines[-1].append((label, colour))
+        used += width
+    items = "".join(_legend_items(line, x, y + 18 * n) for n, line in enumerate(lines))
+    return f'<g class="legend">{items}</g>', len(lines) - 1
+
+
 def _legend(entries: Sequence[tuple[str, str]], x: float, y: float) -> str:
+    return f'<g class="legend">{_legend_items(entries, x, y)}</g>'
+
+
+def _legend_items(entries: Sequence[tuple[str, str]], x: float, y: float) -> str:
     parts = []
     for label, colour in entries:
         parts.append(
@@ -365,7 +458,7 @@ def _legend(entries: Sequence[tuple[str, str]], x: float, y: float) -> str:
         )
         parts.append(_text(x + 17, y, label, anchor="start"))
         x += 17 + len(label) * 6.6 + 18  # a generous estimate of the label's width at 12px
-    return f'<g class="legend">{"".join(parts)}</g>'
+    return "".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,6 +532,18 @@ def _answer_total(quarter: Quarter, options: Sequence[Mapping[str, str]]) -> int
     if not quarter.get("reported", True) or not counts:
         return 0
     return sum(counts.get(o["key"]) or 0 for o in options)
+
+
+def _clicks(quarter: Quarter) -> Mapping[str, Any] | None:
+    """A quarter's click-throughs: None when it is not reported."""
+    if not quarter.get("reported", True):
+        return None
+    return quarter.get("click_throughs")
+
+
+def _topic_count(quarter: Quarter, topic: str) -> int:
+    found = _clicks(quarter) or {}
+    return ((found.get("by_topic") or {}).get(topic) or {}).get("count") or 0
 
 
 def _submissions_total(quarter: Quarter) -> int | None:

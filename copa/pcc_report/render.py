@@ -415,17 +415,112 @@ def _demand_section(report: Mapping[str, Any]) -> Section:
             "“Would you otherwise have phoned 101?”; call-handler minutes saved are those calls "
             "times the minutes per call.",
             "101 call statistics are imported by staff each quarter; a dash means none were imported.",
+            "Click-throughs are taps on the app's links to other services (signposts) and visits "
+            "through its /go/ links; one resident may tap more than once. Shares are of all "
+            "click-throughs of the quarter.",
         ],
         tables=[
-            _quarter_table(report, "demand_reduction", "Demand reduction by quarter", rows, groups)
+            _quarter_table(report, "demand_reduction", "Demand reduction by quarter", rows, groups),
+            *_click_through_tables(report),
         ],
         figures=[
             Figure(
                 "App submissions and estimated 101 calls avoided per quarter.",
                 Markup(charts.demand(rows)),
-            )
+            ),
+            Figure(
+                "Click-throughs to other services per quarter, by topic.",
+                Markup(charts.click_throughs(rows, report["demand_reduction"].get("topics") or [])),
+            ),
         ],
     )
+
+
+def _click_through_tables(report: Mapping[str, Any]) -> list[QuarterTable | ItemTable]:
+    """Click-throughs by quarter (topic and destination kind, count and share, change against
+    the baseline), and the reported quarter's per signpost."""
+    data = report["demand_reduction"]
+    rows = data["quarters"]
+    clicks = ("click_throughs",)
+
+    def breakdown(key: str, options: Sequence[Mapping[str, str]], figure: str) -> list[Measure]:
+        kind = "percent" if figure == "share_percent" else "count"
+        return [
+            Measure(
+                f"click_throughs.{key}.{figure}",
+                o["key"],
+                o["label"],
+                (*clicks, key, o["key"], figure),
+                kind,
+            )
+            for o in options
+        ]
+
+    topics, kinds = data.get("topics") or [], data.get("destination_kinds") or []
+    groups = [
+        ("", [Measure("click_throughs.total", "", "All click-throughs", (*clicks, "total"))]),
+        ("By topic", breakdown("by_topic", topics, "count")),
+        ("Share by topic", breakdown("by_topic", topics, "share_percent")),
+        ("By destination", breakdown("by_destination_kind", kinds, "count")),
+        ("Share by destination", breakdown("by_destination_kind", kinds, "share_percent")),
+        (
+            "Change against the same quarter of the baseline year",
+            [
+                Measure(
+                    "click_throughs.change_against_baseline.total_baseline",
+                    "",
+                    "Click-throughs in the baseline quarter",
+                    (*clicks, "change_against_baseline", "total_baseline"),
+                ),
+                Measure(
+                    "click_throughs.change_against_baseline.total_change_percent",
+                    "",
+                    "Change in click-throughs",
+                    (*clicks, "change_against_baseline", "total_change_percent"),
+                    "signed_percent",
+                ),
+            ],
+        ),
+    ]
+    by_signpost = data.get("click_throughs_by_signpost") or {}
+    quarter = (by_signpost.get("quarter") or report["quarter"])["label"]
+    measures = [
+        ("count", "count"),
+        ("share_percent", "percent"),
+        ("baseline_count", "count"),
+        ("change_percent", "signed_percent"),
+    ]
+    signposts = [
+        Row(
+            s["title"],
+            [
+                Cell(
+                    "demand_reduction",
+                    f"click_throughs_by_signpost.{key}",
+                    s["code"],
+                    quarter,
+                    s.get(key),
+                    kind,
+                )
+                for key, kind in measures
+            ],
+            detail=s.get("organisation") or "",
+        )
+        for s in by_signpost.get("signposts") or []
+    ]
+    return [
+        _quarter_table(
+            report, "demand_reduction", "Click-throughs to other services by quarter", rows, groups
+        ),
+        ItemTable(
+            f"Click-throughs by signpost, {quarter}",
+            quarter,
+            "Signpost",
+            ["Click-throughs", "Share", "Same quarter, baseline year", "Change"],
+            signposts,
+            detail_heading="Organisation",
+        ),
+    ]
 
 
 def _complaints_section(report: Mapping[str, Any]) -> Section:

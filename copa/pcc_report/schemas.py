@@ -14,10 +14,12 @@ from copa.metrics.schemas import (
     AllegationsOut,
     AnswersOut,
     ChannelCountsOut,
+    ClickChangeOut,
     IntervalOut,
     OptionCountsOut,
     PartnerPerformanceOut,
     SatisfactionRateOut,
+    SignpostClicksOut,
     SubmissionsOut,
 )
 from copa.web.schemas import StrictSchema
@@ -112,6 +114,53 @@ class PccChangeOut(Schema):
     average_wait_seconds = fields.Integer(required=True, allow_none=True)
 
 
+class PccClickCountOut(Schema):
+    count = fields.Integer(required=True)
+    share_percent = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Of the quarter's click-throughs, one decimal; null at 0."},
+    )
+
+
+def _every(what: str) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(PccClickCountOut),
+        required=True,
+        metadata={"description": f"Every {what} of the section's list, 0 when none."},
+    )
+
+
+class PccClickThroughsOut(Schema):
+    """Taps on signpost links in the app and visits through /go/, force-wide."""
+
+    total = fields.Integer(required=True)
+    by_topic = _every("topic (`topics`)")
+    by_destination_kind = _every("destination kind (`destination_kinds`)")
+    change_against_baseline = fields.Nested(
+        ClickChangeOut,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Against the same quarter of the baseline year; null in the "
+            "baseline year's rows."
+        },
+    )
+
+
+class PccClickThroughsBySignpostOut(Schema):
+    quarter = fields.Nested(PccQuarterOut, required=True)
+    signposts = fields.List(
+        fields.Nested(SignpostClicksOut),
+        required=True,
+        metadata={
+            "description": "The reported quarter's click-throughs per signpost clicked in it or "
+            "in its baseline quarter, most first; baseline: the same quarter of the baseline year."
+        },
+    )
+
+
 class PccDemandQuarterOut(PccQuarterRowOut):
     submissions = fields.Nested(SubmissionsOut, required=True, allow_none=True)
     referred_to_partners = fields.Integer(required=True, allow_none=True)
@@ -129,13 +178,25 @@ class PccDemandQuarterOut(PccQuarterRowOut):
         allow_none=True,
         metadata={"description": "Null in the baseline year's rows or without statistics."},
     )
+    click_throughs = fields.Nested(PccClickThroughsOut, required=True, allow_none=True)
 
 
 class PccDemandOut(Schema):
     minutes_per_call = fields.Float(
         required=True, metadata={"description": "Call-handler minutes per call, reported quarter."}
     )
+    topics = fields.List(
+        fields.Nested(PccOptionOut),
+        required=True,
+        metadata={"description": "Signpost topics, in order: the keys of `by_topic`."},
+    )
+    destination_kinds = fields.List(
+        fields.Nested(PccOptionOut),
+        required=True,
+        metadata={"description": "Destination kinds: the keys of `by_destination_kind`."},
+    )
     quarters = fields.List(fields.Nested(PccDemandQuarterOut), required=True)
+    click_throughs_by_signpost = fields.Nested(PccClickThroughsBySignpostOut, required=True)
 
 
 class PccFeedbackQuarterOut(PccQuarterRowOut):

@@ -18,8 +18,9 @@ from typing import Any
 from copa.confidence.service import OPTIONS, QUESTION
 from copa.db import utcnow
 from copa.feedback.models import AllegationGroup
+from copa.metrics import click_throughs as clicks
 from copa.metrics import service as metrics
-from copa.metrics.service import MonthRange, Span
+from copa.metrics.ranges import MonthRange, Span
 from copa.periods import Quarter, fiscal_year_label
 from copa.web.problems import Unprocessable
 
@@ -55,6 +56,7 @@ _DEMAND_MEASURES = (
     "minutes_saved",
     "call_statistics",
     "change_against_baseline",
+    "click_throughs",
 )
 _CALL_STATISTICS = (
     "non_emergency_calls",
@@ -144,6 +146,7 @@ def caveats() -> list[str]:
         "Allegations are counted when recorded, force-wide. Escalation, service recovery and "
         "time to first contact describe the complaint cases logged in each quarter; the "
         "satisfaction rate the answers given in it.",
+        clicks.CAVEAT,
         "Partner median times are estimates from bands of elapsed time, not exact medians.",
         "Quarters of the current year after the reported one are not reported.",
     ]
@@ -190,9 +193,15 @@ def demand_section(
     requested: Quarter,
     feedback: Mapping[Quarter, Counter[str]],
 ) -> dict[str, Any]:
-    """Demand reduction per quarter, call statistics compared with the baseline year's."""
+    """Demand reduction per quarter, call statistics and click-throughs compared with the
+    baseline year's, and the reported quarter's click-throughs per signpost."""
     found = metrics.demand_by_quarter(span, feedback=feedback)
     categories = {ref.code: ref for ref in metrics.categories_by_id().values()}
+    clicked = clicks.ClickThroughs(span)
+    topics = clicks.topic_keys(*(c.by_topic for c in clicked.by_month.values()))
+    kinds = clicks.destination_kind_keys(
+        *(c.by_destination_kind for c in clicked.by_month.values())
+    )
     quarters = []
     for q in rows:
         values = metrics.demand_row(
@@ -200,12 +209,53 @@ def demand_section(
         )
         stats = values["call_statistics"]
         values["call_statistics"] = stats and {key: stats[key] for key in _CALL_STATISTICS}
-        if q.fiscal_year == baseline_year:
-            values["change_against_baseline"] = None  # the baseline against itself
+        measures = _click_measures(clicked, q, baseline_year)
+        values["click_throughs"] = _click_row(measures, topics, kinds)
+        if q.fiscal_year == baseline_year:  # the baseline against itself
+            values["change_against_baseline"] = None
+            values["click_throughs"]["change_against_baseline"] = None
         quarters.append(_row(q, reported(q), _DEMAND_MEASURES, values))
     return {
         "minutes_per_call": metrics.one_decimal(metrics.minutes_per_call(calls.get(requested))),
+        "topics": [{"key": key, "label": clicks.topic_label(key)} for key in topics],
+        "destination_kinds": [
+            {"key": key, "label": clicks.destination_kind_label(key)} for key in kinds
+        ],
         "quarters": quarters,
+        "click_throughs_by_signpost": {
+            "quarter": metrics.quarter_out(requested),
+            "signposts": _click_measures(clicked, requested, baseline_year)["by_signpost"],
+        },
+    }
+
+
+def _click_measures(clicked: clicks.ClickThroughs, q: Quarter, baseline_year: int) -> dict:
+    """A quarter's click-throughs against the same quarter of the baseline year."""
+    return clicked.measures(clicked.quarter(q), clicked.quarter(Quarter(baseline_year, q.quarter)))
+
+
+def _click_row(
+    measures: Mapping[str, Any], topics: Sequence[str], kinds: Sequence[str]
+) -> dict[str, Any]:
+    """A quarter row's click-throughs: every topic and destination kind (0 when none), each
+    with its share of the quarter's click-throughs, and the change against the baseline."""
+    total = measures["total"]
+
+    def every(items: Sequence[Mapping[str, Any]], key: str, keys: Sequence[str]) -> dict:
+        counts = {item[key]: item["count"] for item in items}
+        return {
+            k: {
+                "count": counts.get(k, 0),
+                "share_percent": metrics.percent(counts.get(k, 0), total),
+            }
+            for k in keys
+        }
+
+    return {
+        "total": total,
+        "by_topic": every(measures["by_topic"], "topic", topics),
+        "by_destination_kind": every(measures["by_destination_kind"], "destination_kind", kinds),
+        "change_against_baseline": measures["change_against_baseline"],
     }
 
 

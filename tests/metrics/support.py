@@ -16,9 +16,11 @@ from copa.confidence.models import Vote
 from copa.confidence.service import OPTIONS
 from copa.db import db
 from copa.feedback.models import Allegation, ComplaintCase, Feedback, ServiceRecoveryAction
-from copa.periods import Quarter
+from copa.periods import Quarter, today_london
 from copa.reports.models import Report
 from copa.routing.models import Partner, Referral
+from copa.signposts.models import Signpost, SignpostClick
+from copa.signposts.seed import ensure_seed_signposts, seed_click_throughs
 
 MIDDLEHAVEN, MIDDLESBROUGH = "E05001497", "E06000002"  # a ward of Middlesbrough
 VICTORIA, HARTLEPOOL = "E05008952", "E06000001"  # a ward of Hartlepool
@@ -198,3 +200,34 @@ def add_call_statistics(
 
 def get(client, headers, url: str, **params):
     return client.get(url, query_string=params, headers=headers)
+
+
+def last_completed_quarter() -> Quarter:
+    """The last quarter that has ended in Europe/London."""
+    return Quarter.of(today_london()).previous()
+
+
+def seed_clicks(app, quarter: Quarter, *, scale: float = 1.0) -> int:
+    """The seed signposts (once) and the demo's click-throughs in ``quarter``."""
+    with app.app_context():
+        ensure_seed_signposts()
+        return seed_click_throughs(quarter, scale=scale)
+
+
+def add_clicks(app, code: str, count: int, when: datetime, *, authority: str = "") -> None:
+    """``count`` click-throughs on the signpost ``code`` at ``when``, through the app."""
+    with app.app_context():
+        signpost = db.session.scalar(sa.select(Signpost).where(Signpost.code == code))
+        for _ in range(count):
+            db.session.add(
+                SignpostClick(
+                    signpost_id=signpost.id,
+                    event_id=uuid.uuid4(),
+                    clicked_at=when,
+                    source="app",
+                    topic=signpost.topic,
+                    destination_kind=signpost.destination_kind,
+                    local_authority_code=authority,
+                )
+            )
+        db.session.commit()

@@ -149,7 +149,36 @@ def test_quarter_rows_carry_the_metrics_api_s_numbers(
             if key == "change_against_baseline" and row["fiscal_year"] == 2024:
                 assert value is None  # the baseline year is not compared with itself
                 continue
+            if key == "click_throughs":
+                expected_clicks = clicks_as_in_the_report(
+                    expected[key], body[section], in_baseline=row["fiscal_year"] == 2024
+                )
+                assert value == expected_clicks, row["label"]
+                continue
             assert value == expected[key], (row["label"], key)
+
+
+def clicks_as_in_the_report(clicks: dict, section: dict, *, in_baseline: bool) -> dict:
+    """The metrics API's click-throughs of a quarter as the report's row shows them: every topic
+    and destination kind of the section's lists, 0 when none; no change in the baseline year."""
+    total = clicks["total"]
+
+    def every(items: list[dict], key: str, keys: list[dict]) -> dict:
+        found = {item[key]: item for item in items}
+        none = {"count": 0, "share_percent": 0.0 if total else None}
+        return {
+            k["key"]: {n: found[k["key"]][n] for n in none} if k["key"] in found else none
+            for k in keys
+        }
+
+    return {
+        "total": total,
+        "by_topic": every(clicks["by_topic"], "topic", section["topics"]),
+        "by_destination_kind": every(
+            clicks["by_destination_kind"], "destination_kind", section["destination_kinds"]
+        ),
+        "change_against_baseline": None if in_baseline else clicks["change_against_baseline"],
+    }
 
 
 def test_demand_compares_with_the_baseline_year(client, analyst, arranged):

@@ -38,6 +38,11 @@ UNREPORTED = "2025/26 Q4"
 NO_ANSWERS = "2024/25 Q3"  # n = 0
 NO_CALL_STATISTICS = "2024/25 Q4"
 XSS = "<script>alert('x')</script> & co"
+TOPICS = {
+    "report_crime_online": "Report a crime online",
+    "anonymous_reporting": "Report anonymously",
+    "victim_support": "Victim support",
+}
 
 
 def label(year: int, quarter: int) -> str:
@@ -102,6 +107,7 @@ def demand_row(year: int, quarter: int, i: int) -> dict:
             "minutes_saved": None,
             "call_statistics": None,
             "change_against_baseline": None,
+            "click_throughs": None,
         }
     statistics = None
     if row["label"] != NO_CALL_STATISTICS:
@@ -136,6 +142,42 @@ def demand_row(year: int, quarter: int, i: int) -> dict:
         "calls_avoided": 60 + i,
         "minutes_saved": 4.0 * (60 + i),
         "call_statistics": statistics,
+        "change_against_baseline": change,
+        "click_throughs": click_throughs(year, row["label"], i),
+    }
+
+
+def click_throughs(year: int, label: str, i: int) -> dict:
+    """Three topics, two destination kinds; none at all in NO_ANSWERS (2024/25 Q3), so the
+    2025/26 Q3 change against it is null."""
+    if label == NO_ANSWERS:
+        topics = dict.fromkeys(TOPICS, 0)
+    else:
+        topics = {"report_crime_online": 50 + 5 * i, "anonymous_reporting": 30 + 5 * i}
+        topics["victim_support"] = 20
+    total = sum(topics.values())
+    kinds = {
+        "police": topics["report_crime_online"],
+        "charity": total - topics["report_crime_online"],
+    }
+
+    def shares(counts: dict) -> dict:
+        return {
+            key: {"count": n, "share_percent": round(100 * n / total, 1) if total else None}
+            for key, n in counts.items()
+        }
+
+    change = None
+    if year == 2025:
+        before = 0 if i - 4 == 2 else 100 + 10 * (i - 4)  # 2024/25 Q3 had none
+        change = {
+            "total_baseline": before,
+            "total_change_percent": round(100 * (total - before) / before, 1) if before else None,
+        }
+    return {
+        "total": total,
+        "by_topic": shares(topics),
+        "by_destination_kind": shares(kinds),
         "change_against_baseline": change,
     }
 
@@ -201,7 +243,41 @@ def sample_report() -> dict:
         },
         "demand_reduction": {
             "minutes_per_call": 4.0,
+            "topics": [{"key": key, "label": label} for key, label in TOPICS.items()],
+            "destination_kinds": [
+                {"key": "police", "label": "Police"},
+                {"key": "charity", "label": "Charities"},
+            ],
             "quarters": [demand_row(y, q, i) for i, (y, q) in enumerate(QUARTERS)],
+            "click_throughs_by_signpost": {
+                "quarter": quarter,
+                "signposts": [
+                    {
+                        "id": "1b0f7c52-0d6f-4d8a-9a39-4f8b8d1f4a10",
+                        "code": "report-crime-online",
+                        "title": "Report a crime online",
+                        "organisation": "Cleveland Police",
+                        "topic": "report_crime_online",
+                        "label": "Report a crime online",
+                        "count": 80,
+                        "share_percent": 57.1,
+                        "baseline_count": 0,
+                        "change_percent": None,
+                    },
+                    {
+                        "id": "7c6a2b1e-3f5d-4e2a-8b1c-9d0e1f2a3b4c",
+                        "code": "crimestoppers",
+                        "title": "Tell Crimestoppers anonymously",
+                        "organisation": "Crimestoppers",
+                        "topic": "anonymous_reporting",
+                        "label": "Tell Crimestoppers anonymously",
+                        "count": 60,
+                        "share_percent": 42.9,
+                        "baseline_count": 48,
+                        "change_percent": 25.0,
+                    },
+                ],
+            },
         },
         "feedback_and_complaints": {
             "allegation_groups": [
@@ -314,6 +390,8 @@ def flatten(report: dict) -> dict[tuple[str, str, str, str], int | float]:
                 if key in BREAKDOWNS:
                     for sub, number in (value or {}).items():
                         put(section, BREAKDOWNS[key], sub, quarter, number)
+                elif key == "click_throughs":
+                    put_clicks(put, section, quarter, value or {})
                 elif key == "interval":
                     for sub, number in (value or {}).items():
                         put(section, f"interval_{sub}", "", quarter, number)
@@ -332,6 +410,18 @@ def flatten(report: dict) -> dict[tuple[str, str, str, str], int | float]:
         "",
         report["demand_reduction"]["minutes_per_call"],
     )
+
+    signposts = report["demand_reduction"]["click_throughs_by_signpost"]
+    quarter = signposts["quarter"]["label"]
+    for signpost in signposts["signposts"]:
+        for key, value in signpost.items():
+            put(
+                "demand_reduction",
+                f"click_throughs_by_signpost.{key}",
+                signpost["code"],
+                quarter,
+                value,
+            )
 
     issues = report["most_common_issues"]
     quarter = issues["quarter"]["label"]
@@ -356,6 +446,18 @@ def flatten(report: dict) -> dict[tuple[str, str, str, str], int | float]:
             if key not in ("code", "name", "kind"):
                 put("partner_performance", key, partner["code"], quarter, value)
     return facts
+
+
+def put_clicks(put, section: str, quarter: str, clicks: dict) -> None:
+    """A quarter row's click-throughs: the total, each topic's and destination kind's count and
+    share (keyed by topic or kind), and the change against the baseline."""
+    put(section, "click_throughs.total", "", quarter, clicks.get("total"))
+    for part in ("by_topic", "by_destination_kind"):
+        for key, figures in (clicks.get(part) or {}).items():
+            for figure, number in figures.items():
+                put(section, f"click_throughs.{part}.{figure}", key, quarter, number)
+    for key, number in (clicks.get("change_against_baseline") or {}).items():
+        put(section, f"click_throughs.change_against_baseline.{key}", "", quarter, number)
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:
@@ -399,7 +501,11 @@ def test_csv_has_one_row_per_place_and_leaves_nulls_empty():
 
     unreported = [r for r in rows if r["quarter"] == UNREPORTED]
     reported = [
-        r for r in rows if r["quarter"] == "2025/26 Q3" and r["section"] in QUARTER_SECTIONS
+        r
+        for r in rows
+        if r["quarter"] == "2025/26 Q3"
+        and r["section"] in QUARTER_SECTIONS
+        and not r["measure"].startswith("click_throughs_by_signpost.")  # the quarter's own table
     ]
     assert len(unreported) == len(reported)  # the unreported quarter still has its rows...
     assert {r["value"] for r in unreported} == {""}  # ...all empty
@@ -556,7 +662,7 @@ def test_html_is_a_printable_page_with_the_caveats_before_the_figures():
         "partner_performance",
     } <= {a.get("data-section") for t, a in page.tags if t == "section"}
     tables = [t for t, _ in page.tags].count("table")
-    assert tables == [t for t, _ in page.tags].count("caption") == 6
+    assert tables == [t for t, _ in page.tags].count("caption") == 8
     assert all(
         a.get("scope") in {"col", "colgroup", "row", "rowgroup"} for t, a in page.tags if t == "th"
     )
@@ -571,7 +677,7 @@ def test_html_is_self_contained_and_has_no_scripts():
     html = report_html(sample_report())
     assert "<script" not in html.lower()
     # the SVG namespace is a name, not something fetched; nothing else may point off the page
-    assert html.count('xmlns="http://www.w3.org/2000/svg"') == 4
+    assert html.count('xmlns="http://www.w3.org/2000/svg"') == 5
     rest = html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert not re.search(r"https?:", rest)
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", rest, flags=re.IGNORECASE)
@@ -595,6 +701,7 @@ def test_each_chart_is_well_formed_accessible_svg():
         "chart-confidence-distribution",
         "chart-confidence-trend",
         "chart-demand",
+        "chart-click-throughs",
         "chart-top-issues",
     ]
     for svg in found:
