@@ -204,8 +204,32 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+_CLAIM_ATTEMPTS = 3
+
+
 def _claim(principal: str, key: str, fingerprint: str) -> Claim | Response:
-    """Take the key for this request (own short transaction), or answer for it."""
+    """Take the key for this request (own short transaction), or answer for it.
+
+    A key that vanishes or changes hands between reading it and taking it over was released
+    by the process that held it (after an outage) or taken by a retry: look again, a few times,
+    rather than refuse a request that may now simply claim it."""
+    for _ in range(_CLAIM_ATTEMPTS - 1):
+        try:
+            return _claim_once(principal, key, fingerprint)
+        except _Raced:
+            continue
+    try:
+        return _claim_once(principal, key, fingerprint)
+    except _Raced as raced:
+        raise KeyInFlight(raced.detail, headers={"Retry-After": "1"}) from None
+
+
+class _Raced(Exception):
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+
+def _claim_once(principal: str, key: str, fingerprint: str) -> Claim | Response:
     begin_write()
     now = utcnow()
     lease = timedelta(seconds=float(current_app.config["IDEMPOTENCY_LEASE_SECONDS"]))
@@ -236,10 +260,7 @@ def _claim(principal: str, key: str, fingerprint: str) -> Claim | Response:
     )
     try:
         if row is None:  # released by its holder between our insert and this read
-            raise KeyInFlight(
-                "A request with this key just finished without a result. Retry.",
-                headers={"Retry-After": "1"},
-            )
+            raise _Raced("A request with this key just finished without a result. Retry.")
         if row.request_hash != fingerprint:
             raise KeyReused(
                 f"This {HEADER} was used with a different request. Use a new key for a new request.",
@@ -261,10 +282,8 @@ def _claim(principal: str, key: str, fingerprint: str) -> Claim | Response:
             )
             .values(lock_token=token, locked_until=now + lease)
         )
-        if taken.rowcount != 1:
-            raise KeyInFlight(
-                "A retry of this request is already running.", headers={"Retry-After": "1"}
-            )
+        if taken.rowcount != 1:  # released, or taken over by a retry, since we read it
+            raise _Raced("A retry of this request is already running.")
         db.session.commit()
         return Claim(row.id, token)
     finally:

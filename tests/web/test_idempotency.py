@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from copa.db import db, utcnow
 from copa.web import idempotency
@@ -199,3 +201,45 @@ def _subject(app, headers) -> str:
 def _hash(app, body) -> str:
     with app.test_request_context(URL, method="POST", json=body):
         return idempotency._fingerprint()
+
+
+def test_a_key_that_changes_hands_while_a_retry_takes_it_over_is_claimed_not_refused(
+    app, client, resident, monkeypatch
+):
+    """After an outage the process that held a key releases it at its next request; another
+    process may be taking the same key over at that moment (the .ci outage test saw a 409)."""
+    with app.app_context():
+        db.session.add(
+            IdempotencyKey(
+                principal=_subject(app, resident),
+                key="k-released",
+                request_hash=_hash(app, {"name": "y"}),
+                method="POST",
+                path=URL,
+                lock_token=uuid.uuid4(),
+                locked_until=utcnow() + timedelta(seconds=30),
+            )
+        )
+        db.session.commit()
+
+    raced = []
+
+    def changed_meanwhile(row, lease):
+        # The first time, the key changes hands between our read and our takeover (on
+        # PostgreSQL the holder's process deletes it, or a retry takes it): what we read is no
+        # longer what the row holds. SQLite's single writer cannot race; this stands in for it.
+        if not raced:
+            raced.append(row.lock_token)
+            set_committed_value(row, "lock_token", uuid.uuid4())
+        return True
+
+    monkeypatch.setattr(idempotency, "_holder_lost", changed_meanwhile)
+    response = post(client, resident, {"name": "y"}, key="k-released")
+
+    assert response.status_code == 201
+    assert len(raced) == 1
+    assert things(app) == 1
+    monkeypatch.undo()
+    replay = post(client, resident, {"name": "y"}, key="k-released")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert things(app) == 1
