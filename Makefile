@@ -38,6 +38,9 @@ serve: $(VENV)/.installed-run
 		--access-logfile - wsgi:app
 
 ## test: install what the tests need and run the whole suite (COPA_TEST_DATABASE_URL for PostgreSQL)
+# One worker per core (pytest-xdist), each on its own database; a test file stays on one worker.
+PYTEST_ARGS ?= -n auto --dist loadfile
+
 test: $(VENV)/.installed-test
 	@command -v chromium >/dev/null || echo "NOTE: Chromium not found: the console browser tests will be SKIPPED (apt-get install chromium to run them)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -53,6 +53,11 @@ DEFAULTS: dict[str, object] = {
     "DATABASE_RETRY_AFTER_SECONDS": 5,
     "AREAS_RECHECK_SECONDS": 60,
     "DEMO_PASSWORD": None,
+    # argon2id cost of staff and partner passwords: RFC 9106's low-memory profile (64 MiB).
+    # Below OWASP's minimum (19 MiB, 2 passes) only for the test suite (COPA_ENV=testing).
+    "PASSWORD_HASH_TIME_COST": 3,
+    "PASSWORD_HASH_MEMORY_KIB": 65536,
+    "PASSWORD_HASH_PARALLELISM": 4,
     "EMERGENCY_TERMS": "",  # comma-separated; empty means the built-in list
     "RATELIMIT_REPORTS": "20/hour",
     "RATELIMIT_REPORTS_PER_ADDRESS": "300/hour",
@@ -129,6 +134,10 @@ class ConfigError(RuntimeError):
     """The service cannot start with the configuration it was given."""
 
 
+_MIN_HASH_MEMORY_KIB = 19456  # OWASP Password Storage Cheat Sheet: argon2id m=19 MiB, t=2
+_MIN_HASH_TIME_COST = 2
+
+
 def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> None:
     """Fill ``app.config`` from defaults, ``COPA_`` variables, then explicit overrides."""
     app.config.update(DEFAULTS)
@@ -149,6 +158,16 @@ def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> No
             raise ConfigError("COPA_ALLOW_LOOPBACK_TARGETS is for development only")
     else:
         _fill_development_secrets(app)
+
+    if env != "testing" and (
+        int(app.config["PASSWORD_HASH_MEMORY_KIB"]) < _MIN_HASH_MEMORY_KIB
+        or int(app.config["PASSWORD_HASH_TIME_COST"]) < _MIN_HASH_TIME_COST
+    ):
+        raise ConfigError(
+            "COPA_PASSWORD_HASH_MEMORY_KIB and COPA_PASSWORD_HASH_TIME_COST must be at least "
+            f"{_MIN_HASH_MEMORY_KIB} and {_MIN_HASH_TIME_COST} (OWASP's argon2id minimum); "
+            "cheaper hashing is for the test suite only"
+        )
 
     if not app.config["DATABASE_URL"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -26,14 +26,56 @@ TEST_SETTINGS = {
     "DEMO_PASSWORD": "demo-password-for-tests",
     "LOG_LEVEL": "WARNING",
     "AREAS_RECHECK_SECONDS": 0,  # each test rolls its areas back: never trust a cached index
+    # argon2 at its cheapest: a sign-in checks the password, and the suite signs in thousands
+    # of times. Production refuses these (copa/config.py); tests of the cost itself set it.
+    "PASSWORD_HASH_TIME_COST": 1,
+    "PASSWORD_HASH_MEMORY_KIB": 64,
+    "PASSWORD_HASH_PARALLELISM": 1,
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each of schemathesis's per-operation tests its own node id.
+
+    schemathesis names them ``test_x[GET /v1/...]`` but, under pytest 9, leaves every one the
+    bare function's node id; pytest-xdist schedules by node id, and with 117 items under one id
+    it would run one operation and count one test.
+    """
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and item.id.params is None:
+            item._id = item.id.with_params(label)  # pytest 9 keeps the id here
+
+
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The suite's database: a SQLite file in this worker's temporary folder, or on PostgreSQL
+    (COPA_TEST_DATABASE_URL) that database, or under pytest-xdist one beside it per worker."""
     url = os.environ.get("COPA_TEST_DATABASE_URL")
     if url:
-        return url
+        return worker_database(url, os.environ.get("PYTEST_XDIST_WORKER"))
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'copa-test.db'}"
+
+
+def worker_database(url: str, worker: str | None) -> str:
+    """``url`` itself outside xdist; else ``<its name>_<worker>`` on the same server, created
+    when missing (each run then migrates it from empty: ``reset_database``)."""
+    if not worker:
+        return url
+    shared = sa.make_url(url)
+    if shared.get_backend_name() == "sqlite":
+        return shared.set(database=f"{shared.database}-{worker}").render_as_string(False)
+    name = f"{shared.database}_{worker}"
+    server = sa.create_engine(shared, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with server.connect() as connection:
+            exists = connection.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        server.dispose()
+    return shared.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_database() -> None:

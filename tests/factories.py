@@ -5,15 +5,21 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import factory
+from argon2 import PasswordHasher
 from factory.alchemy import SQLAlchemyModelFactory
 
 from copa.auth.models import User
-from copa.auth.service import hash_password
 from copa.db import db
 from copa.routing.models import Partner
+from tests.conftest import TEST_SETTINGS
 
 PASSWORD = "correct horse battery staple"
-_PASSWORD_HASH = hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
+# Hashed with the suite's cheap argon2 cost, so a sign-in neither pays for nor rehashes it.
+_PASSWORD_HASH = PasswordHasher(
+    time_cost=TEST_SETTINGS["PASSWORD_HASH_TIME_COST"],
+    memory_cost=TEST_SETTINGS["PASSWORD_HASH_MEMORY_KIB"],
+    parallelism=TEST_SETTINGS["PASSWORD_HASH_PARALLELISM"],
+).hash(PASSWORD)
 
 
 class _Factory(SQLAlchemyModelFactory):

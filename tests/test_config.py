@@ -84,6 +84,31 @@ def test_production_refuses_to_start_without_each_required_setting(
     assert not instance_folder.exists()  # nothing invented in its place
 
 
+@pytest.mark.parametrize("env", ["production", "development"])
+@pytest.mark.parametrize(
+    "cheap", [{"PASSWORD_HASH_MEMORY_KIB": 64}, {"PASSWORD_HASH_TIME_COST": 1}]
+)
+def test_only_the_test_suite_may_hash_passwords_cheaply(env, cheap, tmp_path, instance_folder):
+    settings = {**production_settings(tmp_path), "ENV": env, **cheap}
+
+    with pytest.raises(ConfigError, match="COPA_PASSWORD_HASH_MEMORY_KIB"):
+        create_app(settings)
+
+    testing = create_app({**settings, "ENV": "testing"})
+    assert testing.config[next(iter(cheap))] == next(iter(cheap.values()))
+
+
+def test_passwords_are_hashed_with_the_configured_cost(tmp_path, instance_folder):
+    from argon2 import extract_parameters
+
+    from copa.auth.service import hash_password
+
+    app = create_app(production_settings(tmp_path))
+    with app.app_context():
+        parameters = extract_parameters(hash_password("a long enough passphrase"))
+    assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (3, 65536, 4)
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL"])
 def test_production_treats_an_empty_setting_as_missing(missing, tmp_path, instance_folder):
     settings = {**production_settings(tmp_path), missing: ""}

@@ -27,8 +27,6 @@ from copa.web.access import STAFF_ROLES, Principal, Role
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unauthorized, Unprocessable, problem_type
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-
 
 class InvalidCredentials(Unauthorized):
     type = problem_type("invalid-credentials")
@@ -80,13 +78,33 @@ def assignee(user_id: uuid.UUID | None, roles: frozenset[str]) -> User | None:
     return user
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def _hasher() -> PasswordHasher:
+    """argon2id with the configured cost (COPA_PASSWORD_HASH_*; the defaults are RFC 9106's
+    low-memory profile, which argon2-cffi recommends)."""
+    c = current_app.config
+    return _hasher_for(
+        int(c["PASSWORD_HASH_TIME_COST"]),
+        int(c["PASSWORD_HASH_MEMORY_KIB"]),
+        int(c["PASSWORD_HASH_PARALLELISM"]),
+    )
 
 
 @cache
+def _hasher_for(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+@cache
+def _dummy_hash_for(hasher: PasswordHasher) -> str:
+    return hasher.hash("an unused password that keeps timing even")
+
+
 def _dummy_hash() -> str:
-    return _hasher.hash("an unused password that keeps timing even")
+    return _dummy_hash_for(_hasher())
 
 
 def register_device(platform: str | None = None, app_version: str | None = None) -> TokenPair:
@@ -147,7 +165,7 @@ def login(email: str, password: str) -> TokenPair:
         raise InvalidCredentials("Email or password is wrong.")
     if not _verify(user.password_hash, password) or not user.active:
         raise InvalidCredentials("Email or password is wrong.")
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     pair = _issue(_user_principal(user, uuid.uuid4()), new_session=True)
@@ -252,7 +270,7 @@ def _user_principal(user: User, session_id: uuid.UUID) -> Principal:
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -78,8 +78,14 @@ def audit_count(app) -> int:
 
 # --- the log as admins read it --------------------------------------------------------------
 
-STAFF_A, STAFF_B, PARTNER_USER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-REPORT, PARTNER, RULE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+def _fixed(name: str) -> uuid.UUID:
+    """The same id on every run and every xdist worker: the ids name parametrized tests."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://copa.example/tests/audit-log/{name}")
+
+
+STAFF_A, STAFF_B, PARTNER_USER = _fixed("staff-a"), _fixed("staff-b"), _fixed("partner-user")
+REPORT, PARTNER, RULE = _fixed("report"), _fixed("partner"), _fixed("rule")
 
 
 def _at(text: str) -> datetime:
