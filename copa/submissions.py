@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from copa.db import db, insert_for, utcnow
 from copa.periods import local_year
@@ -42,19 +44,28 @@ DEFAULT_EMERGENCY_TERMS = (
 )
 
 
-def next_reference() -> str:
-    """The next human reference, e.g. ``COPA-26-004213``; unique and never reused.
+def next_reference(session: Session | None = None) -> str:
+    """The next human reference, e.g. ``COPA-26-004213``: unique and never reused.
 
-    An atomic upsert on the year's counter (no read-then-write), inside the caller's
-    transaction: a rolled-back submission gives its number back only if nothing later took one.
+    PostgreSQL takes the number from the year's sequence (``copa_next_reference``, created by a
+    migration): no lock is held until the submission commits, and one that rolls back leaves a
+    gap. SQLite upserts the year's counter row inside the caller's transaction; it allows one
+    writer at a time anyway, and a rolled-back submission gives its number back.
     """
+    session = session or db.session
     year = local_year(utcnow())
-    stmt = insert_for(ReferenceCounter).values(year=year, last=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["year"], set_={"last": ReferenceCounter.last + 1}
-    ).returning(ReferenceCounter.last)
-    number = db.session.scalar(stmt)
+    if session.get_bind().dialect.name == "postgresql":
+        number = session.scalar(_NEXT_FROM_SEQUENCE, {"year": year})
+    else:
+        stmt = insert_for(ReferenceCounter, session).values(year=year, last=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["year"], set_={"last": ReferenceCounter.last + 1}
+        ).returning(ReferenceCounter.last)
+        number = session.scalar(stmt)
     return f"COPA-{year % 100:02d}-{number:06d}"
+
+
+_NEXT_FROM_SEQUENCE = sa.text("SELECT copa_next_reference(:year)")
 
 
 def possible_emergency(text: str, happening_now: bool = False) -> bool:

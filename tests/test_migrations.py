@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -23,6 +24,8 @@ from copa.db import db
 from copa.metrics.models import ConfidenceRollup
 from copa.metrics.reconcile import reconcile
 from copa.periods import Quarter
+from copa.reports.models import ReferenceCounter
+from copa.submissions import next_reference
 from tests.conftest import TEST_SETTINGS
 
 
@@ -266,3 +269,29 @@ def _app_votes_in(authority: str, fiscal_year: int, quarter: int) -> int:
             ConfidenceRollup.fiscal_quarter == quarter,
         )
     )
+
+
+BEFORE_REFERENCE_SEQUENCES = "56822e8990bf"
+
+
+def test_references_carry_on_through_the_sequences_migration_and_back(fresh_app):
+    """Numbers given out before the upgrade are never given again after it, nor after a
+    downgrade (PostgreSQL moves from the counter rows to a sequence per year and back)."""
+    with fresh_app.app_context(), time_machine.travel(datetime(2026, 6, 1, tzinfo=UTC)):
+        upgrade(revision=BEFORE_REFERENCE_SEQUENCES)
+        db.session.add(ReferenceCounter(year=2026, last=41))
+        db.session.commit()
+        db.session.close()
+
+        upgrade()
+        assert [next_reference(), next_reference()] == ["COPA-26-000042", "COPA-26-000043"]
+        db.session.commit()
+        db.session.close()
+
+        downgrade(revision=BEFORE_REFERENCE_SEQUENCES)
+        assert db.session.get(ReferenceCounter, 2026).last == 43
+        db.session.close()
+
+        upgrade()
+        assert next_reference() == "COPA-26-000044"
+        db.session.commit()

@@ -32,7 +32,11 @@ class Channel(StrEnum):
 
 
 class ReferenceCounter(db.Model):
-    """The last number given out for a year's human references (COPA-26-004213): never reused."""
+    """The last number given out for a year's human references (COPA-26-004213): never reused.
+
+    SQLite's source of numbers. On PostgreSQL a sequence per year gives them (see
+    ``copa.submissions.next_reference``) and this row only says where it started.
+    """
 
     __tablename__ = "reference_counter"
 
