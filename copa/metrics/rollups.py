@@ -21,14 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from copa.confidence.models import Tally, Vote
-from copa.db import insert_for
 from copa.feedback.models import Allegation, ComplaintCase, Feedback
 from copa.metrics.models import (
     NONE,
@@ -370,22 +371,50 @@ def _before_commit(session: Session) -> None:
 
 
 def write(session: Session, pending: dict[tuple[type, tuple], _Delta]) -> None:
-    """Apply the deltas as upserts, in one fixed order so concurrent writers cannot deadlock."""
+    """Apply the deltas as upserts, in one fixed order so concurrent writers cannot deadlock.
+
+    Rows of one shape (rollup, columns) that follow each other in that order go in one
+    executemany of a statement built once per shape (psycopg pipelines it on PostgreSQL).
+    """
+    dialect = session.get_bind().dialect.name
+    batch: list[dict[str, Any]] = []
+    batch_shape: tuple | None = None
     for (rollup, key), delta in sorted(
         pending.items(), key=lambda item: (item[0][0].__tablename__, _sort_key(item[0][1]))
     ):
         if not any(delta.increments.values()):
             continue  # a change that moved nothing (left a row and came back to it)
-        statement = insert_for(rollup, session).values(
-            **dict(key), **dict(delta.extras), **delta.increments
+        shape = (
+            rollup,
+            tuple(name for name, _ in key),
+            tuple(name for name, _ in delta.extras),
+            tuple(sorted(delta.increments)),
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=[getattr(rollup, name) for name, _ in key],
-            set_={
-                name: getattr(rollup, name) + statement.excluded[name] for name in delta.increments
-            },
-        )
-        session.execute(statement)
+        if shape != batch_shape and batch:
+            session.execute(_upsert(dialect, *batch_shape), batch)
+            batch = []
+        batch_shape = shape
+        batch.append({**dict(key), **dict(delta.extras), **delta.increments})
+    if batch:
+        session.execute(_upsert(dialect, *batch_shape), batch)
+
+
+@cache
+def _upsert(
+    dialect: str,
+    rollup: type,
+    key_names: tuple[str, ...],
+    extra_names: tuple[str, ...],
+    increment_names: tuple[str, ...],
+) -> sa.Insert:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET n = n + excluded.n`` for one shape; its
+    values come as execution parameters (every column named in them is inserted)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(rollup)
+    return statement.on_conflict_do_update(
+        index_elements=[getattr(rollup, name) for name in key_names],
+        set_={name: getattr(rollup, name) + statement.excluded[name] for name in increment_names},
+    )
 
 
 def _sort_key(key: tuple[tuple[str, Any], ...]) -> tuple[str, ...]:
