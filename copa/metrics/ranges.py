@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from copa.areas.service import Area, area_by_code
 from copa.periods import Quarter, local_day_start, today_london
 
+MAX_MONTHS = 120  # ten years: longer spans are refused, not silently cut
+
 
 def add_months(month: date, count: int) -> date:
     """The first day of the month ``count`` months after ``month``'s (negative: before)."""
@@ -148,6 +150,11 @@ def in_area(model: Any, area: Area | None) -> sa.ColumnElement[bool]:
     if area.level == "ward":
         return model.ward_code == area.code
     return model.local_authority_code == area.code
+
+
+def by_quarter(model: Any) -> tuple[Any, Any]:
+    """A rollup's financial-quarter columns: every rollup row carries its quarter."""
+    return model.fiscal_year, model.fiscal_quarter
 
 
 def quarter_out(quarter: Quarter) -> dict[str, Any]:

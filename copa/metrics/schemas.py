@@ -9,13 +9,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from copa.areas.schemas import GSS_CODE
 from copa.confidence.service import OPTION_KEYS
-from copa.metrics.ranges import default_months
-from copa.metrics.service import (
-    ALLEGATION_GROUPS,
-    CALL_ANSWERS,
-    CHANNELS,
-    MAX_MONTHS,
-)
+from copa.metrics.complaints import ALLEGATION_GROUPS
+from copa.metrics.confidence import CHANNELS
+from copa.metrics.demand import CALL_ANSWERS
+from copa.metrics.ranges import MAX_MONTHS, default_months
 from copa.web.schemas import StrictSchema, Text
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from copa.metrics import schemas, service
-from copa.metrics.ranges import filters
+from copa.metrics.ranges import Filters, filters
 from copa.web.access import Role, requires
 from copa.web.blueprint import Blueprint
 
@@ -15,7 +15,7 @@ blp = Blueprint(
 )
 
 
-def _filters(query: dict) -> service.Filters:
+def _filters(query: dict) -> Filters:
     return filters(query.pop("first"), query.pop("last"), query.pop("area", None))
 
 

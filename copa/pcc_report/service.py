@@ -3,7 +3,7 @@
 The report is one dict (its contract: ``copa.pcc_report.schemas.PccReportOut``; the CSV and
 HTML renderers read the same dict): five sections, each with the baseline year's four quarters
 beside the current year's, as the seed performance report lays its tables out. Every number
-comes from the same functions as the metrics API (``copa.metrics.service``), each section from
+comes from the same functions as the metrics API (``copa.metrics``), each section from
 one query grouped by financial quarter over both years, so the report stays fast over millions
 of votes and reports and agrees with the API to the last digit.
 """
@@ -19,8 +19,13 @@ from copa.confidence.service import OPTIONS, QUESTION
 from copa.db import utcnow
 from copa.feedback.models import AllegationGroup
 from copa.metrics import click_throughs as clicks
-from copa.metrics import service as metrics
-from copa.metrics.ranges import MonthRange, Span
+from copa.metrics import complaints as complaint_measures
+from copa.metrics import confidence as confidence_measures
+from copa.metrics import demand as demand_measures
+from copa.metrics.issues import common_issues
+from copa.metrics.lookups import categories_by_id
+from copa.metrics.partners import partner_performance
+from copa.metrics.ranges import MonthRange, Span, one_decimal, percent, quarter_out
 from copa.periods import Quarter, fiscal_year_label
 from copa.web.problems import Unprocessable
 
@@ -114,12 +119,14 @@ def pcc_report(
     def reported(q: Quarter) -> bool:
         return q <= requested
 
-    calls = metrics.call_statistics_by_quarter({baseline, year})
-    feedback = metrics.feedback_by_quarter(span)  # demand and complaints sections share it
+    calls = demand_measures.call_statistics_by_quarter({baseline, year})
+    feedback = complaint_measures.feedback_by_quarter(
+        span
+    )  # demand and complaints sections share it
     return {
         "title": TITLE,
         "organisation": ORGANISATION,
-        "quarter": metrics.quarter_out(requested),
+        "quarter": quarter_out(requested),
         "current_year": {"fiscal_year": year, "label": fiscal_year_label(year)},
         "baseline_year": {"fiscal_year": baseline, "label": fiscal_year_label(baseline)},
         "generated_at": now.replace(microsecond=0).isoformat(),
@@ -136,9 +143,9 @@ def pcc_report(
 
 def caveats() -> list[str]:
     """What a reader must know before comparing these figures with anything else."""
-    minutes = metrics.default_minutes_per_call()
+    minutes = demand_measures.default_minutes_per_call()
     return [
-        metrics.CAVEAT,
+        confidence_measures.CAVEAT,
         "Estimated 101 calls avoided are the reports and questions whose sender said they would "
         "otherwise have phoned 101; call-handler minutes saved multiply them by the quarter's "
         "average handling time from its imported call statistics, or by "
@@ -157,7 +164,7 @@ def _row(
 ) -> dict[str, Any]:
     """A quarter row: its measures, or all of them null when the quarter is not reported."""
     return {
-        **metrics.quarter_out(quarter),
+        **quarter_out(quarter),
         "reported": reported,
         **{name: values.get(name) if reported else None for name in measures},
     }
@@ -167,7 +174,7 @@ def confidence_section(
     span: Span, rows: Sequence[Quarter], reported: Callable[[Quarter], bool]
 ) -> dict[str, Any]:
     """Public confidence per quarter: one query over both years."""
-    found = metrics.confidence_by_quarter(span)
+    found = confidence_measures.confidence_by_quarter(span)
     return {
         "question": QUESTION,
         "options": [{"key": option.key, "label": option.label} for option in OPTIONS],
@@ -177,7 +184,7 @@ def confidence_section(
                 q,
                 reported(q),
                 _CONFIDENCE_MEASURES,
-                found.get(q, metrics.Distribution()).measures(),
+                found.get(q, confidence_measures.Distribution()).measures(),
             )
             for q in rows
         ],
@@ -195,8 +202,8 @@ def demand_section(
 ) -> dict[str, Any]:
     """Demand reduction per quarter, call statistics and click-throughs compared with the
     baseline year's, and the reported quarter's click-throughs per signpost."""
-    found = metrics.demand_by_quarter(span, feedback=feedback)
-    categories = {ref.code: ref for ref in metrics.categories_by_id().values()}
+    found = demand_measures.demand_by_quarter(span, feedback=feedback)
+    categories = {ref.code: ref for ref in categories_by_id().values()}
     clicked = clicks.ClickThroughs(span)
     topics = clicks.topic_keys(*(c.by_topic for c in clicked.by_month.values()))
     kinds = clicks.destination_kind_keys(
@@ -204,8 +211,8 @@ def demand_section(
     )
     quarters = []
     for q in rows:
-        values = metrics.demand_row(
-            q, found.get(q, metrics.QuarterDemand()), calls, baseline_year, categories
+        values = demand_measures.demand_row(
+            q, found.get(q, demand_measures.QuarterDemand()), calls, baseline_year, categories
         )
         stats = values["call_statistics"]
         values["call_statistics"] = stats and {key: stats[key] for key in _CALL_STATISTICS}
@@ -216,14 +223,14 @@ def demand_section(
             values["click_throughs"]["change_against_baseline"] = None
         quarters.append(_row(q, reported(q), _DEMAND_MEASURES, values))
     return {
-        "minutes_per_call": metrics.one_decimal(metrics.minutes_per_call(calls.get(requested))),
+        "minutes_per_call": one_decimal(demand_measures.minutes_per_call(calls.get(requested))),
         "topics": [{"key": key, "label": clicks.topic_label(key)} for key in topics],
         "destination_kinds": [
             {"key": key, "label": clicks.destination_kind_label(key)} for key in kinds
         ],
         "quarters": quarters,
         "click_throughs_by_signpost": {
-            "quarter": metrics.quarter_out(requested),
+            "quarter": quarter_out(requested),
             "signposts": _click_measures(clicked, requested, baseline_year)["by_signpost"],
         },
     }
@@ -246,7 +253,7 @@ def _click_row(
         return {
             k: {
                 "count": counts.get(k, 0),
-                "share_percent": metrics.percent(counts.get(k, 0), total),
+                "share_percent": percent(counts.get(k, 0), total),
             }
             for k in keys
         }
@@ -266,7 +273,7 @@ def feedback_section(
     feedback: Mapping[Quarter, Counter[str]],
 ) -> dict[str, Any]:
     """Feedback and complaints per quarter."""
-    found = metrics.feedback_quarters(span, kinds=feedback)
+    found = complaint_measures.feedback_quarters(span, kinds=feedback)
     return {
         "allegation_groups": [
             {"key": group.value, "label": label} for group, label in ALLEGATION_LABELS.items()
@@ -277,9 +284,9 @@ def feedback_section(
 
 def issues_section(span: Span, requested: Quarter) -> dict[str, Any]:
     """The reported quarter's most common categories and its outcomes per local authority."""
-    found = metrics.common_issues(span, level="local_authority", limit=TOP_ISSUES)
+    found = common_issues(span, level="local_authority", limit=TOP_ISSUES)
     return {
-        "quarter": metrics.quarter_out(requested),
+        "quarter": quarter_out(requested),
         "categories": [
             {key: item[key] for key in ("code", "name", "count", "share_percent")}
             for item in found["categories"]
@@ -294,8 +301,8 @@ def issues_section(span: Span, requested: Quarter) -> dict[str, Any]:
 def partners_section(span: Span, requested: Quarter) -> dict[str, Any]:
     """The reported quarter's referrals per partner, with the estimated median times."""
     return {
-        "quarter": metrics.quarter_out(requested),
-        "partners": metrics.partner_performance(span),
+        "quarter": quarter_out(requested),
+        "partners": partner_performance(span),
     }
 
 

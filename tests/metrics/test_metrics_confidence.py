@@ -12,7 +12,7 @@ import pytest
 from copa.auth.models import Device
 from copa.confidence.service import cast_vote
 from copa.db import db
-from copa.metrics.service import wilson_interval
+from copa.metrics.confidence import wilson_interval
 from tests.factories import bearer, signed_in
 from tests.metrics.support import (
     HARTLEPOOL,
