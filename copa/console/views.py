@@ -42,7 +42,7 @@ from copa.notifications import messages as resident_messages
 from copa.periods import LONDON
 from copa.review import schemas as review_schemas
 from copa.review import service as review
-from copa.routing import service as routing
+from copa.routing import partner_admin
 from copa.web import idempotency
 from copa.web.access import POLICY_ATTR, Role
 from copa.web.problems import Problem, flatten_messages
@@ -285,7 +285,7 @@ def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tup
         "console/report.html",
         status,
         report=report,
-        partners=routing.active_partners(),
+        partners=partner_admin.active_partners(),
         outcomes=review_schemas.REPORT_OUTCOMES,
         **context,
     )

@@ -6,7 +6,7 @@ from flask import url_for
 from flask.views import MethodView
 
 from copa.reports.schemas import PHOTO_BYTES_RESPONSES
-from copa.routing import schemas, service
+from copa.routing import partner_admin, referrals, rule_admin, schemas
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent
@@ -48,7 +48,7 @@ class Partners(MethodView):
         A webhook partner given no `webhook_secret` gets a generated one, in this answer only.
         Endpoint URLs must be https and lead to a public address.
         """
-        saved = service.create_partner(current_principal(), payload)
+        saved = partner_admin.create_partner(current_principal(), payload)
         return saved, {"Location": url_for("partners.PartnerItem", partner_id=saved.id)}
 
     @requires(Role.ADMIN)
@@ -56,7 +56,7 @@ class Partners(MethodView):
     @partners.response(200, page_of(schemas.PartnerOut))
     def get(self, query):
         """Partners by name, optionally filtered by active and kind."""
-        return service.list_partners(
+        return partner_admin.list_partners(
             query.get("active"), query.get("kind"), query["page"], query["page_size"]
         )
 
@@ -67,20 +67,20 @@ class PartnerItem(MethodView):
     @partners.response(200, schemas.PartnerOut)
     def get(self, partner_id):
         """One partner (its secrets are never shown)."""
-        return service.get_partner(partner_id)
+        return partner_admin.get_partner(partner_id)
 
     @requires(Role.ADMIN)
     @partners.arguments(schemas.PartnerPatchIn)
     @partners.response(200, schemas.PartnerSavedOut)
     def patch(self, changes, partner_id):
         """Change a partner; `rotate_webhook_secret` adds a secret, returned in this answer only."""
-        return service.update_partner(current_principal(), partner_id, changes)
+        return partner_admin.update_partner(current_principal(), partner_id, changes)
 
     @requires(Role.ADMIN)
     @partners.response(204)
     def delete(self, partner_id):
         """Deactivate a partner: no more routing to it; its referrals and history stay."""
-        service.deactivate_partner(current_principal(), partner_id)
+        partner_admin.deactivate_partner(current_principal(), partner_id)
 
 
 # --- routing rules ------------------------------------------------------------------------
@@ -93,7 +93,7 @@ class RoutingRules(MethodView):
     @routing_rules.response(201, schemas.RoutingRuleOut, headers=_LOCATION)
     def post(self, payload):
         """Add a rule. A rule on an answer beats one without; ward beats authority beats any."""
-        rule = service.create_rule(current_principal(), payload)
+        rule = rule_admin.create_rule(current_principal(), payload)
         return rule, {"Location": url_for("routing_rules.RoutingRuleItem", rule_id=rule.id)}
 
     @requires(Role.ADMIN)
@@ -101,7 +101,7 @@ class RoutingRules(MethodView):
     @routing_rules.response(200, page_of(schemas.RoutingRuleOut))
     def get(self, query):
         """Routing rules, optionally of one category or partner, active or not."""
-        return service.list_rules(
+        return rule_admin.list_rules(
             query.get("category_code"),
             query.get("partner_id"),
             query.get("active"),
@@ -116,20 +116,20 @@ class RoutingRuleItem(MethodView):
     @routing_rules.response(200, schemas.RoutingRuleOut)
     def get(self, rule_id):
         """One routing rule."""
-        return service.get_rule(rule_id)
+        return rule_admin.get_rule(rule_id)
 
     @requires(Role.ADMIN)
     @routing_rules.arguments(schemas.RoutingRulePatchIn)
     @routing_rules.response(200, schemas.RoutingRuleOut)
     def patch(self, changes, rule_id):
         """Change a routing rule; the changed rule must be valid as a whole."""
-        return service.update_rule(current_principal(), rule_id, changes)
+        return rule_admin.update_rule(current_principal(), rule_id, changes)
 
     @requires(Role.ADMIN)
     @routing_rules.response(204)
     def delete(self, rule_id):
         """Deactivate a routing rule (it stays listed, inactive)."""
-        service.deactivate_rule(current_principal(), rule_id)
+        rule_admin.deactivate_rule(current_principal(), rule_id)
 
 
 # --- the partner API ----------------------------------------------------------------------
@@ -142,7 +142,7 @@ class PartnerReferrals(MethodView):
     @partner_api.response(200, page_of(schemas.PartnerReferralSummaryOut))
     def get(self, query):
         """Referrals to the caller's organisation, newest first, optionally in one state."""
-        return service.partner_referrals(
+        return referrals.partner_referrals(
             current_principal(), query.get("state"), query["page"], query["page_size"]
         )
 
@@ -153,7 +153,7 @@ class PartnerReferral(MethodView):
     @partner_api.response(200, schemas.PartnerReferralOut)
     def get(self, referral_id):
         """What the partner needs to act; the resident's contact only if they agreed to share it."""
-        return service.partner_referral(current_principal(), referral_id)
+        return referrals.partner_referral(current_principal(), referral_id)
 
 
 @partner_api.route("/photos/<uuid:photo_id>")
@@ -162,7 +162,7 @@ class PartnerPhoto(MethodView):
     @partner_api.doc(responses=copy.deepcopy(PHOTO_BYTES_RESPONSES))
     def get(self, photo_id):
         """A photo of a report referred to the caller's organisation (re-encoded, no metadata)."""
-        return service.referral_photo(current_principal(), photo_id)
+        return referrals.referral_photo(current_principal(), photo_id)
 
 
 @partner_api.route("/referrals/<uuid:referral_id>/acknowledge")
@@ -175,7 +175,7 @@ class AcknowledgeReferral(MethodView):
 
         The body is optional: `external_reference` records the partner's own reference.
         """
-        return service.acknowledge_referral(current_principal(), referral_id, payload)
+        return referrals.acknowledge_referral(current_principal(), referral_id, payload)
 
 
 @partner_api.route("/referrals/<uuid:referral_id>/updates")
@@ -190,4 +190,4 @@ class ReferralUpdates(MethodView):
         The public note goes on the resident's timeline. Not our responsibility sends the
         report back to OPCC staff to route again. Safe to retry with an Idempotency-Key.
         """
-        return service.update_referral(current_principal(), referral_id, payload)
+        return referrals.update_referral(current_principal(), referral_id, payload)

@@ -1,0 +1,183 @@
+"""Routing rules, as admins manage them: which partner takes a category in an area (and, with
+an answer condition, which answer), checked so that a rule can always route."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from copa.areas.models import LocalAuthority, Ward
+from copa.audit.service import Actor, record
+from copa.catalog.models import Category
+from copa.catalog.service import questions_of
+from copa.db import begin_write, db
+from copa.routing.models import Partner, RoutingRule
+from copa.routing.partner_admin import changed_settings
+from copa.web.access import Principal
+from copa.web.pagination import PageResult, paginate
+from copa.web.problems import NotFound, Unprocessable, problem_type
+
+
+class RoutingRuleNotFound(NotFound):
+    type = problem_type("routing-rule-not-found")
+
+
+class InvalidRoutingRule(Unprocessable):
+    type = problem_type("invalid-routing-rule")
+
+
+_RULE_FIELDS = (
+    "category_code",
+    "area_level",
+    "area_code",
+    "answer_code",
+    "answer_value",
+    "partner_id",
+    "active",
+)
+
+
+def create_rule(principal: Principal, payload: Mapping[str, Any]) -> RoutingRule:
+    """Add a routing rule: category x area (x one answer) -> an active partner."""
+    begin_write()
+    values = {"area_code": None, "answer_code": None, "answer_value": None, **payload}
+    partner = _check_rule(values)
+    rule = RoutingRule(id=uuid.uuid4(), partner=partner, **values)
+    db.session.add(rule)
+    record(
+        Actor.of(principal),
+        "routing_rule.create",
+        "routing_rule",
+        rule.id,
+        after=_rule_summary(rule),
+    )
+    db.session.commit()
+    return rule
+
+
+def list_rules(
+    category_code: str | None,
+    partner_id: uuid.UUID | None,
+    active: bool | None,
+    page: int,
+    page_size: int,
+) -> PageResult:
+    """Routing rules by category, optionally of one category or partner, active or not."""
+    statement = sa.select(RoutingRule).order_by(
+        RoutingRule.category_code, RoutingRule.created_at, RoutingRule.id
+    )
+    if category_code is not None:
+        statement = statement.where(RoutingRule.category_code == category_code)
+    if partner_id is not None:
+        statement = statement.where(RoutingRule.partner_id == partner_id)
+    if active is not None:
+        statement = statement.where(RoutingRule.active.is_(active))
+    return paginate(statement, page, page_size)
+
+
+def get_rule(rule_id: uuid.UUID) -> RoutingRule:
+    """One routing rule; 404 when there is none with that id."""
+    rule = db.session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise RoutingRuleNotFound("No such routing rule.")
+    return rule
+
+
+def update_rule(
+    principal: Principal, rule_id: uuid.UUID, changes: Mapping[str, Any]
+) -> RoutingRule:
+    """Change a routing rule; the rule as changed must be valid as a whole."""
+    begin_write()
+    rule = get_rule(rule_id)
+    values = {name: getattr(rule, name) for name in _RULE_FIELDS}
+    values.update(changes)
+    if changes.get("area_level") == "any" and "area_code" not in changes:
+        values["area_code"] = None  # "any area" needs no code: drop the old one
+    partner = _check_rule(values, current_partner_id=rule.partner_id)
+    old = _rule_summary(rule)
+    for name in _RULE_FIELDS:
+        setattr(rule, name, values[name])
+    rule.partner = partner
+    before, after = changed_settings(old, _rule_summary(rule))
+    record(
+        Actor.of(principal),
+        "routing_rule.update",
+        "routing_rule",
+        rule.id,
+        before=before,
+        after=after,
+    )
+    db.session.commit()
+    return rule
+
+
+def deactivate_rule(principal: Principal, rule_id: uuid.UUID) -> None:
+    """Stop using a routing rule (it stays listed, inactive)."""
+    begin_write()
+    rule = get_rule(rule_id)
+    before = {"active": rule.active}
+    rule.active = False
+    record(
+        Actor.of(principal),
+        "routing_rule.deactivate",
+        "routing_rule",
+        rule.id,
+        before=before,
+        after={"active": False},
+    )
+    db.session.commit()
+
+
+def _rule_summary(rule: RoutingRule) -> dict[str, Any]:
+    return {name: getattr(rule, name) for name in _RULE_FIELDS}
+
+
+def _check_rule(
+    values: Mapping[str, Any], current_partner_id: uuid.UUID | None = None
+) -> Partner | None:
+    """Refuse a rule that could never route correctly; returns its partner."""
+    errors: dict[str, list[str]] = {}
+    category = db.session.scalar(
+        sa.select(Category).where(Category.code == values["category_code"])
+    )
+    if category is None:
+        errors["category_code"] = ["No category with this code."]
+
+    level, area_code = values["area_level"], values["area_code"]
+    if level == "any":
+        if area_code is not None:
+            errors["area_code"] = ["Leave this out when area_level is any."]
+    elif area_code is None:
+        errors["area_code"] = [f"Required when area_level is {level}."]
+    else:
+        model = Ward if level == "ward" else LocalAuthority
+        if db.session.get(model, area_code) is None:
+            errors["area_code"] = [f"No {level.replace('_', ' ')} with this code."]
+
+    answer_code, answer_value = values["answer_code"], values["answer_value"]
+    if (answer_code is None) != (answer_value is None):
+        missing = "answer_value" if answer_value is None else "answer_code"
+        errors[missing] = ["Give answer_code and answer_value together, or neither."]
+    elif answer_code is not None and category is not None:
+        question = next((q for q in questions_of(category) if q["code"] == answer_code), None)
+        datatype = (question or {}).get("datatype", "string")
+        keys = [str(v["key"]) for v in (question or {}).get("values") or [] if "key" in v]
+        if question is None:
+            errors["answer_code"] = ["Not a question of this category."]
+        elif datatype in ("number", "datetime"):
+            errors["answer_code"] = ["Rules can match answers to list and text questions only."]
+        elif datatype in ("singlevaluelist", "multivaluelist") and answer_value not in keys:
+            errors["answer_value"] = [f"Must be one of: {', '.join(keys)}."]
+
+    partner = db.session.get(Partner, values["partner_id"])
+    # An inactive partner may stay on a rule it already had; no rule may be given one.
+    if partner is None or (not partner.active and partner.id != current_partner_id):
+        errors["partner_id"] = ["No active partner with this id."]
+    if errors:
+        raise InvalidRoutingRule(
+            "The routing rule is not valid: " + ", ".join(sorted(errors)) + ".", errors=errors
+        )
+    return partner
