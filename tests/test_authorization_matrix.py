@@ -29,7 +29,7 @@ from copa.call_statistics.models import CallStatistics
 from copa.db import db
 from copa.feedback.models import ComplaintCase
 from copa.notifications.unsubscribe import token_for
-from copa.open311.service import create_client
+from copa.open311.api_clients import create_client
 from copa.outbox.models import OutboxMessage
 from copa.periods import Quarter, today_london
 from copa.reports import photos

@@ -17,7 +17,7 @@ from flask import Response, current_app, g, request, url_for
 from flask.views import MethodView
 
 from copa.extensions import limiter
-from copa.open311 import schemas, service
+from copa.open311 import api_clients, schemas, search, service, submit
 from copa.open311.render import respond
 from copa.web.access import POLICY_ATTR, PUBLIC, Role, current_principal, requires
 from copa.web.blueprint import Blueprint
@@ -74,7 +74,7 @@ def requires_api_key(
     string, or the form body of a POST); sets ``g.open311_client``. 403 otherwise.
 
     ``or_status_without_key``: a call with no key at all goes on with ``g.open311_client``
-    None, and the view answers only what may be read so (service.find_request): the status of
+    None, and the view answers only what may be read so (search.find_request): the status of
     requests whose client allows it, a 403 for anything else.
     """
 
@@ -83,7 +83,7 @@ def requires_api_key(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             api_key = request.values.get("api_key")
             keyless = or_status_without_key and not api_key
-            g.open311_client = None if keyless else service.authenticate(api_key)
+            g.open311_client = None if keyless else api_clients.authenticate(api_key)
             return view(*args, **kwargs)
 
         setattr(wrapper, POLICY_ATTR, frozenset({API_KEY}))
@@ -98,7 +98,7 @@ def _client_key() -> str:
     """The rate-limit key of a POST: the client's api_key (hashed), else the address."""
     api_key = request.values.get("api_key")
     if api_key:
-        return "open311:" + service.key_hash(api_key)
+        return "open311:" + api_clients.key_hash(api_key)
     return f"ip:{client_ip()}"
 
 
@@ -126,7 +126,7 @@ class Services(MethodView):
     def get(self, query, fmt):
         """The service list: one service per report category (`metadata` true when it has
         extra questions)."""
-        service.check_jurisdiction(query.get("jurisdiction_id"))
+        api_clients.check_jurisdiction(query.get("jurisdiction_id"))
         return respond(fmt, "services", service.services())
 
 
@@ -139,7 +139,7 @@ class ServiceDefinition(MethodView):
     )
     def get(self, query, service_code, fmt):
         """A service definition: the category's extra questions as Open311 attributes."""
-        service.check_jurisdiction(query.get("jurisdiction_id"))
+        api_clients.check_jurisdiction(query.get("jurisdiction_id"))
         return respond(fmt, "service_definition", service.service_definition(service_code))
 
 
@@ -207,8 +207,8 @@ class Requests(MethodView):
 
         Without an api_key: only `service_request_id` lookups, and only the status of requests
         whose client is set to show it so (no description, location, address or media)."""
-        service.check_jurisdiction(query.get("jurisdiction_id"), g.open311_client)
-        return respond(fmt, "service_requests", service.find_requests(g.open311_client, query))
+        api_clients.check_jurisdiction(query.get("jurisdiction_id"), g.open311_client)
+        return respond(fmt, "service_requests", search.find_requests(g.open311_client, query))
 
     @requires_api_key
     @limiter.limit(lambda: current_app.config["RATELIMIT_OPEN311"], key_func=_client_key)
@@ -231,7 +231,7 @@ class Requests(MethodView):
                 "multipart/form-data.",
                 errors={"Content-Type": ["Must be a form."]},
             )
-        answer, created = service.submit_request(g.open311_client, request.form, request.files)
+        answer, created = submit.submit_request(g.open311_client, request.form, request.files)
         return respond(fmt, "service_requests", answer, status=201 if created else 200)
 
 
@@ -245,8 +245,8 @@ class RequestItem(MethodView):
     def get(self, query, service_request_id, fmt):
         """One of the client's own requests, by its id (the report's reference). Without an
         api_key: its status only, when its client is set to show it so."""
-        service.check_jurisdiction(query.get("jurisdiction_id"), g.open311_client)
-        found = service.find_request(g.open311_client, service_request_id, query.get("extensions"))
+        api_clients.check_jurisdiction(query.get("jurisdiction_id"), g.open311_client)
+        found = search.find_request(g.open311_client, service_request_id, query.get("extensions"))
         return respond(fmt, "service_requests", found)
 
 
@@ -261,8 +261,8 @@ class Token(MethodView):
     def get(self, query, token, fmt):
         """The service_request_id of a token given when a request was made (without an
         api_key too, when the request's client shows status without a key)."""
-        service.check_jurisdiction(query.get("jurisdiction_id"), g.open311_client)
-        return respond(fmt, "service_requests", service.find_token(g.open311_client, token))
+        api_clients.check_jurisdiction(query.get("jurisdiction_id"), g.open311_client)
+        return respond(fmt, "service_requests", search.find_token(g.open311_client, token))
 
 
 # --- errors in Open311's shape ---------------------------------------------------------------
@@ -331,7 +331,7 @@ class Clients(MethodView):
     def post(self, payload):
         """Register an Open311 client. Its `api_key` is in this answer only: only a hash of
         it is kept, so it cannot be shown again (replace it if it is lost)."""
-        saved = service.create_client(current_principal(), payload)
+        saved = api_clients.create_client(current_principal(), payload)
         return saved, {"Location": url_for("open311_clients.ClientItem", client_id=saved.id)}
 
     @requires(Role.ADMIN)
@@ -339,7 +339,7 @@ class Clients(MethodView):
     @clients.response(200, page_of(schemas.ClientOut))
     def get(self, query):
         """Open311 clients by name, optionally only active (or inactive) ones."""
-        return service.list_clients(query.get("active"), query["page"], query["page_size"])
+        return api_clients.list_clients(query.get("active"), query["page"], query["page_size"])
 
 
 @clients.route("/<uuid:client_id>")
@@ -348,14 +348,14 @@ class ClientItem(MethodView):
     @clients.response(200, schemas.ClientOut)
     def get(self, client_id):
         """One Open311 client (never its api_key)."""
-        return service.get_client(client_id)
+        return api_clients.get_client(client_id)
 
     @requires(Role.ADMIN)
     @clients.arguments(schemas.ClientPatchIn)
     @clients.response(200, schemas.ClientOut)
     def patch(self, changes, client_id):
         """Change a client; `active: false` refuses its api_key from then on."""
-        return service.update_client(current_principal(), client_id, changes)
+        return api_clients.update_client(current_principal(), client_id, changes)
 
 
 @clients.route("/<uuid:client_id>/api-key")
@@ -365,4 +365,4 @@ class ClientKey(MethodView):
     def post(self, client_id):
         """Replace the client's api_key: the new one is in this answer only, the old one stops
         working at once."""
-        return service.replace_api_key(current_principal(), client_id)
+        return api_clients.replace_api_key(current_principal(), client_id)

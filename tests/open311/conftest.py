@@ -21,7 +21,7 @@ class Client:
 
 def make_client(app, name: str = "FixMyStreet", jurisdiction_id: str = JURISDICTION, **extra):
     """A registered Open311 client and its api_key (as an admin would be shown it once)."""
-    from copa.open311.service import create_client
+    from copa.open311.api_clients import create_client
 
     with app.app_context():
         saved = create_client(None, {"name": name, "jurisdiction_id": jurisdiction_id, **extra})

@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from copa.catalog.models import Category
 from copa.db import db
-from copa.open311 import service
+from copa.open311 import api_clients, submit
 from copa.open311.models import Open311Client, Open311Request
 from copa.reports.models import Report
 
@@ -36,7 +36,7 @@ def client_and_category(app):
         )
         db.session.add(category)
         db.session.commit()
-        saved = service.create_client(None, {"name": "Racer", "jurisdiction_id": "race.test"})
+        saved = api_clients.create_client(None, {"name": "Racer", "jurisdiction_id": "race.test"})
         client_id, api_key = saved.id, saved.api_key
     try:
         yield client_id, api_key
@@ -71,7 +71,7 @@ def test_the_same_post_at_the_same_moment_makes_one_report(app, client_and_categ
             with app.app_context():  # each thread its own session and connection
                 client = db.session.get(Open311Client, client_id)
                 start.wait()
-                answer, created = service.submit_request(client, form, MultiDict())
+                answer, created = submit.submit_request(client, form, MultiDict())
                 answers.append((answer[0]["service_request_id"], created))
         except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
             failures.append(error)

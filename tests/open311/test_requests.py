@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from copa.db import db, utcnow
-from copa.open311 import service as open311
+from copa.open311 import search
 from copa.open311.models import Open311Request
 from copa.privacy.models import Contact
 from copa.reports.models import Photo, Report
@@ -466,7 +466,7 @@ def test_requests_filter_by_service_and_status(app, client, open311_client):
 
 def test_at_most_the_limit_is_listed(app, client, open311_client, monkeypatch):
     references = [_make(client, open311_client, f"Heap number {n}") for n in range(4)]
-    monkeypatch.setattr(open311, "MAX_RESULTS", 3)
+    monkeypatch.setattr(search, "MAX_RESULTS", 3)
     listed = client.get(f"/open311/v2/requests.json?api_key={open311_client.api_key}")
     assert _ids(listed) == list(reversed(references))[:3]
 
@@ -558,8 +558,8 @@ def test_every_status_and_outcome_has_a_mapping():
 @pytest.mark.parametrize("status,outcome,plain,extended", PLAIN_AND_EXTENDED)
 def test_statuses_are_open_or_closed_or_mysocietys_extended(status, outcome, plain, extended):
     report = Report(status=status, outcome=outcome)
-    assert open311.status_of(report, extended=False) == plain
-    assert open311.status_of(report, extended=True) == extended
+    assert search.status_of(report, extended=False) == plain
+    assert search.status_of(report, extended=True) == extended
 
 
 def test_extended_statuses_on_request_or_by_the_clients_setting(app, client, open311_client):
