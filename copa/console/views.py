@@ -40,6 +40,7 @@ from copa.db import db
 from copa.notifications import message_schemas
 from copa.notifications import messages as resident_messages
 from copa.periods import LONDON
+from copa.review import queue as triage
 from copa.review import schemas as review_schemas
 from copa.review import service as review
 from copa.routing import partner_admin
@@ -265,7 +266,7 @@ def queue():
             statuses=review_schemas.QUEUE_STATUSES,
             kinds=review_schemas.QUEUE_KINDS,
         )
-    result = review.staff_queue(g.principal, query)
+    result = triage.staff_queue(g.principal, query)
     return page(
         "console/queue.html",
         results=result,

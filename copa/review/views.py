@@ -5,7 +5,7 @@ import copy
 from flask.views import MethodView
 
 from copa.reports.schemas import PHOTO_BYTES_RESPONSES
-from copa.review import schemas, service
+from copa.review import queue, schemas, service
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.pagination import page_of
@@ -48,7 +48,7 @@ class StaffQueue(MethodView):
         dates, inclusive), possible_emergency, repeat_asb, unrouted, assignee (a user id, `me`
         or `none`). The Resolution Team sees feedback only.
         """
-        return service.staff_queue(current_principal(), query)
+        return queue.staff_queue(current_principal(), query)
 
 
 @staff.route("/reports/<uuid:report_id>")
