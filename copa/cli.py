@@ -49,7 +49,8 @@ def import_areas_command(
     files: tuple[Path, ...], authority_code: str | None, authority_name: str | None
 ) -> None:
     """Load or update wards from GeoJSON FeatureCollections (repeatable; updates in place)."""
-    from copa.areas.service import AreaImportError, import_geojson
+    from copa.areas.geojson import AreaImportError
+    from copa.areas.service import import_geojson
 
     for path in files:
         try:

@@ -8,10 +8,10 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from copa.areas.geojson import AreaImportError
 from copa.areas.models import LocalAuthority, Ward
 from copa.areas.service import (
     BUNDLED_DIR,
-    AreaImportError,
     import_bundled,
     import_geojson,
     locate,
