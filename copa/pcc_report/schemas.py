@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from copa.metrics.click_schemas import SignpostClicksOut
+from copa.metrics.click_schemas import ClickChangeOut, SignpostClicksOut
 from copa.metrics.schemas import (
     AllegationsOut,
     AnswersOut,
@@ -138,6 +138,7 @@ class PccClickThroughsOut(Schema):
     by_topic = _every("topic (`topics`)")
     by_destination_kind = _every("destination kind (`destination_kinds`)")
     change_against_baseline = fields.Nested(
+        ClickChangeOut,
         required=True,
         allow_none=True,
         metadata={
