@@ -4,7 +4,7 @@ from flask import current_app, url_for
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
-from copa.auth import schemas, service
+from copa.auth import schemas, service, user_admin
 from copa.extensions import limiter
 from copa.web.access import AUTHENTICATED, PUBLIC, REFRESH, Role, current_principal, requires
 from copa.web.blueprint import Blueprint
@@ -107,7 +107,7 @@ class Users(MethodView):
         Roles are staff roles (reviewer, resolution, analyst, admin) or exactly `["partner"]`
         with the user's `partner_id`. The email is stored in lower case; a taken one is a 409.
         """
-        user = service.create_user(current_principal(), payload)
+        user = user_admin.create_user(current_principal(), payload)
         return user, {"Location": url_for("users.UserItem", user_id=user.id)}
 
     @requires(Role.ADMIN)
@@ -116,7 +116,7 @@ class Users(MethodView):
     def get(self, query):
         """Users by email, optionally of one role, active or not, of one partner, or whose
         email contains a text."""
-        return service.list_users(query)
+        return user_admin.list_users(query)
 
 
 @users.route("/<uuid:user_id>")
@@ -125,7 +125,7 @@ class UserItem(MethodView):
     @users.response(200, schemas.UserOut)
     def get(self, user_id):
         """One user."""
-        return service.get_user(user_id)
+        return user_admin.get_user(user_id)
 
     @requires(Role.ADMIN)
     @users.arguments(schemas.UserPatchIn)
@@ -136,4 +136,4 @@ class UserItem(MethodView):
         Disabling or a new password ends every sign-in of the user at once; role changes apply
         from their next request. A change that would leave no active admin is a 409.
         """
-        return service.update_user(current_principal(), user_id, changes)
+        return user_admin.update_user(current_principal(), user_id, changes)

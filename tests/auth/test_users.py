@@ -496,7 +496,7 @@ def test_users_need_a_token(client):
 
 def _disable_each_other(app, ids: dict[str, uuid.UUID]) -> dict[str, str]:
     """Two admins, each in their own thread and transaction, disable the other at once."""
-    from copa.auth import service
+    from copa.auth import user_admin
     from copa.web.access import Principal, Role
 
     outcomes: dict[str, str] = {}
@@ -507,9 +507,9 @@ def _disable_each_other(app, ids: dict[str, uuid.UUID]) -> dict[str, str]:
         with app.app_context():
             barrier.wait()
             try:
-                service.update_user(principal, ids[other], {"active": False})
+                user_admin.update_user(principal, ids[other], {"active": False})
                 outcomes[me] = "disabled"
-            except service.LastActiveAdmin:
+            except user_admin.LastActiveAdmin:
                 outcomes[me] = "refused"
             except Exception as error:  # noqa: BLE001 - reported by the caller's assert
                 outcomes[me] = repr(error)
