@@ -7,7 +7,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 
 from copa.extensions import limiter
-from copa.signposts import schemas, service
+from copa.signposts import schemas, service, signpost_admin
 from copa.web.access import PUBLIC, Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.caching import conditional
@@ -135,7 +135,7 @@ class AdminSignposts(MethodView):
     @admin.response(201, schemas.SignpostAdminOut, headers=_LOCATION)
     def post(self, payload):
         """Add a signpost (offered at the end of the list unless `sort_order` is given)."""
-        signpost = service.create_signpost(current_principal(), payload)
+        signpost = signpost_admin.create_signpost(current_principal(), payload)
         return signpost, {
             "Location": url_for("signposts_admin.AdminSignpost", signpost_id=signpost.id)
         }
@@ -145,7 +145,7 @@ class AdminSignposts(MethodView):
     @admin.response(200, page_of(schemas.SignpostAdminOut))
     def get(self, query):
         """Every signpost, active or not, in display order."""
-        return service.list_signposts(
+        return signpost_admin.list_signposts(
             query.get("active"), query.get("topic"), query["page"], query["page_size"]
         )
 
@@ -157,7 +157,7 @@ class AdminSignpostOrder(MethodView):
     @admin.response(200, schemas.SignpostAdminOut(many=True))
     def put(self, payload):
         """Set the display order: the listed signposts first, in that order, then the rest."""
-        return service.reorder_signposts(current_principal(), payload["ids"])
+        return signpost_admin.reorder_signposts(current_principal(), payload["ids"])
 
 
 @admin.route("/<uuid:signpost_id>")
@@ -166,17 +166,17 @@ class AdminSignpost(MethodView):
     @admin.response(200, schemas.SignpostAdminOut)
     def get(self, signpost_id):
         """One signpost with its translations."""
-        return service.get_signpost(signpost_id)
+        return signpost_admin.get_signpost(signpost_id)
 
     @requires(Role.ADMIN)
     @admin.arguments(schemas.SignpostPatchIn)
     @admin.response(200, schemas.SignpostAdminOut)
     def patch(self, changes, signpost_id):
         """Change a signpost; clicks already counted keep the topic and kind they had."""
-        return service.update_signpost(current_principal(), signpost_id, changes)
+        return signpost_admin.update_signpost(current_principal(), signpost_id, changes)
 
     @requires(Role.ADMIN)
     @admin.response(204)
     def delete(self, signpost_id):
         """Deactivate a signpost: no longer offered, its /go/ link 404; its counts stay."""
-        service.deactivate_signpost(current_principal(), signpost_id)
+        signpost_admin.deactivate_signpost(current_principal(), signpost_id)
