@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,13 +23,11 @@ from sqlalchemy.orm import aliased
 
 from copa.areas.models import LocalAuthority, Ward
 from copa.areas.service import Area, area_by_code, locate_point
-from copa.audit.service import Actor, record
 from copa.auth.models import Device
-from copa.confidence.models import Tally, Vote
+from copa.confidence.models import Vote
 from copa.db import begin_write, db, utcnow
 from copa.metrics.rollups import uncount_votes
 from copa.periods import Quarter
-from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
 
@@ -103,19 +101,6 @@ class VoteRecord:
         return self.replaces is not None
 
 
-@dataclass(frozen=True)
-class TallyRecord:
-    id: uuid.UUID
-    event_name: str
-    event_date: date
-    area: Area  # the ward or local authority voted for (or counted at)
-    quarter: Quarter
-    counts: dict[str, int]
-    total: int
-    entered_by: uuid.UUID | None
-    created_at: datetime
-
-
 # --- the question -------------------------------------------------------------------------
 
 
@@ -146,7 +131,7 @@ def cast_vote(
             "Give either an area code or a location.",
             errors={"area": message, "location": message},
         )
-    chosen = _option(option)
+    chosen = option_of(option)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             return _cast_once(
@@ -178,7 +163,7 @@ def _cast_once(
     begin_write()
     try:
         _hold_resident(device_id, exclusive=retrying)
-        target = _area(area) if area is not None else _located(location or {})
+        target = area_named(area) if area is not None else located(location or {})
         quarter = Quarter.of(now)
         replaced = db.session.execute(
             sa.update(Vote)
@@ -317,7 +302,7 @@ def get_vote(device_id: uuid.UUID, vote_id: uuid.UUID) -> VoteRecord:
 def _vote_records(device_id: uuid.UUID, votes: list[Vote]) -> list[VoteRecord]:
     if not votes:
         return []
-    names = _area_names(votes)
+    names = area_names(votes)
     # A vote replaced another when that one was uncounted in the same transaction, which stamps
     # its replaced_at with the new vote's cast_at (a transfer stamps it the same way).
     replaced = _replaced_votes(
@@ -333,7 +318,7 @@ def _vote_records(device_id: uuid.UUID, votes: list[Vote]) -> list[VoteRecord]:
             id=vote.id,
             option=vote.option,
             value=vote.value,
-            area=_area_ref(vote, names),
+            area=area_ref(vote, names),
             quarter=Quarter(vote.fiscal_year, vote.fiscal_quarter),
             counted=vote.counted,
             replaces=replaced.get((vote.fiscal_year, vote.fiscal_quarter, vote.cast_at)),
@@ -348,119 +333,19 @@ def _replaced_votes(rows: Iterable[Any]) -> dict[tuple[int, int, datetime], Repl
     quarter and moment of the vote that replaced them. Where one replaced several (the upgrade
     to one vote per quarter whatever the area did that), the most recent of them."""
     rows = sorted(rows, key=lambda row: (row.cast_at, row.id))
-    names = _area_names(rows)
+    names = area_names(rows)
     return {
         (row.fiscal_year, row.fiscal_quarter, row.replaced_at): ReplacedVote(
-            row.id, _area_ref(row, names)
+            row.id, area_ref(row, names)
         )
         for row in rows
     }
 
 
-# --- tallies ------------------------------------------------------------------------------
-
-
-def record_tally(
-    principal: Principal,
-    event_name: str,
-    event_date: date,
-    area: str,
-    counts: Mapping[str, int],
-) -> TallyRecord:
-    """Store the counts of one physical counter session, entered by a member of staff."""
-    unknown = set(counts) - set(OPTION_KEYS)
-    if unknown:
-        raise Unprocessable(
-            "The counts name unknown options.",
-            errors={f"counts.{key}": ["Unknown option."] for key in sorted(unknown)},
-        )
-    begin_write()
-    try:
-        target = _area(area)
-        quarter = Quarter.of(event_date)
-        tally = Tally(
-            id=uuid.uuid4(),
-            event_name=event_name,
-            event_date=event_date,
-            area_code=target.code,
-            ward_code=target.ward_code,
-            local_authority_code=target.local_authority_code,
-            fiscal_year=quarter.fiscal_year,
-            fiscal_quarter=quarter.quarter,
-            entered_by=principal.id,
-            created_at=utcnow(),
-            **{key: int(counts.get(key, 0)) for key in OPTION_KEYS},
-        )
-        db.session.add(tally)
-        record(
-            Actor.of(principal),
-            "tally.create",
-            "tally",
-            tally.id,
-            after={
-                "event_name": event_name,
-                "event_date": event_date,
-                "area": target.code,
-                "counts": {key: getattr(tally, key) for key in OPTION_KEYS},
-            },
-        )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return _tally_records([tally])[0]
-
-
-def list_tallies(
-    page: int,
-    page_size: int,
-    *,
-    area: str | None = None,
-    fiscal_year: int | None = None,
-    quarter: int | None = None,
-) -> PageResult:
-    """Event tallies, newest event first; ``area`` is a ward, or a local authority with its wards."""
-    statement = sa.select(Tally).order_by(
-        Tally.event_date.desc(), Tally.created_at.desc(), Tally.id
-    )
-    if area is not None:
-        statement = statement.where(
-            sa.or_(Tally.area_code == area, Tally.local_authority_code == area)
-        )
-    if fiscal_year is not None:
-        statement = statement.where(Tally.fiscal_year == fiscal_year)
-    if quarter is not None:
-        statement = statement.where(Tally.fiscal_quarter == quarter)
-    result = paginate(statement, page, page_size)
-    result.items = _tally_records(result.items)
-    return result
-
-
-def _tally_records(tallies: list[Tally]) -> list[TallyRecord]:
-    names = _area_names(tallies)
-    records = []
-    for tally in tallies:
-        counts = {key: getattr(tally, key) for key in OPTION_KEYS}
-        records.append(
-            TallyRecord(
-                id=tally.id,
-                event_name=tally.event_name,
-                event_date=tally.event_date,
-                area=_area_ref(tally, names),
-                quarter=Quarter(tally.fiscal_year, tally.fiscal_quarter),
-                counts=counts,
-                total=sum(counts.values()),
-                entered_by=tally.entered_by,
-                created_at=tally.created_at,
-            )
-        )
-    return records
-
-
 # --- areas --------------------------------------------------------------------------------
 
 
-def _option(key: str) -> Option:
+def option_of(key: str) -> Option:
     try:
         return _OPTION_BY_KEY[key]
     except KeyError:
@@ -470,12 +355,12 @@ def _option(key: str) -> Option:
         ) from None
 
 
-def _area(code: str) -> Area:
+def area_named(code: str) -> Area:
     """A stored ward or local authority, by GSS code; 422 on ``area`` otherwise."""
     return area_by_code(code)
 
 
-def _located(point: Mapping[str, float]) -> Area:
+def located(point: Mapping[str, float]) -> Area:
     """The ward a point falls in (``OutOfArea``, a 422 on ``location``, outside Cleveland)."""
     where = locate_point(point)
     return Area(
@@ -483,7 +368,7 @@ def _located(point: Mapping[str, float]) -> Area:
     )
 
 
-def _area_names(rows: Iterable[Any]) -> dict[str, str]:
+def area_names(rows: Iterable[Any]) -> dict[str, str]:
     """The names of the areas of votes, tallies or rows with their area columns."""
     rows = list(rows)
     wards = {row.ward_code for row in rows if row.ward_code}
@@ -500,7 +385,7 @@ def _area_names(rows: Iterable[Any]) -> dict[str, str]:
     return names
 
 
-def _area_ref(row: Any, names: Mapping[str, str]) -> Area:
+def area_ref(row: Any, names: Mapping[str, str]) -> Area:
     level = "ward" if row.ward_code else "local_authority"
     name = names.get(row.area_code, row.area_code)
     return Area(row.area_code, name, level, row.ward_code, row.local_authority_code)

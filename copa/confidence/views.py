@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import url_for
 from flask.views import MethodView
 
-from copa.confidence import schemas, service
+from copa.confidence import schemas, service, tallies
 from copa.web.access import PUBLIC, Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent
@@ -76,7 +76,7 @@ class Tallies(MethodView):
         The quarter is the one the event date falls in. Send an Idempotency-Key so that a
         double submission does not count the counters twice.
         """
-        return service.record_tally(current_principal(), **payload)
+        return tallies.record_tally(current_principal(), **payload)
 
     @requires(Role.REVIEWER, Role.ANALYST, Role.ADMIN)
     @blp.arguments(schemas.TallyQuery, location="query")
@@ -84,4 +84,4 @@ class Tallies(MethodView):
     def get(self, query):
         """Event tallies, newest event first; filter by area, financial year and quarter."""
         page, page_size = query.pop("page"), query.pop("page_size")
-        return service.list_tallies(page, page_size, **query)
+        return tallies.list_tallies(page, page_size, **query)

@@ -20,6 +20,7 @@ from copa.call_statistics import schemas as call_schemas
 from copa.call_statistics import service as calls
 from copa.confidence import schemas as confidence_schemas
 from copa.confidence import service as confidence
+from copa.confidence import tallies as confidence_tallies
 from copa.console.views import blp, console_page, load_form, page
 from copa.outbox import service as outbox
 from copa.outbox.models import MessageState
@@ -147,7 +148,7 @@ def _tallies_page(status: int = 200, **context: Any) -> tuple[str, int]:
     try:
         query = confidence_schemas.TallyQuery().load(args)
         page_number, page_size = query.pop("page"), query.pop("page_size")
-        result = confidence.list_tallies(page_number, page_size, **query)
+        result = confidence_tallies.list_tallies(page_number, page_size, **query)
     except ValidationError as error:
         filter_errors, status = flatten_messages(error.messages), max(status, 400)
     context.setdefault("form", {})
@@ -178,7 +179,7 @@ def tally_create():
     form = request.form.to_dict()
     try:
         payload = load_form(confidence_schemas.TallyIn(), _tally_form(form))
-        tally = confidence.record_tally(g.principal, **payload)
+        tally = confidence_tallies.record_tally(g.principal, **payload)
     except ValidationError as error:
         return _tallies_page(422, form=form, errors=flatten_messages(error.messages))
     except Problem as problem:
