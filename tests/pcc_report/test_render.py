@@ -18,7 +18,8 @@ from html.parser import HTMLParser
 import pytest
 
 from copa.pcc_report import charts
-from copa.pcc_report.render import NULL_TEXT, format_number, report_csv, report_html
+from copa.pcc_report.render import report_csv, report_html
+from copa.pcc_report.view_model import NULL_TEXT, format_number
 
 SELF_SELECTED = (
     "App votes and event counters are self-selected: they show what the people who chose to "
