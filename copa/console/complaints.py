@@ -19,7 +19,7 @@ from flask import flash, g, redirect, request, url_for
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from copa.console.views import blp, console_page, load_form, page
+from copa.console.pages import blp, console_page, load_form, page
 from copa.db import db
 from copa.feedback import schemas
 from copa.feedback import service as feedback

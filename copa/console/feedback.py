@@ -9,7 +9,7 @@ from typing import Any
 from flask import flash, g, redirect, request, url_for
 from marshmallow import ValidationError
 
-from copa.console.views import QUEUE, blp, console_page, load_form, page
+from copa.console.pages import QUEUE, blp, console_page, load_form, page
 from copa.db import db
 from copa.review import schemas as review_schemas
 from copa.review import service as review

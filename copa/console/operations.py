@@ -21,7 +21,7 @@ from copa.call_statistics import service as calls
 from copa.confidence import schemas as confidence_schemas
 from copa.confidence import service as confidence
 from copa.confidence import tallies as confidence_tallies
-from copa.console.views import blp, console_page, load_form, page
+from copa.console.pages import blp, console_page, load_form, page
 from copa.outbox import service as outbox
 from copa.outbox.models import MessageState
 from copa.outbox.views import DeliveryOut, DeliveryQuery

@@ -1,0 +1,187 @@
+"""What every console page shares: the blueprint, sign-in and role checks (``console_page``),
+CSRF, the security headers, navigation, rendering, form loading and the error pages.
+
+The pages themselves are in ``views`` (sign-in, queue, reports), ``complaints``, ``feedback``
+and ``operations``; each imports this module, never another page module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from markupsafe import Markup
+from marshmallow import Schema
+from werkzeug.exceptions import HTTPException
+
+from copa.console import service
+from copa.periods import LONDON
+from copa.web import idempotency
+from copa.web.access import POLICY_ATTR, Role
+from copa.web.problems import Problem
+
+blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+STATIC = Path(__file__).resolve().parent / "static"
+csrf = CSRFProtect()
+
+CONSOLE = "console"  # marks console pages for the route tests (cookie session, not bearer)
+FORM_KEY = "form_key"  # a rendered form's idempotency key
+_FORM_PLUMBING = frozenset({"csrf_token", FORM_KEY})
+QUEUE = (Role.REVIEWER, Role.RESOLUTION, Role.ADMIN)
+REVIEW = (Role.REVIEWER, Role.ADMIN)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@blp.record_once
+def _setup(state) -> None:  # noqa: ANN001
+    app = state.app
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # the console checks its own forms
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # bounded by the session's own timeout
+    csrf.init_app(app)
+
+
+# The sections of the console, and who sees each in the navigation (the pages check again).
+NAV = (
+    ("console.queue", "Queue", QUEUE),
+    ("console.complaints", "Complaint cases", (Role.RESOLUTION, Role.ADMIN)),
+    ("console.deliveries", "Deliveries", REVIEW),
+    ("console.tallies", "Counter tallies", (Role.REVIEWER, Role.ANALYST, Role.ADMIN)),
+    ("console.call_statistics", "101 call statistics", (Role.ANALYST, Role.ADMIN)),
+    ("console.pcc_report", "Quarterly report", (Role.ANALYST, Role.ADMIN)),
+)
+
+
+@blp.app_template_filter("london")
+def london(moment: datetime | str | None) -> str:
+    """A moment as Europe/London local time, e.g. 23 Nov 2026, 14:05."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(LONDON).strftime("%-d %b %Y, %H:%M")
+
+
+@blp.app_context_processor
+def _navigation() -> dict[str, Any]:
+    def console_links(principal) -> list[dict[str, str]]:  # noqa: ANN001
+        return [
+            {"url": url_for(endpoint), "label": label}
+            for endpoint, label, roles in NAV
+            if endpoint in current_app.view_functions and principal.has_any(frozenset(roles))
+        ]
+
+    def may(*roles: str) -> bool:
+        principal = getattr(g, "principal", None)
+        return principal is not None and principal.has_any(frozenset(roles))
+
+    def form_fields() -> Markup:
+        """A changing form's hidden fields: its CSRF token and its own idempotency key."""
+        return Markup(
+            '<input type="hidden" name="csrf_token" value="{}">'
+            '<input type="hidden" name="{}" value="{}">'
+        ).format(generate_csrf(), FORM_KEY, uuid.uuid4().hex)
+
+    return {"console_links": console_links, "may": may, "form_fields": form_fields}
+
+
+@blp.after_request
+def _secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def console_page(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare who may open this page and enforce it: a signed-in staff member holding one of
+    ``roles``. Anyone else is sent to sign in (303), or shown 403 when signed in."""
+    policy = frozenset(roles)
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = service.signed_in()
+            if principal is None:
+                return redirect(url_for("console.login", next=request.full_path), 303)
+            g.principal = principal
+            if request.method == "POST":
+                csrf.protect()  # after sign-in: whoever is not signed in is sent there first
+            if policy and not principal.has_any(policy):
+                return page("console/error.html", 403, message="Your role does not allow this.")
+            key = request.form.get(FORM_KEY) if request.method == "POST" else None
+            if key:
+                # Each rendered form carries its own key: sending it twice (a double click,
+                # a resend after a lost answer) saves once and shows the first answer again.
+                return idempotency.once(key, lambda: view(*args, **kwargs))
+            return view(*args, **kwargs)
+
+        setattr(wrapper, POLICY_ATTR, policy or frozenset({CONSOLE}))
+        wrapper.__copa_console__ = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(template, principal=getattr(g, "principal", None), **context), status
+
+
+def load_form(schema: Schema, form: Mapping[str, Any]) -> dict[str, Any]:
+    """A form's fields through the API's own schema; empty fields count as not given."""
+    data = {key: value for key, value in form.items() if value != "" and key not in _FORM_PLUMBING}
+    return schema.load(data)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path of this console: never an open redirect."""
+    if target and target.startswith("/console") and not urlsplit(target).netloc:
+        return target
+    return url_for("console.queue")
+
+
+@blp.errorhandler(Problem)
+def _problem(error: Problem) -> tuple[str, int]:
+    return page("console/error.html", error.status, message=error.detail or error.title)
+
+
+@blp.errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError) -> tuple[str, int]:
+    return page(
+        "console/error.html", 400, message="The form had expired or was not ours. Try again."
+    )
+
+
+@blp.errorhandler(HTTPException)
+def _http(error: HTTPException) -> tuple[str, int]:
+    return page("console/error.html", error.code or 500, message=error.description)
+
+
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Declare a console route open to anyone (sign-in, the stylesheet)."""
+    setattr(view, POLICY_ATTR, frozenset({"public"}))
+    view.__copa_console__ = True  # type: ignore[attr-defined]
+    return view
