@@ -3,14 +3,13 @@
 import http
 
 from flask_jwt_extended import JWTManager
-from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from copa.db import db
 from copa.web.problems import PROBLEM_JSON, problem_from_http_exception
-from copa.web.ratelimit import client_ip
+from copa.web.ratelimit import limiter
 from copa.web.schemas import ProblemSchema
 
 
@@ -37,6 +36,5 @@ class CopaApi(Api):
 api = CopaApi()
 migrate = Migrate()
 jwt = JWTManager()
-limiter = Limiter(key_func=client_ip, headers_enabled=False)
 
 __all__ = ["api", "db", "jwt", "limiter", "migrate"]

@@ -16,6 +16,7 @@ from http import HTTPStatus
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from copa.web.ratelimit import limiter
 from copa.web.redaction import redact
 
 PROBLEM_JSON = "application/problem+json"
@@ -166,8 +167,6 @@ def problem_from_http_exception(error: HTTPException) -> Response:
 
 
 def _retry_after() -> int:
-    from copa.extensions import limiter
-
     try:
         reset_at = limiter.current_limit.reset_at  # type: ignore[union-attr]
     except Exception:  # noqa: BLE001 - no limit context: a safe default

@@ -1,8 +1,10 @@
-"""Rate-limit keys: the client's address and, when signed in, the principal."""
+"""Rate limits: the Flask-Limiter instance and its keys, the client's address and, when signed in,
+the principal."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
+from flask_limiter import Limiter
 
 
 def client_ip() -> str:
@@ -11,6 +13,10 @@ def client_ip() -> str:
     Used only as a rate-limit key; never stored with a submission.
     """
     return request.remote_addr or "unknown"
+
+
+# The one limiter (copa.extensions exposes it with the other extensions).
+limiter = Limiter(key_func=client_ip, headers_enabled=False)
 
 
 def principal_key() -> str:
@@ -23,10 +29,6 @@ def limit_per_caller(setting: str):
 
     The address limit is higher: many phones share one carrier address (CGNAT).
     """
-    from flask import current_app
-
-    from copa.extensions import limiter
-
     per_principal = limiter.limit(lambda: current_app.config[setting], key_func=principal_key)
     per_address = limiter.limit(
         lambda: current_app.config[f"{setting}_PER_ADDRESS"], key_func=client_ip
