@@ -48,6 +48,7 @@ from copa.review import schemas as review_schemas
 from copa.review import service as review
 from copa.routing import partner_admin
 from copa.web.problems import Problem, flatten_messages
+from copa.web.responses import private_image
 
 
 @blp.route("/static/<path:filename>")
@@ -214,4 +215,5 @@ def report_message_pass_on(report_id: uuid.UUID, resident_message_id: uuid.UUID)
 @blp.route("/reports/<uuid:report_id>/photos/<uuid:photo_id>")
 @console_page(*REVIEW)
 def report_photo(report_id: uuid.UUID, photo_id: uuid.UUID):
-    return review.staff_report_photo(g.principal, report_id, photo_id)
+    photo = review.staff_report_photo(g.principal, report_id, photo_id)
+    return private_image(photo.data, photo.content_type)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 import sqlalchemy as sa
-from flask import Response, current_app
+from flask import current_app
 from PIL import Image, ImageOps
 from werkzeug.datastructures import FileStorage
 
@@ -306,7 +306,7 @@ def forget_file(store: PhotoStore, key: str) -> None:
         log.warning("could not delete photo file %s", key, exc_info=True)
 
 
-def photo_response(principal: Principal, report_id: uuid.UUID, photo_id: uuid.UUID) -> Response:
+def own_photo(principal: Principal, report_id: uuid.UUID, photo_id: uuid.UUID) -> PhotoFile:
     """The stored bytes of a photo of the resident's own report."""
     owned = db.session.scalar(
         sa.select(Report.id).where(Report.id == report_id, Report.device_id == principal.id)
@@ -320,25 +320,25 @@ def photo_response(principal: Principal, report_id: uuid.UUID, photo_id: uuid.UU
     )
     if photo is None:
         raise PhotoNotFound("No such photo.")
-    return serve_photo(photo)
+    return photo_file(photo)
 
 
-def serve_photo(photo: Photo) -> Response:
+@dataclass(frozen=True)
+class PhotoFile:
+    """A stored photo's bytes and their type, as a view serves them."""
+
+    data: bytes
+    content_type: str
+
+
+def photo_file(photo: Photo) -> PhotoFile:
     """The stored bytes of a photo the caller may see (the caller's check is done already)."""
     try:
         data = photo_store().get(photo.storage_key)
     except StoredPhotoMissing:
         log.error("photo %s has no stored file %s", photo.id, photo.storage_key)
         raise PhotoNotFound("No such photo.") from None
-    return Response(
-        data,
-        mimetype=photo.content_type,
-        headers={
-            "Cache-Control": "private, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": "inline",
-        },
-    )
+    return PhotoFile(data, photo.content_type)
 
 
 def purge_expired_photos() -> int:

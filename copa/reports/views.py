@@ -11,6 +11,7 @@ from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent
 from copa.web.pagination import PageQuery, page_of
 from copa.web.ratelimit import limit_per_caller
+from copa.web.responses import private_image
 
 blp = Blueprint(
     "reports", __name__, url_prefix="/v1/reports", description="Residents' non-emergency reports."
@@ -77,4 +78,5 @@ class ReportPhoto(MethodView):
     @blp.doc(responses=copy.deepcopy(schemas.PHOTO_BYTES_RESPONSES))
     def get(self, report_id, photo_id):
         """The stored (re-encoded) photo of the resident's own report."""
-        return photos.photo_response(current_principal(), report_id, photo_id)
+        photo = photos.own_photo(current_principal(), report_id, photo_id)
+        return private_image(photo.data, photo.content_type)

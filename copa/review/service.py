@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, url_for
+from flask import url_for
 from sqlalchemy.orm import selectinload
 
 from copa.audit.models import AuditEvent
@@ -25,7 +25,7 @@ from copa.outbox.models import OutboxMessage
 from copa.outbox.service import enqueue_referral
 from copa.periods import local_day_end, local_day_start
 from copa.reports.models import Photo, Report, ReportStatus
-from copa.reports.photos import PhotoNotFound, serve_photo
+from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
 from copa.reports.service import ReportNotFound
 from copa.review.models import InternalNote
 from copa.review.workflow import allowed_report_transitions, feedback_transition, transition
@@ -164,14 +164,16 @@ def _users(ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:
     return {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
 
 
-def staff_report_photo(principal: Principal, report_id: uuid.UUID, photo_id: uuid.UUID) -> Response:
+def staff_report_photo(
+    principal: Principal, report_id: uuid.UUID, photo_id: uuid.UUID
+) -> PhotoFile:
     """The bytes of a photo of a report; a redacted one only for an admin (404 otherwise)."""
     photo = db.session.scalar(
         sa.select(Photo).where(Photo.id == photo_id, Photo.report_id == report_id)
     )
     if photo is None or (photo.redacted_at is not None and Role.ADMIN not in principal.roles):
         raise PhotoNotFound("No such photo.")
-    return serve_photo(photo)
+    return photo_file(photo)
 
 
 def transition_report(

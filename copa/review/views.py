@@ -9,6 +9,7 @@ from copa.review import queue, schemas, service
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.pagination import page_of
+from copa.web.responses import private_image
 
 audit = Blueprint(
     "audit",
@@ -70,7 +71,8 @@ class StaffReportPhoto(MethodView):
     @staff.doc(responses=copy.deepcopy(PHOTO_BYTES_RESPONSES))
     def get(self, report_id, photo_id):
         """A photo of a report. A redacted photo is served to admins only."""
-        return service.staff_report_photo(current_principal(), report_id, photo_id)
+        photo = service.staff_report_photo(current_principal(), report_id, photo_id)
+        return private_image(photo.data, photo.content_type)
 
 
 @staff.route("/reports/<uuid:report_id>/transitions")

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response
 from sqlalchemy.orm import selectinload
 
 from copa.audit.service import Actor, record
@@ -17,6 +16,7 @@ from copa.db import begin_write, db, utcnow
 from copa.notifications.messages import passed_on_messages
 from copa.notifications.models import ResidentMessage
 from copa.reports.models import Photo, Report, ReportStatus
+from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
 from copa.review.workflow import transition
 from copa.routing.models import Referral, ReferralState
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME
@@ -74,10 +74,8 @@ def partner_referral(principal: Principal, referral_id: uuid.UUID) -> PartnerRef
     return _for_partner(_own_referral(principal, referral_id))
 
 
-def referral_photo(principal: Principal, photo_id: uuid.UUID) -> Response:
+def referral_photo(principal: Principal, photo_id: uuid.UUID) -> PhotoFile:
     """A photo of a report referred to the caller's organisation; anyone else's is 'not found'."""
-    from copa.reports.photos import PhotoNotFound, serve_photo  # photos -> reports -> routing
-
     photo = db.session.scalar(
         sa.select(Photo)
         .join(Referral, Referral.report_id == Photo.report_id)
@@ -90,7 +88,7 @@ def referral_photo(principal: Principal, photo_id: uuid.UUID) -> Response:
     )
     if photo is None:
         raise PhotoNotFound("No such photo.")
-    return serve_photo(photo)
+    return photo_file(photo)
 
 
 def acknowledge_referral(

@@ -11,6 +11,7 @@ from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent
 from copa.web.pagination import page_of
+from copa.web.responses import private_image
 
 partners = Blueprint(
     "partners",
@@ -162,7 +163,8 @@ class PartnerPhoto(MethodView):
     @partner_api.doc(responses=copy.deepcopy(PHOTO_BYTES_RESPONSES))
     def get(self, photo_id):
         """A photo of a report referred to the caller's organisation (re-encoded, no metadata)."""
-        return referrals.referral_photo(current_principal(), photo_id)
+        photo = referrals.referral_photo(current_principal(), photo_id)
+        return private_image(photo.data, photo.content_type)
 
 
 @partner_api.route("/referrals/<uuid:referral_id>/acknowledge")
