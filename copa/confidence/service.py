@@ -29,7 +29,7 @@ from copa.db import begin_write, db, utcnow
 from copa.metrics.rollups import uncount_votes
 from copa.periods import Quarter
 from copa.web.pagination import PageResult, paginate
-from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
+from copa.web.problems import Conflict, NotFound, problem_type
 
 log = logging.getLogger(__name__)
 
@@ -120,17 +120,12 @@ def cast_vote(
     location: Mapping[str, float] | None = None,
     now: datetime | None = None,
 ) -> VoteRecord:
-    """Record a resident's vote for an area (a code, or a point attributed to its ward).
+    """Record a resident's vote for an area (a code, or a point attributed to its ward): exactly
+    one of ``area`` and ``location``, and a known option (``VoteIn`` checks both, once).
 
     It becomes the resident's one counted vote of the quarter, whatever area it names: an
     earlier counted one (for this or any other area) is kept but no longer counted.
     """
-    if (area is None) == (location is None):
-        message = ["Give either an area or a location, not both."]
-        raise Unprocessable(
-            "Give either an area code or a location.",
-            errors={"area": message, "location": message},
-        )
     chosen = option_of(option)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
@@ -346,13 +341,8 @@ def _replaced_votes(rows: Iterable[Any]) -> dict[tuple[int, int, datetime], Repl
 
 
 def option_of(key: str) -> Option:
-    try:
-        return _OPTION_BY_KEY[key]
-    except KeyError:
-        raise Unprocessable(
-            "Unknown option.",
-            errors={"option": [f"Must be one of: {', '.join(OPTION_KEYS)}."]},
-        ) from None
+    """One of the five options, by key (``VoteIn`` has refused any other)."""
+    return _OPTION_BY_KEY[key]
 
 
 def area_named(code: str) -> Area:

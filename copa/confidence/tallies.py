@@ -18,7 +18,6 @@ from copa.db import begin_write, db, utcnow
 from copa.periods import Quarter
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
-from copa.web.problems import Unprocessable
 
 
 @dataclass(frozen=True)
@@ -41,13 +40,8 @@ def record_tally(
     area: str,
     counts: Mapping[str, int],
 ) -> TallyRecord:
-    """Store the counts of one physical counter session, entered by a member of staff."""
-    unknown = set(counts) - set(OPTION_KEYS)
-    if unknown:
-        raise Unprocessable(
-            "The counts name unknown options.",
-            errors={f"counts.{key}": ["Unknown option."] for key in sorted(unknown)},
-        )
+    """Store the counts of one physical counter session, entered by a member of staff (``TallyIn``
+    has checked the counts: the five options only, at least one above 0)."""
     begin_write()
     try:
         target = area_named(area)
