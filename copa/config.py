@@ -160,8 +160,8 @@ def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> No
         _fill_development_secrets(app)
 
     if env != "testing" and (
-        int(app.config["PASSWORD_HASH_MEMORY_KIB"]) < _MIN_HASH_MEMORY_KIB
-        or int(app.config["PASSWORD_HASH_TIME_COST"]) < _MIN_HASH_TIME_COST
+        app.config["PASSWORD_HASH_MEMORY_KIB"] < _MIN_HASH_MEMORY_KIB
+        or app.config["PASSWORD_HASH_TIME_COST"] < _MIN_HASH_TIME_COST
     ):
         raise ConfigError(
             "COPA_PASSWORD_HASH_MEMORY_KIB and COPA_PASSWORD_HASH_TIME_COST must be at least "

@@ -124,7 +124,12 @@ def begin_write() -> None:
 
 def insert_for(model: type, session: Session | None = None) -> sa.Insert:
     """An INSERT that knows ON CONFLICT on the current database (SQLite and PostgreSQL both do)."""
-    if (session or db.session).get_bind().dialect.name == "postgresql":
+    return dialect_insert(model, (session or db.session).get_bind().dialect.name)
+
+
+def dialect_insert(model: type, dialect: str) -> sa.Insert:
+    """``insert_for`` by dialect name, for statements built once and kept."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

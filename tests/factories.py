@@ -5,20 +5,20 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import factory
-from argon2 import PasswordHasher
 from factory.alchemy import SQLAlchemyModelFactory
 
 from copa.auth.models import User
+from copa.auth.service import _hasher_for
 from copa.db import db
 from copa.routing.models import Partner
 from tests.conftest import TEST_SETTINGS
 
 PASSWORD = "correct horse battery staple"
 # Hashed with the suite's cheap argon2 cost, so a sign-in neither pays for nor rehashes it.
-_PASSWORD_HASH = PasswordHasher(
-    time_cost=TEST_SETTINGS["PASSWORD_HASH_TIME_COST"],
-    memory_cost=TEST_SETTINGS["PASSWORD_HASH_MEMORY_KIB"],
-    parallelism=TEST_SETTINGS["PASSWORD_HASH_PARALLELISM"],
+_PASSWORD_HASH = _hasher_for(
+    TEST_SETTINGS["PASSWORD_HASH_TIME_COST"],
+    TEST_SETTINGS["PASSWORD_HASH_MEMORY_KIB"],
+    TEST_SETTINGS["PASSWORD_HASH_PARALLELISM"],
 ).hash(PASSWORD)
 
 

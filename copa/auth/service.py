@@ -79,9 +79,7 @@ def _hasher() -> PasswordHasher:
     low-memory profile, which argon2-cffi recommends)."""
     c = current_app.config
     return _hasher_for(
-        int(c["PASSWORD_HASH_TIME_COST"]),
-        int(c["PASSWORD_HASH_MEMORY_KIB"]),
-        int(c["PASSWORD_HASH_PARALLELISM"]),
+        c["PASSWORD_HASH_TIME_COST"], c["PASSWORD_HASH_MEMORY_KIB"], c["PASSWORD_HASH_PARALLELISM"]
     )
 
 

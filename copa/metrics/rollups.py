@@ -26,10 +26,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from copa.confidence.models import Tally, Vote
+from copa.db import dialect_insert
 from copa.feedback.models import Allegation, ComplaintCase, Feedback
 from copa.metrics.models import (
     NONE,
@@ -409,8 +409,7 @@ def _upsert(
 ) -> sa.Insert:
     """``INSERT ... ON CONFLICT (key) DO UPDATE SET n = n + excluded.n`` for one shape; its
     values come as execution parameters (every column named in them is inserted)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(rollup)
+    statement = dialect_insert(rollup, dialect)
     return statement.on_conflict_do_update(
         index_elements=[getattr(rollup, name) for name in key_names],
         set_={name: getattr(rollup, name) + statement.excluded[name] for name in increment_names},
