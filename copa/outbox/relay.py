@@ -1,21 +1,30 @@
 """The outbox relay (``flask copa relay``): deliver due messages to partners, at least once.
 
-The protocol, the same on both databases:
+The protocol, the same on both databases, works a batch at a time, in three short transactions
+per batch however many messages it holds:
 
-1. Claim: one short transaction picks up to ``RELAY_BATCH_SIZE`` pending messages that are due
-   and not leased by a live relay (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of
+1. Claim: one transaction picks up to ``RELAY_BATCH_SIZE`` pending messages that are due and
+   not leased by a live relay (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of
    relays claim side by side without waiting for each other; ``BEGIN IMMEDIATE`` on SQLite,
    where claims simply take turns), writes this relay's name and a lease expiry on them, and
    commits.
-2. For each claimed message, a short transaction renews its lease (only if this relay still
-   holds it), reads the partner, referral and report as they are now, and builds the request;
-   it commits before the network call, so no transaction is ever open while a partner answers.
-3. The outcome is written in a new short transaction, again only if this relay still holds the
-   lease: a relay that lost it (it was stopped past its lease) overwrites nothing.
+2. Prepare: one transaction locks the messages this relay still holds, reads their partners,
+   referrals and reports as they are now (a few queries for the whole batch), builds each
+   request, cancels what must not go, renews the leases and commits before any network call:
+   no transaction is ever open while a partner answers.
+3. Send each request in turn, on a connection kept alive per partner address
+   (``channels.http.Connections``: still only to the address the SSRF guard approved for that
+   send), then record every outcome in one transaction, again only for the messages this relay
+   still holds: a relay that lost a lease (it was stopped past it) overwrites nothing.
+
+A message is never sent on a lease that could run out during the send: when the time left on
+the batch's leases falls below one request's timeout and a margin, the outcomes so far are
+recorded and the remaining leases renewed, in one transaction, before the next send.
 
 A relay killed at any moment loses nothing: its claimed messages stay pending, and once their
-leases expire another relay (or the same one restarted) claims them. A message being delivered
-when the relay died is delivered again; receivers deduplicate on its id (``webhook-id``).
+leases expire another relay (or the same one restarted) claims them. A message sent but not
+yet recorded when the relay died (at most a batch) is delivered again; receivers deduplicate
+on its id (``webhook-id``).
 
 Outcomes: 2xx delivers (the referral becomes ``delivered``; Open311 stores the partner's
 request id); 410 disables the partner's endpoint and cancels the message (for a push to a
@@ -35,12 +44,14 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import selectinload
 
 from copa.db import begin_write, db, utcnow
 from copa.outbox.channels import (
@@ -56,8 +67,10 @@ from copa.outbox.channels import (
 from copa.outbox.channels import email as email_channel
 from copa.outbox.channels import open311 as open311_channel
 from copa.outbox.channels import webhook as webhook_channel
+from copa.outbox.channels.http import Connections
 from copa.outbox.models import DeliveryAttempt, MessageState, OutboxMessage
-from copa.routing.models import Channel, ReferralState
+from copa.reports.models import Report
+from copa.routing.models import Channel, Referral, ReferralState
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +98,16 @@ class RelayStats:
             f"claimed {self.claimed}, delivered {self.delivered}, to retry {self.retried}, "
             f"dead {self.dead}, cancelled {self.cancelled}, leases lost {self.lost}"
         )
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One attempt made, waiting to be recorded."""
+
+    message_id: uuid.UUID
+    outcome: Outcome
+    attempted_at: datetime
+    duration_ms: int
 
 
 @dataclass(frozen=True)
@@ -153,20 +176,46 @@ class Relay:
         if len(owner) > 64:
             raise ValueError("a relay owner name has at most 64 characters")
         self.owner = owner
-        self.settings = settings
+        # Partner connections kept alive for the length of a batch.
+        self.connections = Connections()
+        self.settings = replace(
+            settings, channels=replace(settings.channels, connections=self.connections)
+        )
         self.stats = RelayStats()
         self._random = random.Random()
+        # Renew the leases before a send that might outlast them: one request and a margin.
+        self._margin = settings.channels.timeout + 1.0
+        self._lease_deadline = 0.0  # time.monotonic() when the batch's leases run out
 
     # --- the protocol ---------------------------------------------------------------------
 
     def run_batch(self, stop: threading.Event | None = None) -> int:
         """Claim a batch and deliver it; how many messages were claimed."""
         claimed = self.claim()
-        for position, message_id in enumerate(claimed):
-            if stop is not None and stop.is_set():
-                self.release(claimed[position:])
-                break
-            self.deliver(message_id)
+        if not claimed:
+            return 0
+        prepared = self._prepare(claimed)
+        sent: list[Sent] = []
+        try:
+            while prepared:
+                rest = [message_id for message_id, _ in prepared]
+                if stop is not None and stop.is_set():
+                    self._record(sent, release=rest)
+                    return len(claimed)
+                if time.monotonic() + self._margin > self._lease_deadline:
+                    self._record(sent, renew=rest)
+                    sent = []
+                attempt = self._send(*prepared.pop(0))
+                sent.append(attempt)
+                if attempt.outcome.result == Result.GONE and prepared:
+                    # A partner's endpoint is gone: write that down, and let the rest of the
+                    # batch be judged again (its other messages are cancelled, not sent).
+                    self._record(sent)
+                    sent = []
+                    prepared = self._prepare([message_id for message_id, _ in prepared])
+            self._record(sent)
+        finally:
+            self.connections.close()
         return len(claimed)
 
     def claim(self) -> list[uuid.UUID]:
@@ -202,102 +251,134 @@ class Relay:
         """Give back claimed messages not yet tried (stopping), so others need not wait."""
         db.session.close()
         begin_write()
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
-            .values(lease_owner=None, lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
+        self._release(ids)
         db.session.commit()
 
-    def deliver(self, message_id: uuid.UUID) -> None:
-        """One attempt at one claimed message: prepare, send (no transaction open), record."""
-        attempted_at = utcnow()
-        try:
-            request = self._prepare(message_id)
-        except SQLAlchemyError:
-            raise
-        except Exception as error:  # noqa: BLE001 - a bug must not stop the relay or loop
-            db.session.rollback()
-            log.exception("relay %s: could not prepare message %s", self.owner, message_id)
-            self._record(
-                message_id,
-                Outcome(Result.FAILED, error=f"internal error: {type(error).__name__}"),
-                attempted_at,
-                0,
+    # --- the transactions ---------------------------------------------------------------------
+
+    def _held(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, OutboxMessage]:
+        """The messages among ``ids`` this relay still holds and that are still pending, locked,
+        with their partners, referrals and reports (one query each for the whole batch)."""
+        messages = db.session.scalars(
+            sa.select(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.lease_owner == self.owner,
+                OutboxMessage.state == MessageState.PENDING,
             )
-            return
-        if request is None:
-            return
+            .options(
+                selectinload(OutboxMessage.partner),
+                selectinload(OutboxMessage.referral)
+                .selectinload(Referral.report)
+                .selectinload(Report.category),
+            )
+            .with_for_update(of=OutboxMessage)
+        )
+        return {message.id: message for message in messages}
+
+    def _prepare(self, ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, Request | Outcome]]:
+        """Renew the leases and build the requests, in claim order (one transaction). A message
+        that cannot be prepared because of a bug gets a failed outcome to record instead."""
+        db.session.close()  # nothing cached from an earlier transaction
+        begin_write()
+        held = self._held(ids)
+        self.stats.lost += len(ids) - len(held)
+        prepared: list[tuple[uuid.UUID, Request | Outcome]] = []
+        for message_id in ids:
+            message = held.get(message_id)
+            if message is None:
+                continue
+            reason = cancel_reason(message)
+            if reason is None:
+                try:
+                    prepared.append((message_id, prepare(message, self.settings.channels)))
+                    continue
+                except CannotSend as error:
+                    reason = str(error)
+                except SQLAlchemyError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - a bug must not stop the relay or loop
+                    db.session.expire(message)  # whatever it half-changed is not written
+                    log.exception("relay %s: could not prepare message %s", self.owner, message_id)
+                    error_text = f"internal error: {type(error).__name__}"
+                    prepared.append((message_id, Outcome(Result.FAILED, error=error_text)))
+                    continue
+            self._cancel(message, reason)
+        if prepared:
+            self._lease([message_id for message_id, _ in prepared], utcnow())
+        db.session.commit()
+        return prepared
+
+    def _send(self, message_id: uuid.UUID, request: Request | Outcome) -> Sent:
+        """One attempt at one prepared message, with no transaction open."""
+        attempted_at = utcnow()
+        if isinstance(request, Outcome):  # it could not even be prepared
+            return Sent(message_id, request, attempted_at, 0)
         started = time.monotonic()
         try:
             outcome = request.send(self.settings.channels)
         except Exception as error:  # noqa: BLE001 - channels return outcomes; this is a bug
             log.exception("relay %s: sending message %s failed", self.owner, message_id)
             outcome = Outcome(Result.FAILED, error=f"internal error: {type(error).__name__}")
-        duration_ms = int((time.monotonic() - started) * 1000)
-        self._record(message_id, outcome, attempted_at, duration_ms)
+        return Sent(message_id, outcome, attempted_at, int((time.monotonic() - started) * 1000))
 
-    # --- the transactions ---------------------------------------------------------------------
+    def _record(
+        self,
+        sent: list[Sent],
+        *,
+        renew: Sequence[uuid.UUID] = (),
+        release: Sequence[uuid.UUID] = (),
+    ) -> None:
+        """Write the outcomes of ``sent`` (one transaction), and renew or release the leases of
+        the messages still to send."""
+        if not (sent or renew or release):
+            return
+        db.session.close()
+        begin_write()
+        held = self._held([s.message_id for s in sent]) if sent else {}
+        for attempt in sent:
+            message = held.get(attempt.message_id)
+            if message is None:
+                # Another relay took the message over (this one outlived its lease): the
+                # attempt is a fact worth keeping, but the message is theirs to update now.
+                log.warning("relay %s lost the lease of message %s", self.owner, attempt.message_id)
+                self._attempt(attempt.message_id, attempt, LEASE_LOST)
+                self.stats.lost += 1
+                continue
+            self._apply(message, attempt)
+        if renew:
+            self._lease(renew, utcnow())
+        if release:
+            self._release(release)
+        db.session.commit()
 
-    def _held(self, message_id: uuid.UUID) -> OutboxMessage | None:
-        """The message, locked, if this relay still holds its lease and it is still pending."""
-        return db.session.scalar(
-            sa.select(OutboxMessage)
+    def _lease(self, ids: Sequence[uuid.UUID], now: datetime) -> None:
+        """Renew the leases of those of ``ids`` this relay still holds, from ``now``."""
+        db.session.execute(
+            sa.update(OutboxMessage)
             .where(
-                OutboxMessage.id == message_id,
+                OutboxMessage.id.in_(ids),
                 OutboxMessage.lease_owner == self.owner,
                 OutboxMessage.state == MessageState.PENDING,
             )
-            .with_for_update()
+            .values(lease_owner=self.owner, lease_until=now + self.settings.lease)
+            .execution_options(synchronize_session=False)
         )
+        # Counted from before the statement: the lease in the database ends no sooner.
+        self._lease_deadline = time.monotonic() + self.settings.lease.total_seconds()
 
-    def _prepare(self, message_id: uuid.UUID) -> Request | None:
-        """Renew the lease and build the request; None when there is nothing to send."""
-        db.session.close()  # nothing cached from an earlier transaction
-        begin_write()
-        message = self._held(message_id)
-        if message is None:
-            db.session.commit()
-            self.stats.lost += 1
-            return None
-        reason = cancel_reason(message)
-        request = None
-        if reason is None:
-            try:
-                request = prepare(message, self.settings.channels)
-            except CannotSend as error:
-                reason = str(error)
-        if reason is not None:
-            self._cancel(message, reason)
-            db.session.commit()
-            return None
-        message.lease_until = utcnow() + self.settings.lease
-        db.session.commit()
-        return request
-
-    def _record(
-        self, message_id: uuid.UUID, outcome: Outcome, attempted_at: datetime, duration_ms: int
-    ) -> None:
-        db.session.close()
-        begin_write()
-        message = self._held(message_id)
-        if message is None:
-            # Another relay took the message over (this one outlived its lease): the attempt
-            # is a fact worth keeping, but the message is theirs to update now.
-            log.warning("relay %s lost the lease of message %s", self.owner, message_id)
-            self._attempt(message_id, attempted_at, duration_ms, outcome, LEASE_LOST)
-            db.session.commit()
-            self.stats.lost += 1
-            return
-        self._apply(message, outcome, attempted_at, duration_ms)
-        db.session.commit()
+    def _release(self, ids: Sequence[uuid.UUID]) -> None:
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner)
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
     # --- outcomes -------------------------------------------------------------------------
 
-    def _apply(
-        self, message: OutboxMessage, outcome: Outcome, attempted_at: datetime, duration_ms: int
-    ) -> None:
+    def _apply(self, message: OutboxMessage, attempt: Sent) -> None:
+        outcome = attempt.outcome
         now = utcnow()
         message.attempts += 1
         message.lease_owner, message.lease_until = None, None
@@ -335,7 +416,7 @@ class Relay:
             message.last_error = outcome.error
             label = RETRY
             self.stats.retried += 1
-        self._attempt(message.id, attempted_at, duration_ms, outcome, label)
+        self._attempt(message.id, attempt, label)
 
     def _flag_undelivered(self, message: OutboxMessage) -> None:
         """A referral that will not reach its partner is not hidden: its report is flagged for
@@ -382,23 +463,18 @@ class Relay:
     def _cancel(self, message: OutboxMessage, reason: str) -> None:
         message.state, message.last_error = MessageState.CANCELLED, reason
         message.lease_owner, message.lease_until = None, None
-        self._attempt(message.id, utcnow(), 0, Outcome(Result.FAILED, error=reason), CANCELLED)
+        failed = Outcome(Result.FAILED, error=reason)
+        self._attempt(message.id, Sent(message.id, failed, utcnow(), 0), CANCELLED)
         self.stats.cancelled += 1
         log.info("message %s cancelled: %s", message.id, reason)
 
-    def _attempt(
-        self,
-        message_id: uuid.UUID,
-        attempted_at: datetime,
-        duration_ms: int,
-        outcome: Outcome,
-        label: str,
-    ) -> None:
+    def _attempt(self, message_id: uuid.UUID, attempt: Sent, label: str) -> None:
+        outcome = attempt.outcome
         db.session.add(
             DeliveryAttempt(
                 message_id=message_id,
-                attempted_at=attempted_at,
-                duration_ms=duration_ms,
+                attempted_at=attempt.attempted_at,
+                duration_ms=attempt.duration_ms,
                 status_code=outcome.status_code,
                 error=outcome.error,
                 outcome=label,

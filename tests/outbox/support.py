@@ -50,6 +50,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer_port: int = 0  # the relay's end of the TCP connection: one per connection
 
 
 @dataclass
@@ -60,9 +61,16 @@ class Reply:
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1 in a background thread; ``respond`` decides each answer."""
+    """An HTTP server on 127.0.0.1 in a background thread; ``respond`` decides each answer.
 
-    def __init__(self, respond: Callable[[Received], Reply] | None = None) -> None:
+    ``connection``: "close" says so and hangs up after each answer; "keep-alive" keeps the
+    connection open for the next request; "drop" hangs up after each answer without saying so,
+    as a server whose idle timeout closed a kept-alive connection does.
+    """
+
+    def __init__(
+        self, respond: Callable[[Received], Reply] | None = None, *, connection: str = "close"
+    ) -> None:
         self.respond = respond or (lambda request: Reply(200))
         self.received: list[Received] = []
         self.lock = threading.Lock()
@@ -78,6 +86,7 @@ class Receiver:
                     self.path,
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length) if length else b"",
+                    self.client_address[1],
                 )
                 with receiver.lock:
                     receiver.received.append(request)
@@ -88,12 +97,13 @@ class Receiver:
                     self.send_header(name, value)
                 if isinstance(body, bytes):
                     self.send_header("Content-Length", str(len(body)))
-                self.send_header("Connection", "close")
+                if connection == "close":
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 with contextlib.suppress(OSError):  # the relay may hang up first: fine
                     for chunk in [body] if isinstance(body, bytes) else body:
                         self.wfile.write(chunk)
-                self.close_connection = True
+                self.close_connection = connection != "keep-alive" or not isinstance(body, bytes)
 
             do_GET = do_POST = _handle
 

@@ -8,7 +8,7 @@ returns an ``Outcome``. ``send`` never raises for anything the partner or the ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from flask import current_app
 
-from copa.outbox.channels.http import HttpAnswer
+from copa.outbox.channels.http import Connections, HttpAnswer
 from copa.outbox.ssrf import loopback_allowed
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ class Settings:
     mail_from: str
     mail_dir: Path
     public_base_url: str = ""  # COPA_PUBLIC_BASE_URL: links in emails are absolute
+    # The relay's kept-alive partner connections; None: one connection per request.
+    connections: Connections | None = field(default=None, compare=False)
 
     @classmethod
     def from_app(cls) -> Settings:

@@ -45,7 +45,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.pinned: socket.socket | None = None  # kept after http.client hands it on
 
     def connect(self) -> None:
-        self.sock = self.pinned = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self.pinned = _connect(self._address, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -55,7 +55,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.pinned: socket.socket | None = None
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = _connect(self._address, self.port, self.timeout)
         try:
             # The certificate is checked against the URL's host name, not the address.
             self.sock = self.pinned = self._context.wrap_socket(sock, server_hostname=self.host)
@@ -64,9 +64,71 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
             raise
 
 
+def _connect(address: str, port: int, timeout: float) -> socket.socket:
+    sock = socket.create_connection((address, port), timeout)
+    # http.client writes the headers and the body separately: without this, on a kept-alive
+    # connection the body waits for the partner's delayed ACK of the headers (Nagle), ~40 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def tls_context() -> ssl.SSLContext:
     """How partners' certificates are verified: the system's trust store (tests replace this)."""
     return ssl.create_default_context()
+
+
+_Connection = _PinnedHTTPConnection | _PinnedHTTPSConnection
+# A connection that was kept alive may have been closed by the server meanwhile: these, before
+# any answer, mean "open a new one and send again" (receivers deduplicate on the message id).
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+class Connections:
+    """The kept-alive connections of one relay: at most one idle per host, port and address.
+
+    A connection is keyed by the address the SSRF guard approved for this very send, so reusing
+    one never bypasses the guard: when a host name comes to resolve elsewhere, the guard judges
+    the new address and a new connection goes there. Not thread-safe: one per relay.
+    """
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int, str], _Connection] = {}
+        self._context: ssl.SSLContext | None = None
+
+    def take(self, target: ssrf.Target, timeout: float) -> tuple[_Connection, bool]:
+        """A connection to the target's checked address, and whether it was kept alive."""
+        idle = self._idle.pop(_key(target), None)
+        if idle is not None:
+            idle.timeout = timeout
+            if idle.sock is not None:
+                idle.sock.settimeout(timeout)
+            return idle, True
+        return self.new(target, timeout), False
+
+    def new(self, target: ssrf.Target, timeout: float) -> _Connection:
+        if target.scheme == "https":
+            if self._context is None:  # loading the trust store is costly: once per relay
+                self._context = tls_context()
+            return _PinnedHTTPSConnection(target, timeout, self._context)
+        return _PinnedHTTPConnection(target, timeout)
+
+    def give_back(self, target: ssrf.Target, connection: _Connection) -> None:
+        old = self._idle.pop(_key(target), None)
+        if old is not None:
+            old.close()
+        self._idle[_key(target)] = connection
+
+    def close(self) -> None:
+        for connection in self._idle.values():
+            connection.close()
+        self._idle.clear()
+
+    def __len__(self) -> int:
+        return len(self._idle)
+
+
+def _key(target: ssrf.Target) -> tuple[str, str, int, str]:
+    return (target.scheme, target.host.lower(), target.port, target.address)
 
 
 def send(
@@ -78,18 +140,49 @@ def send(
     allow_loopback: bool,
     timeout: float,
     max_bytes: int,
+    connections: Connections | None = None,
 ) -> HttpAnswer:
-    """One request, no redirects followed; raises HttpFailure when nothing usable came back."""
+    """One request, no redirects followed; raises HttpFailure when nothing usable came back.
+
+    With ``connections`` the connection is kept alive for the next request to the same checked
+    address; without, it is closed after the answer.
+    """
     try:
         target = ssrf.resolve_target(url, allow_loopback=allow_loopback)
     except ssrf.UnsafeTarget as error:
         raise HttpFailure(f"unsafe target: {error.message}") from error
-    if target.scheme == "https":
-        connection: _PinnedHTTPConnection | _PinnedHTTPSConnection = _PinnedHTTPSConnection(
-            target, timeout, tls_context()
-        )
-    else:
-        connection = _PinnedHTTPConnection(target, timeout)
+    headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    if connections is None:
+        headers.setdefault("Connection", "close")
+        connection: _Connection = Connections().new(target, timeout)
+        return _exchange(connection, method, target, body, headers, timeout, max_bytes)[0]
+    connection, reused = connections.take(target, timeout)
+    try:
+        answer, reusable = _exchange(connection, method, target, body, headers, timeout, max_bytes)
+    except _Stale:
+        connection = connections.new(target, timeout)
+        answer, reusable = _exchange(connection, method, target, body, headers, timeout, max_bytes)
+    if reusable:
+        connections.give_back(target, connection)
+    return answer
+
+
+class _Stale(Exception):
+    """A kept-alive connection was closed by the server before it answered."""
+
+
+def _exchange(
+    connection: _Connection,
+    method: str,
+    target: ssrf.Target,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    timeout: float,
+    max_bytes: int,
+) -> tuple[HttpAnswer, bool]:
+    """Send on ``connection`` and read the answer within ``timeout``; the answer, and whether the
+    connection may carry another request (otherwise it is closed here)."""
+    reused = connection.sock is not None
     expired = threading.Event()
 
     def abort() -> None:  # the deadline passed: break whatever read or write is under way
@@ -105,16 +198,13 @@ def send(
     started = time.monotonic()
     watchdog.start()
     try:
-        connection.request(
-            method,
-            target.path,
-            body=body,
-            headers={"User-Agent": USER_AGENT, "Connection": "close", **(headers or {})},
-        )
+        connection.request(method, target.path, body=body, headers=dict(headers))
         response = connection.getresponse()
     except (OSError, http.client.HTTPException, ValueError) as error:
         watchdog.cancel()
         connection.close()
+        if reused and not expired.is_set() and isinstance(error, _STALE):
+            raise _Stale from error
         if expired.is_set() or isinstance(error, TimeoutError):
             raise HttpFailure(
                 f"no answer within {timeout:g} s (gave up after {time.monotonic() - started:.2f} s)"
@@ -146,13 +236,17 @@ def send(
     finally:
         watchdog.cancel()
         response.close()
+    # Only a connection whose answer was read to its end, in time, can carry the next request.
+    reusable = note is None and not expired.is_set() and not response.will_close
+    if not reusable:
         connection.close()
-    return HttpAnswer(
+    answer = HttpAnswer(
         status=response.status,
         headers={k.lower(): v for k, v in response.getheaders()},
         body=b"".join(chunks)[:max_bytes],
         note=note,
     )
+    return answer, reusable
 
 
 def _describe(error: BaseException) -> str:

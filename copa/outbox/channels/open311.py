@@ -49,6 +49,7 @@ class Open311Request:
                 allow_loopback=settings.allow_loopback,
                 timeout=settings.timeout,
                 max_bytes=settings.max_response_bytes,
+                connections=settings.connections,
             )
         except outbound.HttpFailure as error:
             return Outcome(Result.FAILED, error=str(error))
@@ -86,6 +87,7 @@ class Open311TokenPoll:
                 allow_loopback=settings.allow_loopback,
                 timeout=settings.timeout,
                 max_bytes=settings.max_response_bytes,
+                connections=settings.connections,
             )
         except outbound.HttpFailure as error:
             return Outcome(Result.FAILED, error=str(error))

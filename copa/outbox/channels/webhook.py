@@ -40,6 +40,7 @@ class WebhookRequest:
                 allow_loopback=settings.allow_loopback,
                 timeout=settings.timeout,
                 max_bytes=settings.max_response_bytes,
+                connections=settings.connections,
             )
         except outbound.HttpFailure as error:
             return Outcome(Result.FAILED, error=str(error))
