@@ -186,6 +186,7 @@ class Relay:
         # Renew the leases before a send that might outlast them: one request and a margin.
         self._margin = settings.channels.timeout + 1.0
         self._lease_deadline = 0.0  # time.monotonic() when the batch's leases run out
+        self._arrived: set[uuid.UUID] = set()  # reports a referral of which was just delivered
 
     # --- the protocol ---------------------------------------------------------------------
 
@@ -256,9 +257,13 @@ class Relay:
 
     # --- the transactions ---------------------------------------------------------------------
 
-    def _held(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, OutboxMessage]:
+    def _held(self, ids: list[uuid.UUID], *, with_reports: bool) -> dict[uuid.UUID, OutboxMessage]:
         """The messages among ``ids`` this relay still holds and that are still pending, locked,
-        with their partners, referrals and reports (one query each for the whole batch)."""
+        with their partners and referrals (and to build requests, the reports): one query each
+        for the whole batch."""
+        referrals = selectinload(OutboxMessage.referral)
+        if with_reports:
+            referrals = referrals.selectinload(Referral.report).selectinload(Report.category)
         messages = db.session.scalars(
             sa.select(OutboxMessage)
             .where(
@@ -266,12 +271,7 @@ class Relay:
                 OutboxMessage.lease_owner == self.owner,
                 OutboxMessage.state == MessageState.PENDING,
             )
-            .options(
-                selectinload(OutboxMessage.partner),
-                selectinload(OutboxMessage.referral)
-                .selectinload(Referral.report)
-                .selectinload(Report.category),
-            )
+            .options(selectinload(OutboxMessage.partner), referrals)
             .with_for_update(of=OutboxMessage)
         )
         return {message.id: message for message in messages}
@@ -281,7 +281,7 @@ class Relay:
         that cannot be prepared because of a bug gets a failed outcome to record instead."""
         db.session.close()  # nothing cached from an earlier transaction
         begin_write()
-        held = self._held(ids)
+        held = self._held(ids, with_reports=True)
         self.stats.lost += len(ids) - len(held)
         prepared: list[tuple[uuid.UUID, Request | Outcome]] = []
         for message_id in ids:
@@ -335,7 +335,8 @@ class Relay:
             return
         db.session.close()
         begin_write()
-        held = self._held([s.message_id for s in sent]) if sent else {}
+        self._arrived.clear()
+        held = self._held([s.message_id for s in sent], with_reports=False) if sent else {}
         for attempt in sent:
             message = held.get(attempt.message_id)
             if message is None:
@@ -346,6 +347,16 @@ class Relay:
                 self.stats.lost += 1
                 continue
             self._apply(message, attempt)
+        if self._arrived:
+            # A report flagged because a delivery failed is unflagged once one arrives: one
+            # statement for the batch, which touches only the (rare) flagged reports.
+            db.session.execute(
+                sa.update(Report)
+                .where(Report.id.in_(self._arrived), Report.delivery_failed.is_(True))
+                .values(delivery_failed=False)
+                .execution_options(synchronize_session=False)
+            )
+            self._arrived.clear()
         if renew:
             self._lease(renew, utcnow())
         if release:
@@ -440,7 +451,7 @@ class Relay:
         if referral is None:
             return
         if message.event_type != WITHDRAWN_EVENT and referral.state != ReferralState.WITHDRAWN:
-            referral.report.delivery_failed = False  # a staff retry got it there
+            self._arrived.add(referral.report_id)  # a staff retry may have got it there
         if referral.state == ReferralState.SENT:  # never undo the partner's acknowledgement
             referral.state = ReferralState.DELIVERED
         # Delivering the notice of a withdrawal is not delivering the referral.

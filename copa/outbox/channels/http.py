@@ -12,12 +12,15 @@ than ``max_bytes`` of an answer is ever read.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.client
+import itertools
+import logging
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from copa.outbox import ssrf
@@ -62,6 +65,71 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         except BaseException:
             sock.close()
             raise
+
+
+class Watchdog:
+    """Calls each registered function at its deadline unless cancelled first: one thread for
+    the whole process, where a ``threading.Timer`` per request would start a thread each time."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Callable[[], None]]] = []  # a heap by deadline
+        self._live: set[int] = set()  # watches neither cancelled nor called yet
+        self._wake = threading.Condition()
+        self._count = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, call: Callable[[], None]) -> Watch:
+        """Call ``call()`` at ``deadline`` (``time.monotonic()``) unless ``cancel`` comes first."""
+        with self._wake:
+            number = next(self._count)
+            heapq.heappush(self._due, (deadline, number, call))
+            self._live.add(number)
+            if self._thread is None or not self._thread.is_alive():  # first use, or after fork
+                self._thread = threading.Thread(target=self._run, name="http-watchdog", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return Watch(self, number)
+
+    def cancel(self, number: int) -> None:
+        with self._wake:
+            self._live.discard(number)
+
+    def __len__(self) -> int:
+        """Watches still waiting for their deadline."""
+        with self._wake:
+            return len(self._live)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._due and self._due[0][1] not in self._live:
+                    heapq.heappop(self._due)  # cancelled: forget it
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                deadline, number, call = self._due[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+                self._live.discard(number)
+            try:
+                call()
+            except Exception:  # noqa: BLE001 - one bad call must not stop every other deadline
+                logging.getLogger(__name__).exception("a watchdog call failed")
+
+
+@dataclass(frozen=True)
+class Watch:
+    watchdog: Watchdog
+    number: int
+
+    def cancel(self) -> None:
+        self.watchdog.cancel(self.number)
+
+
+WATCHDOG = Watchdog()
 
 
 def _connect(address: str, port: int, timeout: float) -> socket.socket:
@@ -193,10 +261,8 @@ def _exchange(
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    watchdog = threading.Timer(timeout, abort)
-    watchdog.daemon = True
     started = time.monotonic()
-    watchdog.start()
+    watchdog = WATCHDOG.watch(started + timeout, abort)
     try:
         connection.request(method, target.path, body=body, headers=dict(headers))
         response = connection.getresponse()
