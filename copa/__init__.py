@@ -52,6 +52,7 @@ def init_extensions(app: Flask) -> None:
 
     import_models()
     install_rollups()
+    install_reference_caches()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     jwt.init_app(app)
@@ -102,8 +103,16 @@ def install_rollups() -> None:
     install()
 
 
+def install_reference_caches() -> None:
+    """Give reference data a new token with every change, so every process's caches reload."""
+    from copa.refcache import install
+
+    install()
+
+
 def import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
+    from copa import refcache as _refcache  # noqa: F401 - reference_version
     from copa.areas import models as _areas  # noqa: F401
     from copa.audit import models as _audit  # noqa: F401
     from copa.auth import models as _auth  # noqa: F401

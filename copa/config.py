@@ -51,7 +51,6 @@ DEFAULTS: dict[str, object] = {
     "SQLITE_BUSY_TIMEOUT_MS": 10_000,
     # A request that cannot reach the database answers 503 with this Retry-After.
     "DATABASE_RETRY_AFTER_SECONDS": 5,
-    "AREAS_RECHECK_SECONDS": 60,
     "DEMO_PASSWORD": None,
     # argon2id cost of staff and partner passwords: RFC 9106's low-memory profile (64 MiB).
     # Below OWASP's minimum (19 MiB, 2 passes) only for the test suite (COPA_ENV=testing).

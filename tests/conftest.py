@@ -25,7 +25,6 @@ TEST_SETTINGS = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "DEMO_PASSWORD": "demo-password-for-tests",
     "LOG_LEVEL": "WARNING",
-    "AREAS_RECHECK_SECONDS": 0,  # each test rolls its areas back: never trust a cached index
     # argon2 at its cheapest: a sign-in checks the password, and the suite signs in thousands
     # of times. Production refuses these (copa/config.py); tests of the cost itself set it.
     "PASSWORD_HASH_TIME_COST": 1,

@@ -203,14 +203,22 @@ def test_upgrade_to_one_vote_a_quarter_keeps_each_resident_s_latest_vote_counted
     with fresh_app.app_context():
         upgrade(revision=BEFORE_ONE_VOTE_A_QUARTER)
         # Rows as the old rule left them: one resident counted for the ward and for its
-        # authority in 2025/26 Q3 (twice in the authority's figure), once in Q2.
-        db.session.add(LocalAuthority(code=MIDDLESBROUGH, name="Middlesbrough"))
-        db.session.add(
-            Ward(
+        # authority in 2025/26 Q3 (twice in the authority's figure), once in Q2. The areas go
+        # in on the bare connection: a session's change to them would give reference_version,
+        # a later table than this revision has, a new token.
+        connection = db.session.connection()
+        connection.execute(
+            sa.insert(LocalAuthority).values(
+                code=MIDDLESBROUGH, name="Middlesbrough", updated_at=october
+            )
+        )
+        connection.execute(
+            sa.insert(Ward).values(
                 code=MIDDLEHAVEN,
                 name="Middlehaven",
                 local_authority_code=MIDDLESBROUGH,
                 geometry="{}",
+                updated_at=october,
             )
         )
         twice, once = Device(platform="ios"), Device(platform="android")

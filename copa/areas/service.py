@@ -3,7 +3,8 @@ point falls in.
 
 ``import_geojson`` is the only function here that writes, and it owns its transaction.
 ``locate`` answers from an in-process spatial index (shapely ``STRtree`` over prepared
-polygons) that is rebuilt when the wards in the database change.
+polygons), a reference cache (``copa.refcache``): every process rebuilds it on its next request
+after the wards or authorities change.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ import shapely
 import sqlalchemy as sa
 from flask import current_app
 from shapely.geometry import Point, shape
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from copa.areas.geojson import (
     KNOWN_AUTHORITIES,
@@ -36,13 +36,12 @@ from copa.areas.geojson import (
 )
 from copa.areas.models import LocalAuthority, Ward
 from copa.db import begin_write, db
+from copa.refcache import ReferenceCache
 from copa.web.problems import Unprocessable, problem_type
 
 BUNDLED_DIR = Path(__file__).parent / "data"
 
 OUT_OF_AREA_ADVICE = "Contact the police force for that area on 101, or 999 in an emergency."
-
-_INDEX_KEY = "copa_area_index"
 
 
 class OutOfArea(Unprocessable):
@@ -121,7 +120,6 @@ def import_geojson(
     except BaseException:
         db.session.rollback()
         raise
-    invalidate_index()
     return result
 
 
@@ -195,17 +193,6 @@ class _Index:
     # GEOS prepared geometries build their internal indexes lazily and are not thread-safe
     # (libgeos/geos#825), and shapely releases the GIL: one predicate call at a time per index.
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
-
-
-@dataclass
-class _IndexHolder:
-    """One per app: the index, what the database looked like when it was built, and when."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    index: _Index | None = None
-    version: tuple[Any, ...] | None = None
-    checked_at: float = 0.0
-    generation: int = 0  # bumped by invalidate(): a build that started before it is discarded
 
 
 def locate(lat: float, lon: float) -> Location:
@@ -294,50 +281,12 @@ def area_by_code(code: str, field: str = "area") -> Area:
     )
 
 
-def invalidate_index() -> None:
-    """Forget this app's index, so the next lookup sees the areas just written."""
-    holder = _holder()
-    with holder.lock:
-        holder.index = None
-        holder.version = None
-        holder.generation += 1
-
-
-def _holder() -> _IndexHolder:
-    return current_app.extensions.setdefault(_INDEX_KEY, _IndexHolder())
-
-
 def _current_index() -> _Index:
-    holder = _holder()
-    recheck = float(current_app.config.get("AREAS_RECHECK_SECONDS", 60))
-    now = time.monotonic()
-    index = holder.index
-    if index is not None and now - holder.checked_at < recheck:
-        return index
-    version = _areas_version()
-    with holder.lock:
-        if holder.index is not None and holder.version == version:
-            holder.checked_at = now
-            return holder.index
-        generation = holder.generation
-    index = _build_index()
-    with holder.lock:
-        if holder.generation == generation:
-            holder.index, holder.version, holder.checked_at = index, version, now
-    return index
+    return AREA_INDEX.get()
 
 
-def _areas_version() -> tuple[Any, ...]:
-    """Cheap fingerprint of the stored areas: counts and latest change of wards and authorities."""
-    wards = sa.select(sa.func.count(Ward.code), sa.func.max(Ward.updated_at))
-    authorities = sa.select(
-        sa.func.count(LocalAuthority.code), sa.func.max(LocalAuthority.updated_at)
-    )
-    return tuple(db.session.execute(wards).one()) + tuple(db.session.execute(authorities).one())
-
-
-def _build_index() -> _Index:
-    rows = db.session.execute(
+def _build_index(session: Session) -> _Index:
+    rows = session.execute(
         sa.select(Ward.code, Ward.name, LocalAuthority.code, LocalAuthority.name, Ward.geometry)
         .join(LocalAuthority, Ward.local_authority_code == LocalAuthority.code)
         .order_by(Ward.code)
@@ -363,6 +312,9 @@ def _build_index() -> _Index:
     names = {loc.ward_code: loc.ward_name for loc in locations}
     names.update((loc.local_authority_code, loc.local_authority_name) for loc in locations)
     return _Index(shapely.STRtree(array), array, tuple(locations), names)
+
+
+AREA_INDEX = ReferenceCache("area-index", _build_index, Ward, LocalAuthority)
 
 
 # --- listing ------------------------------------------------------------------------------

@@ -13,10 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from copa.catalog.models import Category
 from copa.catalog.seed import SEED_CATEGORIES
 from copa.db import begin_write, db
+from copa.refcache import ReferenceCache, attach
 from copa.web.problems import NotFound, Unprocessable, problem_type
 from copa.web.schemas import no_control_characters
 
@@ -115,13 +117,20 @@ def category_for_report(code: str) -> Category:
     return category
 
 
+def _load_active_categories(session: Session) -> dict[str, Category]:
+    statement = sa.select(Category).where(Category.active.is_(True))
+    return {category.code: category for category in session.scalars(statement)}
+
+
+ACTIVE_CATEGORIES = ReferenceCache("active-categories", _load_active_categories, Category)
+
+
 def _active_category(code: str) -> Category | None:
-    # A code no category can have never reaches the database (PostgreSQL refuses NUL bytes).
+    # A code no category can have is not even looked up.
     if not isinstance(code, str) or not 0 < len(code) <= _CODE_MAX or _has_control(code):
         return None
-    return db.session.scalar(
-        sa.select(Category).where(Category.code == code, Category.active.is_(True))
-    )
+    cached = ACTIVE_CATEGORIES.get().get(code)
+    return None if cached is None else attach(cached)
 
 
 def _has_control(value: str) -> bool:

@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from copa.audit.service import SYSTEM, Actor
 from copa.db import db
 from copa.outbox.service import enqueue_referral
+from copa.refcache import ReferenceCache, attach
 from copa.reports.models import Report, ReportStatus
 from copa.review.workflow import transition
 from copa.routing.models import Channel, Partner, PartnerKind, Referral, RoutingRule
@@ -21,6 +23,23 @@ UNROUTED_KIND = "unrouted"
 UNROUTED_NAME = "OPCC staff, who will decide where it goes"
 
 
+def _load_active_rules(session: Session) -> dict[str, tuple[RoutingRule, ...]]:
+    """The active rules of active partners, with their partners, by category, oldest first."""
+    rules = session.scalars(
+        sa.select(RoutingRule)
+        .join(Partner, RoutingRule.partner_id == Partner.id)
+        .where(RoutingRule.active.is_(True), Partner.active.is_(True))
+        .order_by(RoutingRule.created_at, RoutingRule.id)
+    ).all()
+    by_category: dict[str, list[RoutingRule]] = {}
+    for rule in rules:
+        by_category.setdefault(rule.category_code, []).append(rule)
+    return {code: tuple(each) for code, each in by_category.items()}
+
+
+ACTIVE_RULES = ReferenceCache("active-routing-rules", _load_active_rules, RoutingRule, Partner)
+
+
 def choose_rule(
     category_code: str,
     ward_code: str | None,
@@ -28,17 +47,11 @@ def choose_rule(
     answers: Mapping[str, object],
 ) -> RoutingRule | None:
     """The rule for a report: one whose answer condition matches beats one without; then
-    ward beats local authority beats any area. None when nothing matches."""
-    rules = db.session.scalars(
-        sa.select(RoutingRule)
-        .join(Partner, RoutingRule.partner_id == Partner.id)
-        .where(
-            RoutingRule.category_code == category_code,
-            RoutingRule.active.is_(True),
-            Partner.active.is_(True),
-        )
-        .order_by(RoutingRule.created_at, RoutingRule.id)
-    ).all()
+    ward beats local authority beats any area. None when nothing matches.
+
+    The rule comes from the per-process cache, shared: read it, and ``attach`` its partner
+    before linking rows to it."""
+    rules = ACTIVE_RULES.get().get(category_code, ())
     area_of_level = {"ward": ward_code, "local_authority": local_authority_code}
 
     def matches(rule: RoutingRule) -> bool:
@@ -71,7 +84,8 @@ def route(report: Report, actor: Actor = SYSTEM) -> Referral | None:
         report.unrouted = True
         report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
         return None
-    return refer(report, rule.partner, actor, outcome=provisional_outcome(rule.partner))
+    partner = attach(rule.partner)
+    return refer(report, partner, actor, outcome=provisional_outcome(partner))
 
 
 def provisional_outcome(partner: Partner) -> str:

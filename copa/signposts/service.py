@@ -24,11 +24,13 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from limits import parse as parse_limit
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from copa.areas import service as areas
 from copa.areas.models import LocalAuthority
 from copa.catalog.models import Category
 from copa.db import begin_write, db, utcnow
+from copa.refcache import ReferenceCache
 from copa.signposts.models import (
     TOPIC_LABELS,
     ClickSource,
@@ -120,20 +122,34 @@ def offer(signposts: Sequence[Signpost]) -> list[Offered]:
 def _authority_names(codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
-    rows = db.session.execute(
-        sa.select(LocalAuthority.code, LocalAuthority.name).where(LocalAuthority.code.in_(codes))
-    )
+    names = AUTHORITY_NAMES.get()
+    return {code: names[code] for code in codes if code in names}
+
+
+def _load_authority_names(session: Session) -> dict[str, str]:
+    rows = session.execute(sa.select(LocalAuthority.code, LocalAuthority.name))
     return {code: name for code, name in rows}
 
 
-def _active() -> list[Signpost]:
-    return list(
-        db.session.scalars(
+AUTHORITY_NAMES = ReferenceCache("authority-names", _load_authority_names, LocalAuthority)
+
+
+def _load_active(session: Session) -> tuple[Signpost, ...]:
+    return tuple(
+        session.scalars(
             sa.select(Signpost)
             .where(Signpost.active.is_(True))
             .order_by(Signpost.sort_order, Signpost.title, Signpost.id)
         )
     )
+
+
+ACTIVE_SIGNPOSTS = ReferenceCache("active-signposts", _load_active, Signpost)
+
+
+def _active() -> tuple[Signpost, ...]:
+    """The active signposts in display order: from the per-process cache, to read only."""
+    return ACTIVE_SIGNPOSTS.get()
 
 
 def offered_in(signpost: Signpost, authority: str | None) -> bool:

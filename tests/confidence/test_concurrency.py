@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from copa.areas.models import LocalAuthority, Ward
-from copa.areas.service import import_geojson, invalidate_index
+from copa.areas.service import import_geojson
 from copa.auth.models import Device
 from copa.confidence import service
 from copa.confidence.models import Vote
@@ -66,7 +66,6 @@ def resident_and_ward(app):
             db.session.execute(sa.delete(Ward).where(Ward.code == WARD))
             db.session.execute(sa.delete(LocalAuthority).where(LocalAuthority.code == AUTHORITY))
             db.session.commit()
-            invalidate_index()
 
 
 def votes_of(app, device_id: uuid.UUID) -> list[Vote]:

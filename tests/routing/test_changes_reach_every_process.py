@@ -1,6 +1,8 @@
-"""An admin's change to a routing rule or a partner is used by every server process on its next
-request: two gunicorn servers on one database, the change made through one, reports sent through
-the other (the issue's guarantee for any per-process cache of rules and partners)."""
+"""A change to reference data is used by every server process on its next request: two gunicorn
+servers on one database, each keeping categories, routing rules, partners and signposts in a
+per-process cache (copa/refcache.py). A rule, partner or signpost is changed through one
+server's admin API, a category by a third process's session, and reports sent through the
+other server show each change at once."""
 
 from __future__ import annotations
 
@@ -12,7 +14,12 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
+from copa import create_app
+from copa.catalog.models import Category
+from copa.db import begin_write, db
+from tests.conftest import TEST_SETTINGS
 from tests.factories import gunicorn_serving, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,11 +61,11 @@ def two_servers(tmp_path):
             gunicorn_serving(env, tmp_path / "a.log") as port_a,
             gunicorn_serving(env, tmp_path / "b.log") as port_b,
         ):
-            yield f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+            yield f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}", url
 
 
-def test_a_rule_or_partner_changed_through_one_process_is_used_by_another_at_once(two_servers):
-    admin_server, resident_server = two_servers
+def test_reference_data_changed_elsewhere_is_used_by_another_process_at_once(two_servers):
+    admin_server, resident_server, database_url = two_servers
     admin = _bearer(
         requests.post(
             f"{admin_server}/v1/auth/login",
@@ -68,12 +75,15 @@ def test_a_rule_or_partner_changed_through_one_process_is_used_by_another_at_onc
     )
     resident = _bearer(requests.post(f"{resident_server}/v1/auth/devices", json={}, timeout=10))
 
+    def report() -> requests.Response:
+        return requests.post(
+            f"{resident_server}/v1/reports", json=REPORT, headers=resident, timeout=10
+        )
+
     def destination() -> str:
         """Where a report sent through the other process goes (it is already warm: it has
         routed one before each change)."""
-        answer = requests.post(
-            f"{resident_server}/v1/reports", json=REPORT, headers=resident, timeout=10
-        )
+        answer = report()
         assert answer.status_code == 201, answer.text
         return answer.json()["destination"]["name"]
 
@@ -119,6 +129,39 @@ def test_a_rule_or_partner_changed_through_one_process_is_used_by_another_at_onc
     )
     assert off.status_code == 204, off.text
     assert destination() == "Middlesbrough Council"
+
+    # A signpost renamed through the admin API: the next report's answer offers the new title.
+    offered = report().json()["signposts"]
+    assert offered, "a fly-tipping report in Middlesbrough is offered the council's page"
+    renamed = requests.patch(
+        f"{admin_server}/v1/admin/signposts/{offered[0]['id']}",
+        json={"title": "Report dumped rubbish to the council"},
+        headers=admin,
+        timeout=10,
+    )
+    assert renamed.status_code == 200, renamed.text
+    titles = [s["title"] for s in report().json()["signposts"]]
+    assert "Report dumped rubbish to the council" in titles
+
+    # A category withdrawn by a third process (a session, as the seed and tooling change it):
+    # the next report of it is refused as unknown.
+    _set_category_active(database_url, "fly_tipping", active=False)
+    refused = report()
+    assert refused.status_code == 422, refused.text
+    assert "category" in refused.json()["errors"]
+    _set_category_active(database_url, "fly_tipping", active=True)
+    assert destination() == "Middlesbrough Council"
+
+
+def _set_category_active(database_url: str, code: str, *, active: bool) -> None:
+    app = create_app({**TEST_SETTINGS, "DATABASE_URL": database_url})
+    with app.app_context():
+        begin_write()
+        category = db.session.scalar(sa.select(Category).where(Category.code == code))
+        category.active = active
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _bearer(answer: requests.Response) -> dict[str, str]:
