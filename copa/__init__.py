@@ -10,11 +10,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from copa.config import load_config
+from copa.settings import CountingConfig, Settings, settings
+
+
+class CopaFlask(Flask):
+    # Counts changes to app.config, so copa.settings.settings() is made again after one.
+    config_class = CountingConfig
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: config -> extensions -> blueprints -> error handlers -> CLI."""
-    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app = CopaFlask(__name__, instance_relative_config=True, static_folder=None)
     load_config(app, config)
     configure_logging(app)
     init_extensions(app)
@@ -29,10 +35,10 @@ def configure_logging(app: Flask) -> None:
     # write each of its lines twice (gunicorn).
     if not app.debug and not logging.getLogger().handlers:
         logging.basicConfig(
-            level=str(app.config["LOG_LEVEL"]).upper(),
+            level=Settings.from_config(app.config).log_level.upper(),
             format="[%(asctime)s] %(levelname)s in %(module)s: %(message)s",
         )
-    app.logger.setLevel(str(app.config["LOG_LEVEL"]).upper())
+    app.logger.setLevel(Settings.from_config(app.config).log_level.upper())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # No credential in any log line: api_key/token query parameters (werkzeug's request log
     # of `flask run`), unsubscribe tokens in paths, bearer tokens.
@@ -46,8 +52,8 @@ def init_extensions(app: Flask) -> None:
     from copa.auth.tokens import init_tokens
     from copa.extensions import api, db, jwt, limiter, migrate
 
-    if int(app.config["PROXY_COUNT"]):
-        hops = int(app.config["PROXY_COUNT"])
+    hops = Settings.from_config(app.config).proxy_count
+    if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     import_models()
@@ -76,7 +82,7 @@ def init_extensions(app: Flask) -> None:
     def _cap_request_bodies() -> None:
         # Photos may be megabytes; a JSON document never needs to be.
         if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
-            request.max_content_length = int(app.config["MAX_JSON_BYTES"])
+            request.max_content_length = settings().max_json_bytes
         # Refuse a declared oversize body before anything reads it.
         limit = request.max_content_length
         if (

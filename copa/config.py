@@ -172,6 +172,12 @@ def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> No
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'copa.db'}"
 
+    from copa.settings import Settings
+
+    try:  # every value of the right type, or the service does not start
+        Settings.from_config(app.config)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
     _derive_library_settings(app)
 
 

@@ -91,9 +91,11 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:  # noqa: AN
     # Deleted rows are overwritten with zeros, not just unlinked: erased contact details leave
     # no bytes behind in the database file (the WAL is emptied by scrub_deleted()).
     cursor.execute("PRAGMA secure_delete=ON")
-    from flask import current_app, has_app_context
+    from flask import has_app_context
 
-    timeout = current_app.config["SQLITE_BUSY_TIMEOUT_MS"] if has_app_context() else 10_000
+    from copa.settings import settings
+
+    timeout = settings().sqlite_busy_timeout_ms if has_app_context() else 10_000
     cursor.execute(f"PRAGMA busy_timeout={int(timeout)}")
     cursor.close()
 

@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask import current_app
 
 from copa.areas import service as areas
 from copa.auth.models import User
@@ -16,6 +15,7 @@ from copa.catalog.seed import SEED_CATEGORIES
 from copa.catalog.service import ensure_seed_categories
 from copa.db import begin_write, db
 from copa.routing.models import Partner, PartnerKind, RoutingRule
+from copa.settings import settings
 from copa.signposts.seed import ensure_seed_signposts, seed_demo_click_throughs
 from copa.web.access import Role
 
@@ -83,7 +83,7 @@ def seed_demo() -> DemoResult:
     existing = set(db.session.scalars(sa.select(User.email)))
     missing = [u for u in DEMO_USERS if u[0] not in existing]
     if missing:
-        password = current_app.config.get("DEMO_PASSWORD")
+        password = settings().demo_password
         if not password:
             password = result.password = secrets.token_urlsafe(12)
         password_hash = hash_password(password)

@@ -7,12 +7,12 @@ import re
 from functools import lru_cache
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from copa.db import db, insert_for, utcnow
 from copa.periods import local_year
 from copa.reports.models import ReferenceCounter
+from copa.settings import settings
 
 EMERGENCY_ADVICE = (
     "If someone is in danger or a crime is happening now, call 999 now. This app is not watched "
@@ -74,10 +74,10 @@ def possible_emergency(text: str, happening_now: bool = False) -> bool:
 
 
 def _terms() -> tuple[str, ...]:
-    configured = current_app.config.get("EMERGENCY_TERMS")
+    configured = settings().emergency_terms
     if not configured:
         return DEFAULT_EMERGENCY_TERMS
-    return tuple(t.strip().lower() for t in str(configured).split(",") if t.strip())
+    return tuple(t.strip().lower() for t in configured.split(",") if t.strip())
 
 
 @lru_cache(maxsize=8)

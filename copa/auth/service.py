@@ -20,6 +20,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 
 from copa.auth.models import AuthSession, Device, RefreshToken, TransferCode, User
 from copa.db import begin_write, db, utcnow
+from copa.settings import settings
 from copa.web.access import Principal, Role
 from copa.web.problems import Unauthorized, Unprocessable, problem_type
 
@@ -77,9 +78,9 @@ def assignee(user_id: uuid.UUID | None, roles: frozenset[str]) -> User | None:
 def _hasher() -> PasswordHasher:
     """argon2id with the configured cost (COPA_PASSWORD_HASH_*; the defaults are RFC 9106's
     low-memory profile, which argon2-cffi recommends)."""
-    c = current_app.config
+    s = settings()
     return _hasher_for(
-        c["PASSWORD_HASH_TIME_COST"], c["PASSWORD_HASH_MEMORY_KIB"], c["PASSWORD_HASH_PARALLELISM"]
+        s.password_hash_time_cost, s.password_hash_memory_kib, s.password_hash_parallelism
     )
 
 

@@ -14,6 +14,7 @@ from flask import current_app, g, session
 
 from copa.auth.service import load_principal, login, logout
 from copa.db import utcnow
+from copa.settings import settings
 from copa.web.access import STAFF_ROLES, Principal
 from copa.web.problems import Unauthorized
 
@@ -52,15 +53,15 @@ def signed_in() -> Principal | None:
     if not isinstance(claims, dict):
         return None
     now = utcnow()
-    config = current_app.config
+    config = settings()
     try:
         since = datetime.fromisoformat(claims["since"])
         seen = datetime.fromisoformat(claims["seen"])
     except (KeyError, TypeError, ValueError):
         session.clear()
         return None
-    idle = timedelta(minutes=int(config["CONSOLE_IDLE_MINUTES"]))
-    longest = timedelta(hours=int(config["CONSOLE_SESSION_HOURS"]))
+    idle = timedelta(minutes=config.console_idle_minutes)
+    longest = timedelta(hours=config.console_session_hours)
     principal = load_principal(claims)
     if principal is None or not principal.has_any(STAFF_ROLES):
         session.clear()

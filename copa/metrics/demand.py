@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from copa.areas.service import Area
 from copa.call_statistics.models import CallStatistics
@@ -37,6 +36,7 @@ from copa.metrics.ranges import (
 )
 from copa.periods import Quarter
 from copa.routing.models import PartnerKind
+from copa.settings import settings
 
 REPORT_CHANNELS = ("app", "open311")
 QUESTION_CATEGORY = "question"
@@ -132,7 +132,7 @@ def call_statistics_by_quarter(years: Iterable[int]) -> dict[Quarter, CallStatis
 
 def default_minutes_per_call() -> float:
     """The configured call-handler minutes per 101 call, used without imported handling times."""
-    return float(current_app.config["CALL_HANDLER_MINUTES_PER_CALL"])
+    return settings().call_handler_minutes_per_call
 
 
 def minutes_per_call(statistics_row: CallStatistics | None) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import current_app
 
 from copa.db import db
 from copa.notifications.models import Notification, NotifyChannel, PushToken
@@ -33,6 +32,7 @@ from copa.outbox.channels import (
     register_resident_channel,
 )
 from copa.outbox.models import OutboxMessage
+from copa.settings import settings as copa_settings  # `settings` is the channels' here
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def prepare_push(message: OutboxMessage, settings: Settings) -> Request:
     if channel is None:
         raise CannotSend("push is not configured")
     message.channel = channel  # the service it actually goes through
-    config = current_app.config
+    config = copa_settings()
     common = {
         "message_id": str(message.id),
         "token": token.token,
@@ -72,22 +72,20 @@ def prepare_push(message: OutboxMessage, settings: Settings) -> Request:
         "data": push_data(notification),
     }
     if channel == NotifyChannel.APNS:
-        if not (
-            config.get("APNS_KEY_ID") and config.get("APNS_TEAM_ID") and config.get("APNS_TOPIC")
-        ):
+        if not (config.apns_key_id and config.apns_team_id and config.apns_topic):
             raise CannotSend("APNs needs COPA_APNS_KEY_ID, COPA_APNS_TEAM_ID and COPA_APNS_TOPIC")
         return apns.request(
-            base_url=str(config["APNS_URL"]),
-            key_file=str(config["APNS_KEY_FILE"]),
-            key_id=str(config["APNS_KEY_ID"]),
-            team_id=str(config["APNS_TEAM_ID"]),
-            topic=str(config["APNS_TOPIC"]),
+            base_url=config.apns_url,
+            key_file=str(config.apns_key_file),
+            key_id=config.apns_key_id,
+            team_id=config.apns_team_id,
+            topic=config.apns_topic,
             collapse_id=str(notification.id),
             **common,
         )
     return fcm.request(
-        base_url=str(config["FCM_URL"]),
-        credentials_file=str(config["FCM_CREDENTIALS_FILE"]),
+        base_url=config.fcm_url,
+        credentials_file=str(config.fcm_credentials_file),
         collapse_key=str(notification.id),
         **common,
     )

@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 
 from copa.auth.models import Device
 from copa.db import begin_write, db, utcnow
@@ -33,6 +32,7 @@ from copa.outbox.channels import CannotSend, on_undelivered_referral
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.privacy.models import Contact
 from copa.reports.models import Report
+from copa.settings import settings
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 
@@ -147,18 +147,18 @@ def push_service_for(platform: str) -> str | None:
     """The push service a token of ``platform`` goes through under the current configuration:
     APNs directly for iOS when it is configured, otherwise FCM (which also reaches iOS through
     Firebase); None when push is off. Asked again at send time: the configuration may change."""
-    config = current_app.config
-    if platform == "ios" and config.get("APNS_KEY_FILE"):
+    config = settings()
+    if platform == "ios" and config.apns_key_file:
         return NotifyChannel.APNS
-    if config.get("FCM_CREDENTIALS_FILE"):
+    if config.fcm_credentials_file:
         return NotifyChannel.FCM
     return None
 
 
 def push_channel_for(device_id: uuid.UUID) -> str | None:
     """The push channel of the device's token, or None (no token, or push is off)."""
-    config = current_app.config
-    if not (config.get("FCM_CREDENTIALS_FILE") or config.get("APNS_KEY_FILE")):
+    config = settings()
+    if not (config.fcm_credentials_file or config.apns_key_file):
         return None  # push is off: no need to look for a token on the request path
     token = db.session.scalar(sa.select(PushToken).where(PushToken.device_id == device_id))
     return None if token is None else push_service_for(token.platform)

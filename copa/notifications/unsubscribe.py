@@ -19,6 +19,7 @@ from itsdangerous import BadData, URLSafeSerializer
 
 from copa.db import begin_write, db
 from copa.privacy.models import Contact
+from copa.settings import settings
 from copa.web.problems import NotFound
 
 SALT = "copa.notifications.unsubscribe"
@@ -26,9 +27,10 @@ PATH = "/v1/unsubscribe/"
 
 
 def _serializer() -> URLSafeSerializer:
-    config = current_app.config
-    # The newest key signs; links signed before a key rotation still verify with the old one.
-    keys = [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
+    # The newest key signs; links signed before a key rotation still verify with the old one
+    # (SECRET_KEY_FALLBACKS: Flask's own setting, not a COPA_ one).
+    fallbacks = current_app.config.get("SECRET_KEY_FALLBACKS") or []
+    keys = [*fallbacks, settings().secret_key]
     return URLSafeSerializer(keys, salt=SALT)
 
 
@@ -40,9 +42,9 @@ def token_for(contact_id: uuid.UUID) -> str:
 def public_base_url_usable() -> bool:
     """Whether links built from COPA_PUBLIC_BASE_URL reach the service: in production an
     https address that is not this machine's loopback (the development default)."""
-    if current_app.config["ENV"] != "production":
+    if settings().env != "production":
         return True
-    url = urlsplit(str(current_app.config.get("PUBLIC_BASE_URL") or ""))
+    url = urlsplit(settings().public_base_url)
     host = (url.hostname or "").lower()
     return url.scheme == "https" and bool(host) and host != "localhost" and not _loopback(host)
 
@@ -56,7 +58,7 @@ def _loopback(host: str) -> bool:
 
 def unsubscribe_url(contact_id: uuid.UUID) -> str:
     """The public link that unsubscribes these contact details (``COPA_PUBLIC_BASE_URL``)."""
-    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    base = settings().public_base_url.rstrip("/")
     return base + PATH + token_for(contact_id)
 
 

@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
 
 from copa.catalog.models import Category
 from copa.catalog.service import UnknownCategory, category_for_report, questions_of
 from copa.db import db
 from copa.periods import LONDON
 from copa.reports.models import Report
+from copa.settings import settings
 from copa.submissions import EMERGENCY_ADVICE
 from copa.web.problems import NotFound, Problem, problem_type
 
@@ -47,21 +47,20 @@ class ServiceRequestNotFound(NotFound):
 # --- discovery and services ----------------------------------------------------------------
 
 
-def discovery() -> dict[str, Any]:
-    config = current_app.config
+def discovery(endpoint_url: str) -> dict[str, Any]:
+    """GeoReport v2 discovery for the endpoint at ``endpoint_url`` (the view knows its URL)."""
+    config = settings()
     changeset = w3c(_catalogue_changed_at())
     return {
         "changeset": changeset,
-        "contact": config["OPEN311_CONTACT"],
-        "key_service": config["OPEN311_KEY_SERVICE"],
+        "contact": config.open311_contact,
+        "key_service": config.open311_key_service,
         "endpoints": [
             {
                 "specification": SPECIFICATION,
-                "url": url_for("open311.discovery", fmt="xml", _external=True).removesuffix(
-                    "/discovery.xml"
-                ),
+                "url": endpoint_url,
                 "changeset": changeset,
-                "type": config["OPEN311_ENDPOINT_TYPE"],
+                "type": config.open311_endpoint_type,
                 "formats": ["text/xml", "application/json"],
             }
         ],

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -34,6 +33,7 @@ from copa.privacy.service import new_contact
 from copa.reports import photos
 from copa.reports.models import Channel, Photo, Report
 from copa.reports.service import new_report
+from copa.settings import settings
 
 # --- POST requests -------------------------------------------------------------------------
 
@@ -212,8 +212,8 @@ def _point(fields: Mapping[str, Any], category: Category) -> dict[str, float] | 
 def _photo(upload: FileStorage | None) -> photos.CleanImage | None:
     if upload is None:
         return None
-    config = current_app.config
-    max_bytes = int(config["PHOTO_MAX_BYTES"])
+    config = settings()
+    max_bytes = config.photo_max_bytes
     data = upload.stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise BadRequest(
@@ -221,7 +221,7 @@ def _photo(upload: FileStorage | None) -> photos.CleanImage | None:
             errors={"media": [f"At most {max_bytes // (1024 * 1024)} MiB."]},
         )
     try:
-        return photos.clean_image(data, int(config["PHOTO_MAX_PIXELS"]))
+        return photos.clean_image(data, config.photo_max_pixels)
     except photos.PhotoUnreadable as error:
         raise BadRequest(error.detail, errors={"media": [error.detail or ""]}) from None
 

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, current_app, g, request, url_for
+from flask import Response, g, request, url_for
 from flask.views import MethodView
 
 from copa.extensions import limiter
 from copa.open311 import api_clients, schemas, search, service, submit
 from copa.open311.render import respond
+from copa.settings import settings
 from copa.web.access import POLICY_ATTR, PUBLIC, Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.pagination import page_of
@@ -113,7 +114,8 @@ class Discovery(MethodView):
     )
     def get(self, fmt):
         """Discovery: the endpoint's URL, formats and whom to ask for a key."""
-        return respond(fmt, "discovery", service.discovery())
+        endpoint = url_for("open311.discovery", fmt="xml", _external=True)
+        return respond(fmt, "discovery", service.discovery(endpoint.removesuffix("/discovery.xml")))
 
 
 @blp.route(f"/services.{_FMT}")
@@ -211,7 +213,7 @@ class Requests(MethodView):
         return respond(fmt, "service_requests", search.find_requests(g.open311_client, query))
 
     @requires_api_key
-    @limiter.limit(lambda: current_app.config["RATELIMIT_OPEN311"], key_func=_client_key)
+    @limiter.limit(lambda: settings().ratelimit_open311, key_func=_client_key)
     @blp.doc(requestBody=_POST_BODY)
     @_documented(
         {

@@ -49,13 +49,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from copa.db import begin_write, db, utcnow
 from copa.outbox.channels import (
-    RESIDENT_CHANNELS,
     UNDELIVERED_REFERRAL,
     CannotSend,
     Outcome,
@@ -64,22 +62,19 @@ from copa.outbox.channels import (
     Settings,
     resident_gone,
 )
-from copa.outbox.channels import email as email_channel
 from copa.outbox.channels import open311 as open311_channel
-from copa.outbox.channels import webhook as webhook_channel
 from copa.outbox.channels.http import Connections
 from copa.outbox.models import DeliveryAttempt, MessageState, OutboxMessage
+from copa.outbox.preparing import WITHDRAWN_EVENT, cancel_reason, prepare
 from copa.reports.models import Report
 from copa.routing.models import Channel, Referral, ReferralState
+from copa.settings import settings
 
 log = logging.getLogger(__name__)
 
 # DeliveryAttempt.outcome values.
 DELIVERED, RETRY, DEAD, CANCELLED = "delivered", "retry", "dead", "cancelled"
 LEASE_LOST = "lease_lost"  # the attempt happened, but another relay holds the message now
-
-_ENDPOINT_CHANNELS = frozenset({Channel.WEBHOOK, Channel.OPEN311})
-WITHDRAWN_EVENT = "referral.withdrawn"  # staff re-routed the report: the partner may stop
 
 
 @dataclass
@@ -121,20 +116,20 @@ class RelaySettings:
 
     @classmethod
     def from_app(cls) -> RelaySettings:
-        config = current_app.config
+        config = settings()
         channels = Settings.from_app()
-        schedule = tuple(float(s) for s in config["RELAY_RETRY_SCHEDULE"])
+        schedule = config.relay_retry_schedule
         if not schedule or any(s < 0 for s in schedule):
             raise ValueError("RELAY_RETRY_SCHEDULE must be a non-empty list of seconds")
         # A lease must outlast one delivery (renewed before each): the whole-request timeout
         # and a margin, whatever was configured.
-        lease = max(float(config["RELAY_LEASE_SECONDS"]), channels.timeout + 1.0)
+        lease = max(config.relay_lease_seconds, channels.timeout + 1.0)
         return cls(
             schedule=schedule,
-            jitter=max(0.0, float(config["RELAY_JITTER"])),
+            jitter=max(0.0, config.relay_jitter),
             lease=timedelta(seconds=lease),
-            batch_size=max(1, int(config["RELAY_BATCH_SIZE"])),
-            poll_seconds=max(0.0, float(config["RELAY_POLL_SECONDS"])),
+            batch_size=max(1, config.relay_batch_size),
+            poll_seconds=max(0.0, config.relay_poll_seconds),
             channels=channels,
         )
 
@@ -501,53 +496,3 @@ class Relay:
         if retry_after is not None:
             delay = max(delay, retry_after)
         return delay
-
-
-def cancel_reason(message: OutboxMessage) -> str | None:
-    """Why a message must not be sent at all, or None."""
-    if message.partner_id is None:
-        return None  # to a resident: its channel's prepare says CannotSend when it must not go
-    partner = message.partner
-    if not partner.active:
-        return "the partner is inactive"
-    if partner.channel == Channel.NONE:
-        return "the partner has no delivery channel (it reads referrals through the partner API)"
-    if message.event_type == open311_channel.TOKEN_EVENT and partner.channel != Channel.OPEN311:
-        return "the partner no longer uses Open311"
-    # A 410 disabled the endpoint; an email address is not an endpoint, so email still goes.
-    if partner.channel in _ENDPOINT_CHANNELS and partner.endpoint_disabled_at is not None:
-        return "the partner's endpoint is disabled (it answered 410 Gone)"
-    referral = message.referral
-    if message.referral_id is not None and referral is None:
-        return "the referral no longer exists"
-    withdrawal = message.event_type == WITHDRAWN_EVENT
-    if withdrawal and partner.channel not in (Channel.WEBHOOK, Channel.EMAIL):
-        return "the partner's channel has no way to withdraw a referral"
-    # A withdrawn referral's own withdrawal notice still goes; nothing else to it does.
-    if referral is not None and referral.state == ReferralState.WITHDRAWN and not withdrawal:
-        return "the referral was withdrawn"
-    return None
-
-
-def prepare(message: OutboxMessage, settings: Settings) -> Request:
-    """The request for a message over its partner's current channel; CannotSend if impossible."""
-    if message.partner_id is None:  # a notification to a resident
-        prepare_resident = RESIDENT_CHANNELS.get(message.channel)
-        if prepare_resident is None:
-            raise CannotSend(f"no resident channel {message.channel!r} is set up")
-        return prepare_resident(message, settings)
-    partner = message.partner
-    if message.event_type == open311_channel.TOKEN_EVENT:
-        return open311_channel.prepare_token_poll(message, partner)
-    referral = message.referral
-    if referral is None:
-        raise CannotSend("the message has no referral to send")
-    report = referral.report
-    message.channel = partner.channel  # the channel it actually goes through
-    if partner.channel == Channel.WEBHOOK:
-        return webhook_channel.prepare(message, referral, report, partner)
-    if partner.channel == Channel.OPEN311:
-        return open311_channel.prepare(message, referral, report, partner)
-    if partner.channel == Channel.EMAIL:
-        return email_channel.prepare(message, referral, report, partner, settings)
-    raise CannotSend(f"unknown channel {partner.channel!r}")

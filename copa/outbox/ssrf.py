@@ -18,8 +18,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app
-
+from copa.settings import settings
 from copa.web.problems import Unprocessable, problem_type
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -61,8 +60,8 @@ def resolve(host: str, port: int) -> list[str]:
 
 def loopback_allowed() -> bool:
     """The development setting ALLOW_LOOPBACK_TARGETS; never honoured in production."""
-    config = current_app.config
-    return bool(config.get("ALLOW_LOOPBACK_TARGETS")) and config.get("ENV") != "production"
+    config = settings()
+    return config.allow_loopback_targets and config.env != "production"
 
 
 def check_target(url: str, *, allow_loopback: bool) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from copa.auth.models import Device, User
 from copa.auth.service import end_device_continuity, revoke_all_for_device
@@ -24,6 +23,7 @@ from copa.notifications.models import (
 from copa.outbox.channels.mail_sink import forget_mail_mentioning, purge_old_mail
 from copa.privacy.models import Contact
 from copa.reports.models import Report
+from copa.settings import settings
 from copa.web.access import Principal
 from copa.web.models import IdempotencyKey
 from copa.web.problems import Forbidden
@@ -135,7 +135,7 @@ def erase_resident(principal: Principal) -> None:
 
 def purge_expired_contacts() -> int:
     """Delete contact details older than COPA_CONTACT_RETENTION_DAYS; returns how many."""
-    days = int(current_app.config["CONTACT_RETENTION_DAYS"])
+    days = settings().contact_retention_days
     begin_write()
     cutoff = utcnow() - timedelta(days=days)
     expired = sa.select(Contact.id).where(Contact.created_at < cutoff)
@@ -165,7 +165,7 @@ def purge_expired_contacts() -> int:
 
 def purge_expired_mail() -> int:
     """Delete the mail sink's files (development, no SMTP) older than the contact retention."""
-    return purge_old_mail(int(current_app.config["CONTACT_RETENTION_DAYS"]))
+    return purge_old_mail(settings().contact_retention_days)
 
 
 def scrub_purged(full: bool = False) -> bool:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import InstrumentedAttribute
 
 from copa.auth.models import Device, TransferCode
@@ -31,6 +30,7 @@ from copa.notifications.models import (
 )
 from copa.privacy.models import Contact
 from copa.reports.models import Report
+from copa.settings import settings
 from copa.web.access import Principal
 from copa.web.models import IdempotencyKey
 from copa.web.problems import Unprocessable, problem_type
@@ -83,7 +83,7 @@ def create_transfer_code(principal: Principal) -> NewTransferCode:
         )
     )
     raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-    expires_at = now + timedelta(minutes=int(current_app.config["TRANSFER_CODE_MINUTES"]))
+    expires_at = now + timedelta(minutes=settings().transfer_code_minutes)
     db.session.add(
         TransferCode(
             device_id=principal.id, code_hash=sha256_hex(raw), created_at=now, expires_at=expires_at

@@ -30,6 +30,7 @@ from werkzeug.datastructures import FileStorage
 from copa.db import begin_write, db, utcnow
 from copa.reports.models import Photo, Report
 from copa.reports.service import ReportNotFound
+from copa.settings import settings
 from copa.web.access import Principal
 from copa.web.problems import Conflict, NotFound, Problem, Unprocessable, problem_type
 
@@ -164,7 +165,7 @@ def photo_store() -> PhotoStore:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     store = app.extensions.get(STORE_EXTENSION)
     if store is None:
-        directory = app.config.get("PHOTO_STORAGE_DIR") or Path(app.instance_path) / "photos"
+        directory = settings().photo_storage_dir or Path(app.instance_path) / "photos"
         store = app.extensions.setdefault(STORE_EXTENSION, LocalPhotoStore(directory))
     return store
 
@@ -250,17 +251,17 @@ def add_photo(principal: Principal, report_id: uuid.UUID, upload: FileStorage) -
 
     The upload's filename and Content-Type are ignored: its bytes decide what it is.
     """
-    config = current_app.config
-    limit = int(config["PHOTO_MAX_PER_REPORT"])
+    config = settings()
+    limit = config.photo_max_per_report
     # Cheap checks first, without the write lock: whose report, and is there room left.
     _room_for_a_photo(principal, report_id, limit)
 
-    max_bytes = int(config["PHOTO_MAX_BYTES"])
+    max_bytes = config.photo_max_bytes
     data = upload.stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise PhotoTooLarge(f"A photo may be at most {max_bytes // (1024 * 1024)} MiB.")
     # Decoding takes time: done before the write transaction so it holds no lock meanwhile.
-    image = clean_image(data, int(config["PHOTO_MAX_PIXELS"]))
+    image = clean_image(data, config.photo_max_pixels)
 
     begin_write()
     # Counted again inside the write transaction: two uploads at once cannot make six.
@@ -343,7 +344,7 @@ def photo_file(photo: Photo) -> PhotoFile:
 
 def purge_expired_photos() -> int:
     """Delete photos (rows, then files) older than COPA_PHOTO_RETENTION_DAYS; returns how many."""
-    days = int(current_app.config["PHOTO_RETENTION_DAYS"])
+    days = settings().photo_retention_days
     begin_write()
     keys = list(
         db.session.scalars(

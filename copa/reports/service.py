@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from copa.areas.service import Location, locate_point
@@ -19,6 +18,7 @@ from copa.notifications.service import notify
 from copa.privacy.service import new_contact
 from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
 from copa.routing.service import route
+from copa.settings import settings
 from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
@@ -155,8 +155,8 @@ def flag_repeat_asb(report: Report) -> None:
     COPA_REPEAT_ASB_WINDOW_DAYS come from the same resident, or the same ward and category,
     the new report and those earlier ones are flagged ``repeat_asb``.
     """
-    config = current_app.config
-    codes = _category_codes(config["REPEAT_ASB_CATEGORIES"])
+    config = settings()
+    codes = _category_codes(config.repeat_asb_categories)
     if report.category.code not in codes:
         return
     same: list[Any] = []
@@ -168,7 +168,7 @@ def flag_repeat_asb(report: Report) -> None:
         )
     if not same:
         return
-    since = utcnow() - timedelta(days=int(config["REPEAT_ASB_WINDOW_DAYS"]))
+    since = utcnow() - timedelta(days=config.repeat_asb_window_days)
     similar = sa.and_(
         Report.id != report.id,
         Report.created_at >= since,
@@ -177,7 +177,7 @@ def flag_repeat_asb(report: Report) -> None:
         sa.or_(*same),
     )
     earlier = db.session.scalar(sa.select(sa.func.count()).select_from(Report).where(similar))
-    if (earlier or 0) + 1 < int(config["REPEAT_ASB_THRESHOLD"]):
+    if (earlier or 0) + 1 < config.repeat_asb_threshold:
         return
     report.repeat_asb = True
     db.session.execute(

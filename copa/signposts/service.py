@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, request
+from flask import has_request_context, request
 from limits import parse as parse_limit
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from copa.areas.models import LocalAuthority
 from copa.catalog.models import Category
 from copa.db import begin_write, db, utcnow
 from copa.refcache import ReferenceCache
+from copa.settings import settings
 from copa.signposts.models import (
     TOPIC_LABELS,
     ClickSource,
@@ -270,7 +271,7 @@ def _click_time(clicked_at: datetime | None, now: datetime) -> datetime:
         raise Unprocessable(
             "A tap cannot be in the future.", errors={"clicked_at": ["Must not be in the future."]}
         )
-    days = int(current_app.config["SIGNPOST_CLICK_MAX_AGE_DAYS"])
+    days = settings().signpost_click_max_age_days
     if clicked_at < now - timedelta(days=days):
         raise Unprocessable(
             f"A tap is counted only when sent within {days} days; drop it.",
@@ -341,9 +342,9 @@ def _within_go_limit() -> bool:
     """Counts this visit against the caller's address; False once over the limit."""
     from copa.extensions import limiter
 
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
+    if not settings().ratelimit_enabled:
         return True
-    item = parse_limit(current_app.config["RATELIMIT_SIGNPOST_GO_PER_ADDRESS"])
+    item = parse_limit(settings().ratelimit_signpost_go_per_address)
     try:
         return limiter.limiter.hit(item, "signpost-go", client_ip())
     except Exception:  # the limits store (Redis) is down: the redirect works, uncounted

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from webargs.flaskparser import is_json_request
 
 from copa.db import begin_write, db, insert_for, utcnow
+from copa.settings import settings
 from copa.web.access import current_principal
 from copa.web.input_guard import decode_json
 from copa.web.models import IdempotencyKey
@@ -232,7 +233,7 @@ class _Raced(Exception):
 def _claim_once(principal: str, key: str, fingerprint: str) -> Claim | Response:
     begin_write()
     now = utcnow()
-    lease = timedelta(seconds=float(current_app.config["IDEMPOTENCY_LEASE_SECONDS"]))
+    lease = timedelta(seconds=settings().idempotency_lease_seconds)
     token = uuid.uuid4()
     claimed = db.session.scalar(
         insert_for(IdempotencyKey)
@@ -381,7 +382,7 @@ def _replay(row: IdempotencyKey) -> Response:
 
 def purge_expired() -> int:
     """Delete keys older than COPA_IDEMPOTENCY_TTL_DAYS (at least 7); returns how many."""
-    days = max(7, int(current_app.config["IDEMPOTENCY_TTL_DAYS"]))
+    days = max(7, settings().idempotency_ttl_days)
     begin_write()
     result = db.session.execute(
         sa.delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - timedelta(days=days))

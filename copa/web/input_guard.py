@@ -20,8 +20,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
+from copa.settings import settings
 from copa.web.problems import Problem, Unprocessable, problem_type
 
 # C0 controls and DEL, except tab, line feed and carriage return (text fields may hold lines).
@@ -82,7 +83,7 @@ def decode_json(data: bytes | str) -> Any:
             ) from error
     else:
         text = data
-    digits = int(current_app.config["MAX_NUMBER_DIGITS"])
+    digits = settings().max_number_digits
     decoder = json.JSONDecoder(
         parse_int=lambda literal: _integer(literal, digits),
         parse_float=lambda literal: _float(literal, digits),
@@ -93,7 +94,7 @@ def decode_json(data: bytes | str) -> Any:
         document = decoder.decode(text)
     except RecursionError:
         raise _nested_too_deeply(BODY) from None
-    _check(document, int(current_app.config["MAX_JSON_DEPTH"]))
+    _check(document, settings().max_json_depth)
     return document
 
 
@@ -182,7 +183,7 @@ def _join(path: str, name: str) -> str:
 
 
 def _nested_too_deeply(path: str, max_depth: int | None = None) -> InvalidJson:
-    limit = max_depth or int(current_app.config["MAX_JSON_DEPTH"])
+    limit = max_depth or settings().max_json_depth
     return InvalidJson(
         f"The request body is nested more than {limit} levels deep.",
         errors={path: [f"Nested more than {limit} levels deep."]},

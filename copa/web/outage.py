@@ -19,6 +19,7 @@ import sqlite3
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, has_app_context, request
 
+from copa.settings import settings
 from copa.web.problems import ServiceUnavailable, handle_unexpected, problem_type
 
 DETAIL = "The database cannot be reached. Try again shortly."
@@ -39,8 +40,8 @@ class DatabaseUnreachable(ServiceUnavailable):
 
 def retry_after_seconds() -> int:
     """COPA_DATABASE_RETRY_AFTER_SECONDS: how long clients are asked to wait during an outage."""
-    seconds = current_app.config.get("DATABASE_RETRY_AFTER_SECONDS", 5) if has_app_context() else 5
-    return max(1, int(seconds))
+    seconds = settings().database_retry_after_seconds if has_app_context() else 5
+    return max(1, seconds)
 
 
 def is_outage(error: BaseException | None) -> bool:

@@ -19,6 +19,7 @@ from flask import current_app
 
 from copa.outbox.channels.http import Connections, HttpAnswer
 from copa.outbox.ssrf import loopback_allowed
+from copa.settings import settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -76,15 +77,15 @@ class Settings:
 
     @classmethod
     def from_app(cls) -> Settings:
-        config = current_app.config
+        config = settings()
         return cls(
-            timeout=float(config["HTTP_TIMEOUT_SECONDS"]),
-            max_response_bytes=int(config["HTTP_MAX_RESPONSE_BYTES"]),
+            timeout=config.http_timeout_seconds,
+            max_response_bytes=config.http_max_response_bytes,
             allow_loopback=loopback_allowed(),
-            smtp_url=config.get("SMTP_URL") or None,
-            mail_from=str(config["MAIL_FROM"]),
-            mail_dir=Path(config.get("MAIL_DIR") or Path(current_app.instance_path) / "mail"),
-            public_base_url=str(config.get("PUBLIC_BASE_URL") or "").rstrip("/"),
+            smtp_url=config.smtp_url or None,
+            mail_from=config.mail_from,
+            mail_dir=Path(config.mail_dir or Path(current_app.instance_path) / "mail"),
+            public_base_url=config.public_base_url.rstrip("/"),
         )
 
 

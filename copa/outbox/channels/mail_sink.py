@@ -19,13 +19,14 @@ from pathlib import Path
 
 from flask import current_app
 
+from copa.settings import settings
+
 log = logging.getLogger(__name__)
 
 
 def mail_dir() -> Path:
     """Where the sink writes (``COPA_MAIL_DIR``, default instance/mail)."""
-    config = current_app.config
-    return Path(config.get("MAIL_DIR") or Path(current_app.instance_path) / "mail")
+    return Path(settings().mail_dir or Path(current_app.instance_path) / "mail")
 
 
 def _sink_files(directory: Path) -> list[Path]:
