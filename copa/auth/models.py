@@ -8,8 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
 
-# Models named in relationship() strings below, so the mappers can always be configured.
-from copa.routing import models as _routing  # noqa: F401
+# "Partner" (routing, a feature above this one) is named by string and never imported here:
+# create_app imports every feature's models (import_models) before a mapper is configured.
 
 
 class Device(UUIDPrimaryKey, Timestamps, db.Model):

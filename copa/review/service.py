@@ -380,8 +380,9 @@ def _redact_stored_answers(report: Report) -> None:
         return
     stored = db.session.scalars(
         sa.select(IdempotencyKey).where(
+            # The resident's stored answers that name the report; only its creation's has it as
+            # its "id" (checked below), whichever path the report came through.
             IdempotencyKey.principal == f"device:{report.device_id}",
-            IdempotencyKey.path == url_for("reports.Reports"),
             IdempotencyKey.response_body.contains(str(report.id), autoescape=True),
         )
     )
