@@ -224,15 +224,17 @@ def test_two_relays_never_deliver_the_same_message_at_the_same_time(scratch_app,
     postgres = scratch_app.config["DATABASE_URL"].startswith("postgresql")
     monitor = sa.create_engine(scratch_app.config["DATABASE_URL"]) if postgres else None
 
-    def transactions_held_over_this_request() -> int:
-        """Relay connections idle in a transaction older than this request (PostgreSQL)."""
+    def idle_transactions() -> set[tuple[int, object]]:
+        """Relay connections idle in a transaction now: (backend, when it began) (PostgreSQL)."""
         with monitor.connect() as conn:
-            return conn.scalar(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
-                    " AND xact_start < clock_timestamp() - interval '150 milliseconds'"
-                )
+            return set(
+                conn.execute(
+                    sa.text(
+                        "SELECT pid, xact_start FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        " AND state LIKE 'idle in transaction%'"
+                    )
+                ).all()
             )
 
     def respond(request) -> Reply:
@@ -245,8 +247,11 @@ def test_two_relays_never_deliver_the_same_message_at_the_same_time(scratch_app,
             roll, sample = rng.random(), sum(received.values()) % 40 == 0
         try:
             if postgres and sample:
-                time.sleep(0.2)  # a transaction held over this call would now be 200 ms old
-                long_transactions.append(transactions_held_over_this_request())
+                # A transaction held over this call is idle, the same one, before and after it
+                # (one that merely ran long on a busy machine is not idle at both moments).
+                before = idle_transactions()
+                time.sleep(0.2)
+                long_transactions.append(len(before & idle_transactions()))
             else:
                 time.sleep(0.005)
         finally:
