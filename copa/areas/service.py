@@ -265,20 +265,27 @@ class Area:
 
 def area_by_code(code: str, field: str = "area") -> Area:
     """The stored ward or local authority with that GSS code; 422 naming ``field`` otherwise."""
-    ward = db.session.execute(
-        sa.select(Ward.code, Ward.name, Ward.local_authority_code).where(Ward.code == code)
-    ).first()
-    if ward is not None:
-        return Area(ward.code, ward.name, "ward", ward.code, ward.local_authority_code)
-    authority = db.session.execute(
-        sa.select(LocalAuthority.code, LocalAuthority.name).where(LocalAuthority.code == code)
-    ).first()
-    if authority is not None:
-        return Area(authority.code, authority.name, "local_authority", None, authority.code)
+    area = AREAS_BY_CODE.get().get(code) if isinstance(code, str) else None
+    if area is not None:
+        return area
     raise UnknownArea(
         "That area is not a ward or local authority of the Cleveland police force area.",
         errors={field: ["Not a known ward or local authority code."]},
     )
+
+
+def _load_areas_by_code(session: Session) -> dict[str, Area]:
+    """Every stored ward and local authority by code (without the boundaries)."""
+    wards = session.execute(sa.select(Ward.code, Ward.name, Ward.local_authority_code))
+    authorities = session.execute(sa.select(LocalAuthority.code, LocalAuthority.name))
+    areas = {code: Area(code, name, "local_authority", None, code) for code, name in authorities}
+    areas.update(
+        (code, Area(code, name, "ward", code, authority)) for code, name, authority in wards
+    )
+    return areas
+
+
+AREAS_BY_CODE = ReferenceCache("areas-by-code", _load_areas_by_code, Ward, LocalAuthority)
 
 
 def _current_index() -> _Index:

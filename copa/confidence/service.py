@@ -256,9 +256,11 @@ def _hold_resident(device_id: uuid.UUID, *, exclusive: bool) -> None:
     unique index, which is the retry's cue. A retry waits until no other vote of this resident
     is in flight and then runs alone, so it cannot clash again: under contention an optimistic
     retry loses round after round (8 threads voting at once needed up to 29 attempts), an
-    exclusive one succeeds at its first go. (On SQLite FOR ... renders as nothing: there
-    BEGIN IMMEDIATE already lets one writer in at a time.)
+    exclusive one succeeds at its first go. On SQLite there is nothing to lock: BEGIN
+    IMMEDIATE already lets one writer in at a time (and FOR ... would render as nothing).
     """
+    if db.session.get_bind().dialect.name == "sqlite":
+        return
     row = sa.select(Device.id).where(Device.id == device_id)
     # FOR UPDATE conflicts with every other row lock; FOR KEY SHARE only with FOR UPDATE.
     mode = {} if exclusive else {"read": True, "key_share": True}
