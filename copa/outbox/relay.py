@@ -59,16 +59,15 @@ from copa.outbox.channels import (
     Outcome,
     Request,
     Result,
-    Settings,
     resident_gone,
 )
 from copa.outbox.channels import open311 as open311_channel
 from copa.outbox.channels.http import Connections
 from copa.outbox.models import DeliveryAttempt, MessageState, OutboxMessage
 from copa.outbox.preparing import WITHDRAWN_EVENT, cancel_reason, prepare
+from copa.outbox.relay_settings import RelaySettings
 from copa.reports.models import Report
 from copa.routing.models import Channel, Referral, ReferralState
-from copa.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -103,35 +102,6 @@ class Sent:
     outcome: Outcome
     attempted_at: datetime
     duration_ms: int
-
-
-@dataclass(frozen=True)
-class RelaySettings:
-    schedule: tuple[float, ...]
-    jitter: float
-    lease: timedelta
-    batch_size: int
-    poll_seconds: float
-    channels: Settings
-
-    @classmethod
-    def from_app(cls) -> RelaySettings:
-        config = settings()
-        channels = Settings.from_app()
-        schedule = config.relay_retry_schedule
-        if not schedule or any(s < 0 for s in schedule):
-            raise ValueError("RELAY_RETRY_SCHEDULE must be a non-empty list of seconds")
-        # A lease must outlast one delivery (renewed before each): the whole-request timeout
-        # and a margin, whatever was configured.
-        lease = max(config.relay_lease_seconds, channels.timeout + 1.0)
-        return cls(
-            schedule=schedule,
-            jitter=max(0.0, config.relay_jitter),
-            lease=timedelta(seconds=lease),
-            batch_size=max(1, config.relay_batch_size),
-            poll_seconds=max(0.0, config.relay_poll_seconds),
-            channels=channels,
-        )
 
 
 def default_owner() -> str:
@@ -300,7 +270,7 @@ class Relay:
                     continue
             self._cancel(message, reason)
         if prepared:
-            self._lease([message_id for message_id, _ in prepared], utcnow())
+            self._lease([message_id for message_id, _ in prepared])
         db.session.commit()
         return prepared
 
@@ -353,13 +323,16 @@ class Relay:
             )
             self._arrived.clear()
         if renew:
-            self._lease(renew, utcnow())
+            self._lease(renew)
         if release:
             self._release(release)
         db.session.commit()
 
-    def _lease(self, ids: Sequence[uuid.UUID], now: datetime) -> None:
-        """Renew the leases of those of ``ids`` this relay still holds, from ``now``."""
+    def _lease(self, ids: Sequence[uuid.UUID]) -> None:
+        """Renew the leases of those of ``ids`` this relay still holds, from now."""
+        # The deadline this relay keeps is read first, so it never ends after the stored lease.
+        started = time.monotonic()
+        now = utcnow()
         db.session.execute(
             sa.update(OutboxMessage)
             .where(
@@ -370,8 +343,7 @@ class Relay:
             .values(lease_owner=self.owner, lease_until=now + self.settings.lease)
             .execution_options(synchronize_session=False)
         )
-        # Counted from before the statement: the lease in the database ends no sooner.
-        self._lease_deadline = time.monotonic() + self.settings.lease.total_seconds()
+        self._lease_deadline = started + self.settings.lease.total_seconds()
 
     def _release(self, ids: Sequence[uuid.UUID]) -> None:
         db.session.execute(
