@@ -120,6 +120,9 @@ def _isolated(request: pytest.FixtureRequest, app):
     """Roll back whatever the test wrote; reset rate-limit counters."""
     with app.app_context():
         limiter.reset()
+    # The limiter is one object for every app: each create_app (a test's own app, built with
+    # COPA_RATELIMIT_ENABLED=false, say) sets its switch. Every test starts with the suite app's.
+    limiter.enabled = app.config["RATELIMIT_ENABLED"]
     if request.node.get_closest_marker("real_database"):
         yield  # the test commits for real (other processes or threads must see its rows)
         # Its cleanup deletes its rows in bulk, which the rollups' listener cannot see:

@@ -27,7 +27,7 @@ def test_the_values_come_typed_from_the_environment(monkeypatch):
     monkeypatch.setenv("COPA_RELAY_RETRY_SCHEDULE", "[0, 1, 2.5]")
     monkeypatch.setenv("COPA_RELAY_BATCH_SIZE", "7")
     monkeypatch.setenv("COPA_HTTP_TIMEOUT_SECONDS", "3")
-    monkeypatch.setenv("COPA_RATELIMIT_ENABLED", "false")
+    monkeypatch.setenv("COPA_ALLOW_LOOPBACK_TARGETS", "true")
     app = create_app(TEST_SETTINGS)
     with app.app_context():
         loaded = settings()
@@ -35,7 +35,7 @@ def test_the_values_come_typed_from_the_environment(monkeypatch):
     assert loaded.relay_retry_schedule == (0.0, 1.0, 2.5)
     assert loaded.relay_batch_size == 7 and type(loaded.relay_batch_size) is int
     assert loaded.http_timeout_seconds == 3.0 and type(loaded.http_timeout_seconds) is float
-    assert loaded.ratelimit_enabled is False
+    assert loaded.allow_loopback_targets is True
 
 
 @pytest.mark.parametrize(
