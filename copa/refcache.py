@@ -83,7 +83,9 @@ class ReferenceCache(Generic[T]):
             return entry.value
         with Session(bind=db.session.connection(), expire_on_commit=False) as loader:
             value = self._load(loader)
-        if None not in mine:  # a table never changed since the migration has a token too
+        # Kept only when each of its tables has a token (the migration gives every watched
+        # table one): without, nothing would ever tell this cache to load again.
+        if None not in mine:
             caches[self.name] = _Entry(mine, value)  # one assignment: safe between threads
         return value
 
