@@ -4,6 +4,9 @@ a connection is reused only for the address the guard approved for that very sen
 from __future__ import annotations
 
 import socket
+import socketserver
+import threading
+import time
 
 import pytest
 
@@ -133,3 +136,69 @@ def test_a_kept_alive_connection_never_carries_a_request_the_guard_refuses(monke
     assert len(receiver.received) == 2
     assert len({request.peer_port for request in receiver.received}) == 1
     assert len(connections) == 0
+
+
+def test_a_send_replaced_on_a_new_connection_still_ends_within_its_deadline():
+    """The partner takes most of the deadline and then drops the kept-alive connection; the one
+    new try gets only what is left, so the relay's lease (one deadline and a margin) holds."""
+    timeout = 1.0
+    requests_seen: list[float] = []
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            while True:
+                line = self.rfile.readline()
+                if not line:
+                    return
+                length = 0
+                while line not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                    line = self.rfile.readline()
+                self.rfile.read(length)
+                requests_seen.append(time.monotonic())
+                if len(requests_seen) == 1:  # answered; the connection stays open
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    self.wfile.flush()
+                    continue
+                # Then: most of the deadline, and the connection dropped without an answer;
+                # the new connection's request is never answered in time.
+                time.sleep(0.9 * timeout if len(requests_seen) == 2 else 3 * timeout)
+                return
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    connections = outbound.Connections()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    try:
+
+        def post() -> outbound.HttpAnswer:
+            return outbound.send(
+                "POST",
+                url,
+                body=b"{}",
+                allow_loopback=True,
+                timeout=timeout,
+                max_bytes=1024,
+                connections=connections,
+            )
+
+        assert post().status == 200
+        started = time.monotonic()
+        with pytest.raises(outbound.HttpFailure, match="no answer within"):
+            post()
+        took = time.monotonic() - started
+    finally:
+        connections.close()
+        server.shutdown()
+        server.server_close()
+
+    assert len(requests_seen) == 3  # the first, the dropped one, the one new try
+    # Without the rule it takes 1.9 s; the margin is for a loaded machine's scheduling.
+    assert took < 1.5 * timeout, f"the send took {took:.2f} s against a {timeout} s deadline"

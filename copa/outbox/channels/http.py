@@ -163,15 +163,15 @@ class Connections:
         self._idle: dict[tuple[str, str, int, str], _Connection] = {}
         self._context: ssl.SSLContext | None = None
 
-    def take(self, target: ssrf.Target, timeout: float) -> tuple[_Connection, bool]:
-        """A connection to the target's checked address, and whether it was kept alive."""
+    def take(self, target: ssrf.Target, timeout: float) -> _Connection:
+        """A connection to the target's checked address: a kept-alive one, or a new one."""
         idle = self._idle.pop(_key(target), None)
         if idle is not None:
             idle.timeout = timeout
             if idle.sock is not None:
                 idle.sock.settimeout(timeout)
-            return idle, True
-        return self.new(target, timeout), False
+            return idle
+        return self.new(target, timeout)
 
     def new(self, target: ssrf.Target, timeout: float) -> _Connection:
         if target.scheme == "https":
@@ -224,12 +224,18 @@ def send(
         headers.setdefault("Connection", "close")
         connection: _Connection = Connections().new(target, timeout)
         return _exchange(connection, method, target, body, headers, timeout, max_bytes)[0]
-    connection, reused = connections.take(target, timeout)
+    started = time.monotonic()
+    connection = connections.take(target, timeout)
     try:
         answer, reusable = _exchange(connection, method, target, body, headers, timeout, max_bytes)
     except _Stale:
-        connection = connections.new(target, timeout)
-        answer, reusable = _exchange(connection, method, target, body, headers, timeout, max_bytes)
+        # Once more on a new connection, within what is left of the same deadline: a send
+        # never takes longer than ``timeout`` (the relay's leases count on it).
+        left = timeout - (time.monotonic() - started)
+        if left <= 0:
+            raise HttpFailure(f"no answer within {timeout:g} s") from None
+        connection = connections.new(target, left)
+        answer, reusable = _exchange(connection, method, target, body, headers, left, max_bytes)
     if reusable:
         connections.give_back(target, connection)
     return answer
