@@ -69,6 +69,21 @@ def record(
     return event
 
 
+def deactivate(actor: Actor, target_kind: str, target: Any) -> None:
+    """Set ``target.active`` to False and record ``<target_kind>.deactivate`` with the value it
+    had (part of the caller's transaction): how a partner, rule or signpost is switched off."""
+    before = {"active": target.active}
+    target.active = False
+    record(
+        actor,
+        f"{target_kind}.deactivate",
+        target_kind,
+        target.id,
+        before=before,
+        after={"active": False},
+    )
+
+
 def trail(target_kind: str, target_id: uuid.UUID) -> list[AuditEvent]:
     """Every audit event about one thing, oldest first (its detail's audit trail)."""
     return list(

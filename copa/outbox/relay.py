@@ -151,7 +151,6 @@ class Relay:
         # Renew the leases before a send that might outlast them: one request and a margin.
         self._margin = settings.channels.timeout + 1.0
         self._lease_deadline = 0.0  # time.monotonic() when the batch's leases run out
-        self._arrived: set[uuid.UUID] = set()  # reports a referral of which was just delivered
 
     # --- the protocol ---------------------------------------------------------------------
 
@@ -300,7 +299,7 @@ class Relay:
             return
         db.session.close()
         begin_write()
-        self._arrived.clear()
+        arrived: set[uuid.UUID] = set()  # reports a referral of which was just delivered
         held = self._held([s.message_id for s in sent], with_reports=False) if sent else {}
         for attempt in sent:
             message = held.get(attempt.message_id)
@@ -311,17 +310,16 @@ class Relay:
                 self._attempt(attempt.message_id, attempt, LEASE_LOST)
                 self.stats.lost += 1
                 continue
-            self._apply(message, attempt)
-        if self._arrived:
+            self._apply(message, attempt, arrived)
+        if arrived:
             # A report flagged because a delivery failed is unflagged once one arrives: one
             # statement for the batch, which touches only the (rare) flagged reports.
             db.session.execute(
                 sa.update(Report)
-                .where(Report.id.in_(self._arrived), Report.delivery_failed.is_(True))
+                .where(Report.id.in_(arrived), Report.delivery_failed.is_(True))
                 .values(delivery_failed=False)
                 .execution_options(synchronize_session=False)
             )
-            self._arrived.clear()
         if renew:
             self._lease(renew)
         if release:
@@ -355,7 +353,7 @@ class Relay:
 
     # --- outcomes -------------------------------------------------------------------------
 
-    def _apply(self, message: OutboxMessage, attempt: Sent) -> None:
+    def _apply(self, message: OutboxMessage, attempt: Sent, arrived: set[uuid.UUID]) -> None:
         outcome = attempt.outcome
         now = utcnow()
         message.attempts += 1
@@ -366,7 +364,7 @@ class Relay:
                 now,
                 None,
             )
-            self._mark_referral(message, outcome, now)
+            self._mark_referral(message, outcome, now, arrived)
             label = DELIVERED
             self.stats.delivered += 1
         elif outcome.result == Result.GONE:
@@ -413,12 +411,14 @@ class Relay:
             for tell in UNDELIVERED_REFERRAL.values():  # e.g. the resident (notifications)
                 tell(report)
 
-    def _mark_referral(self, message: OutboxMessage, outcome: Outcome, now: datetime) -> None:
+    def _mark_referral(
+        self, message: OutboxMessage, outcome: Outcome, now: datetime, arrived: set[uuid.UUID]
+    ) -> None:
         referral = message.referral
         if referral is None:
             return
         if message.event_type != WITHDRAWN_EVENT and referral.state != ReferralState.WITHDRAWN:
-            self._arrived.add(referral.report_id)  # a staff retry may have got it there
+            arrived.add(referral.report_id)  # a staff retry may have got it there
         if referral.state == ReferralState.SENT:  # never undo the partner's acknowledgement
             referral.state = ReferralState.DELIVERED
         # Delivering the notice of a withdrawal is not delivering the referral.

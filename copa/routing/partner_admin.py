@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from copa.areas.models import LocalAuthority
-from copa.audit.service import Actor, record
+from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
 from copa.db import begin_write, db
 from copa.outbox.signing import new_secret, secret_key
@@ -169,17 +169,7 @@ def update_partner(
 def deactivate_partner(principal: Principal, partner_id: uuid.UUID) -> None:
     """Stop routing to a partner; it keeps its referrals and their history."""
     begin_write()
-    partner = get_partner(partner_id)
-    before = {"active": partner.active}
-    partner.active = False
-    record(
-        Actor.of(principal),
-        "partner.deactivate",
-        "partner",
-        partner.id,
-        before=before,
-        after={"active": False},
-    )
+    deactivate(Actor.of(principal), "partner", get_partner(partner_id))
     db.session.commit()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from copa.areas.models import LocalAuthority, Ward
-from copa.audit.service import Actor, record
+from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
 from copa.catalog.service import questions_of
 from copa.db import begin_write, db
@@ -117,17 +117,7 @@ def update_rule(
 def deactivate_rule(principal: Principal, rule_id: uuid.UUID) -> None:
     """Stop using a routing rule (it stays listed, inactive)."""
     begin_write()
-    rule = get_rule(rule_id)
-    before = {"active": rule.active}
-    rule.active = False
-    record(
-        Actor.of(principal),
-        "routing_rule.deactivate",
-        "routing_rule",
-        rule.id,
-        before=before,
-        after={"active": False},
-    )
+    deactivate(Actor.of(principal), "routing_rule", get_rule(rule_id))
     db.session.commit()
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from copa.areas.models import LocalAuthority
-from copa.audit.service import Actor, record
+from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
 from copa.db import begin_write, db
 from copa.signposts.models import (
@@ -115,17 +115,7 @@ def update_signpost(
 def deactivate_signpost(principal: Principal, signpost_id: uuid.UUID) -> None:
     """Stop offering a signpost (its /go/ link answers 404); its counts stay."""
     begin_write()
-    signpost = get_signpost(signpost_id)
-    before = {"active": signpost.active}
-    signpost.active = False
-    record(
-        Actor.of(principal),
-        "signpost.deactivate",
-        "signpost",
-        signpost.id,
-        before=before,
-        after={"active": False},
-    )
+    deactivate(Actor.of(principal), "signpost", get_signpost(signpost_id))
     db.session.commit()
 
 

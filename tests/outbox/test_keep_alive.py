@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from copa.outbox import ssrf
 from copa.outbox.channels import http as outbound
 from copa.outbox.models import MessageState
 from copa.outbox.relay import run_relay
@@ -86,17 +85,7 @@ def test_connections_are_closed_when_the_batch_ends(app, monkeypatch):
     assert opened[0].fileno() == -1  # closed, not left to the garbage collector
 
 
-class StubDNS:
-    def __init__(self) -> None:
-        self.answers: dict[str, list[str]] = {}
-
-    def resolve(self, host: str, port: int) -> list[str]:
-        return self.answers[host]
-
-
-def test_a_kept_alive_connection_never_carries_a_request_the_guard_refuses(monkeypatch):
-    dns = StubDNS()
-    monkeypatch.setattr(ssrf, "resolve", dns.resolve)
+def test_a_kept_alive_connection_never_carries_a_request_the_guard_refuses(dns, monkeypatch):
     connections = outbound.Connections()
     with Receiver(connection="keep-alive") as receiver:
         port = receiver.server.server_address[1]
@@ -113,13 +102,13 @@ def test_a_kept_alive_connection_never_carries_a_request_the_guard_refuses(monke
                 connections=connections,
             )
 
-        dns.answers["hooks.partner.test"] = ["127.0.0.1"]
+        dns["hooks.partner.test"] = ["127.0.0.1"]
         assert post().status == 200
         assert len(connections) == 1  # kept for the next send to that address
 
         # The name now leads inside the network: refused, although a connection to the name is
         # open, and the refusal is the guard's (no connection is attempted anywhere).
-        dns.answers["hooks.partner.test"] = ["10.0.0.7"]
+        dns["hooks.partner.test"] = ["10.0.0.7"]
 
         def no_connection(*args, **kwargs):
             raise AssertionError(f"tried to connect: {args!r}")
@@ -129,7 +118,7 @@ def test_a_kept_alive_connection_never_carries_a_request_the_guard_refuses(monke
             with pytest.raises(outbound.HttpFailure, match="unsafe target.*private address"):
                 post()
 
-        dns.answers["hooks.partner.test"] = ["127.0.0.1"]
+        dns["hooks.partner.test"] = ["127.0.0.1"]
         assert post().status == 200
         connections.close()
 
