@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -108,19 +110,122 @@ def _sqlite_on_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def begin_write() -> None:
-    """Start the session's transaction as a write transaction.
+# --- the one transaction helper ----------------------------------------------------------
 
-    Call it first in a service that reads and then writes. On SQLite it takes the write lock
-    up front (BEGIN IMMEDIATE), because a read transaction that later tries to write fails with
-    "database is locked" when another writer got in between. A read-only transaction left open
-    by the request (the token check) is ended first; on PostgreSQL this is all harmless.
+_UNIT = "copa.db.unit"
+_BEFORE_COMMIT: list[Callable[[Session], None]] = []
+
+
+class PartFailed(RuntimeError):
+    """A part of a transaction raised, was caught, and its unit was about to commit anyway."""
+
+
+@dataclass
+class _Unit:
+    failed: bool = False  # a joined part raised (and the caller may have caught it)
+
+
+@contextmanager
+def write(*, savepoint: bool = False) -> Iterator[Session]:
+    """Run a block as (part of) one write transaction: the only place anything commits.
+
+    The outermost ``write()`` begins the session's transaction as a write (on SQLite it takes
+    the write lock up front, BEGIN IMMEDIATE, because a read transaction that later writes fails
+    with "database is locked" when another writer got in between), runs the steps registered
+    with :func:`before_commit` (the metrics rollups) and commits when the block ends; it rolls
+    everything back when the block raises.
+
+    A ``write()`` inside another (a service called by a service, or by the idempotency layer,
+    which opens the outer one to store its response in the same transaction) joins it: the
+    outer one commits both or neither. A joined part flushes when it ends, so its constraint
+    errors reach its own ``except`` as they would at a commit. If a joined part raises and its caller carries on, the
+    unit can no longer commit (:class:`PartFailed`); the idempotency layer stores nothing then.
+    ``savepoint=True`` is for a part that may fail and be tried again (a unique-key race): when
+    joined, it runs in a SAVEPOINT, so its failure leaves the outer transaction usable.
     """
     session = db.session()
+    unit = session.info.get(_UNIT)
+    if unit is None:
+        unit = session.info[_UNIT] = _Unit()
+        try:
+            _begin(session)
+            yield session
+            if unit.failed:
+                raise PartFailed("a part of this transaction failed; nothing was committed")
+            for step in _BEFORE_COMMIT:
+                step(session)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            session.info.pop(_UNIT, None)
+    elif savepoint:
+        with session.begin_nested():
+            yield session
+    else:
+        try:
+            yield session
+            session.flush()  # a constraint error surfaces in the part that caused it
+        except BaseException:
+            unit.failed = True
+            raise
+
+
+def abandon() -> None:
+    """Undo everything the current transaction wrote, e.g. before a page shows a refusal.
+
+    Inside a joined unit (the idempotency layer's), the unit is then marked failed, so nothing
+    of it is stored. Outside any ``write()`` it just ends the read transaction.
+    """
+    session = db.session()
+    unit = session.info.get(_UNIT)
+    if unit is not None:
+        unit.failed = True
+    session.rollback()
+
+
+def unit_failed() -> bool:
+    """Whether a part of the open ``write()`` raised (its caller may have caught it)."""
+    unit = db.session().info.get(_UNIT)
+    return unit is not None and unit.failed
+
+
+def end_read() -> None:
+    """End a read-only transaction (a request's token check, a relay's poll) without writing."""
+    session = db.session()
+    if _UNIT not in session.info and session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("changes were made to the session outside copa.db.write()")
+        session.commit()  # nothing to write: keeps the loaded objects, unlike a rollback
+
+
+@contextmanager
+def snapshot() -> Iterator[Session]:
+    """Read in one consistent snapshot (REPEATABLE READ on PostgreSQL) and write nothing."""
+    session = db.session()
+    end_read()
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine):
+        # (Bound to a Connection, the caller's transaction is already running: the tests.)
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    try:
+        yield session
+    finally:
+        session.rollback()  # ends the snapshot; the connection gets its usual isolation back
+
+
+def before_commit(step: Callable[[Session], None]) -> None:
+    """Have every outermost ``write()`` run ``step`` on its session just before it commits."""
+    if step not in _BEFORE_COMMIT:
+        _BEFORE_COMMIT.append(step)
+
+
+def _begin(session: Session) -> None:
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
-            return  # already writing
-        session.commit()
+            raise RuntimeError("changes were made to the session outside copa.db.write()")
+        session.commit()  # a read-only transaction (the token check): nothing to write
     session.connection(execution_options={"sqlite_immediate": True})
 
 

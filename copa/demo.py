@@ -13,7 +13,7 @@ from copa.auth.service import hash_password
 from copa.catalog.models import DefaultDestination
 from copa.catalog.seed import SEED_CATEGORIES
 from copa.catalog.service import ensure_seed_categories
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.routing.models import Partner, PartnerKind, RoutingRule
 from copa.settings import settings
 from copa.signposts.seed import ensure_seed_signposts, seed_demo_click_throughs
@@ -76,29 +76,28 @@ def seed_demo() -> DemoResult:
         result.wards += imported.created + imported.updated + imported.unchanged
     result.categories_added = ensure_seed_categories()
 
-    begin_write()
-    partners, result.partners_added = ensure_partners()
-    result.rules_added = ensure_routing_rules(partners)
+    with write():
+        partners, result.partners_added = ensure_partners()
+        result.rules_added = ensure_routing_rules(partners)
 
-    existing = set(db.session.scalars(sa.select(User.email)))
-    missing = [u for u in DEMO_USERS if u[0] not in existing]
-    if missing:
-        password = settings().demo_password
-        if not password:
-            password = result.password = secrets.token_urlsafe(12)
-        password_hash = hash_password(password)
-        for email, name, roles, partner_code in missing:
-            db.session.add(
-                User(
-                    email=email,
-                    display_name=name,
-                    password_hash=password_hash,
-                    roles=[str(r) for r in roles],
-                    partner_id=partners[partner_code].id if partner_code else None,
+        existing = set(db.session.scalars(sa.select(User.email)))
+        missing = [u for u in DEMO_USERS if u[0] not in existing]
+        if missing:
+            password = settings().demo_password
+            if not password:
+                password = result.password = secrets.token_urlsafe(12)
+            password_hash = hash_password(password)
+            for email, name, roles, partner_code in missing:
+                db.session.add(
+                    User(
+                        email=email,
+                        display_name=name,
+                        password_hash=password_hash,
+                        roles=[str(r) for r in roles],
+                        partner_id=partners[partner_code].id if partner_code else None,
+                    )
                 )
-            )
-            result.users_added.append(email)
-    db.session.commit()
+                result.users_added.append(email)
     result.signposts_added = ensure_seed_signposts()
     result.click_throughs_added = seed_demo_click_throughs()
     return result

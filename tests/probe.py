@@ -11,7 +11,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from copa import create_app
-from copa.db import db
+from copa.db import db, write
 from copa.routing.models import Partner
 from copa.web.access import Role, requires
 from copa.web.blueprint import Blueprint
@@ -33,10 +33,10 @@ class ThingOut(Schema):
 
 
 def create_thing(name: str) -> Partner:
-    """Stands in for a real create use case: one row, one commit."""
-    thing = Partner(code=f"probe-{name}", name=name, kind="council")
-    db.session.add(thing)
-    db.session.commit()
+    """Stands in for a real create use case: one row, one transaction."""
+    with write():
+        thing = Partner(code=f"probe-{name}", name=name, kind="council")
+        db.session.add(thing)
     return thing
 
 

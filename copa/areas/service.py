@@ -35,7 +35,7 @@ from copa.areas.geojson import (
     ward_from_feature,
 )
 from copa.areas.models import LocalAuthority, Ward
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.refcache import ReferenceCache
 from copa.web.problems import Unprocessable, problem_type
 
@@ -113,13 +113,8 @@ def import_geojson(
     refuse_duplicate_codes(wards)
     code = authority_code_of(authority_code, features, stem)
 
-    begin_write()
-    try:
+    with write():
         result = _upsert(code, authority_name_of(code, authority_name, features), wards)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return result
 
 

@@ -19,7 +19,7 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from copa.auth.models import AuthSession, Device, RefreshToken, TransferCode, User
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.settings import settings
 from copa.web.access import Principal, Role
 from copa.web.problems import Unauthorized, Unprocessable, problem_type
@@ -106,12 +106,12 @@ def register_device(platform: str | None = None, app_version: str | None = None)
     """Register a resident's app install and sign it in; the answer alone holds its secret."""
     secret = DEVICE_SECRET_PREFIX + secrets.token_urlsafe(DEVICE_SECRET_BYTES)
     device = Device(platform=platform, app_version=app_version, secret_hash=sha256_hex(secret))
-    db.session.add(device)
-    db.session.flush()
-    principal = Principal("device", device.id, frozenset({Role.RESIDENT}), uuid.uuid4())
-    pair = _issue(principal, new_session=True)
+    with write():
+        db.session.add(device)
+        db.session.flush()
+        principal = Principal("device", device.id, frozenset({Role.RESIDENT}), uuid.uuid4())
+        pair = _issue(principal, new_session=True)
     pair.device_secret = secret
-    db.session.commit()
     return pair
 
 
@@ -122,24 +122,23 @@ def open_device_session(device_id: uuid.UUID, device_secret: str) -> TokenPair:
     A wrong secret, an unknown, erased or transferred device all get the same 401. The secret
     is not rotated: an answer lost on the way would otherwise lock the resident out for good.
     """
-    begin_write()
-    device = db.session.get(Device, device_id)
-    stored = device.secret_hash if device is not None else None
-    # Compare even when there is nothing to compare with: the same work for every refusal.
-    matches = hmac.compare_digest(stored or _NO_SECRET_HASH, sha256_hex(device_secret))
-    if (
-        device is None
-        or stored is None
-        or not matches
-        or device.erased_at is not None
-        or device.transferred_at is not None
-    ):
-        raise InvalidDeviceSecret(
-            "This device and secret do not open a sign-in. Register the app again."
-        )
-    principal = Principal("device", device.id, frozenset({Role.RESIDENT}), uuid.uuid4())
-    pair = _issue(principal, new_session=True)
-    db.session.commit()
+    with write():
+        device = db.session.get(Device, device_id)
+        stored = device.secret_hash if device is not None else None
+        # Compare even when there is nothing to compare with: the same work for every refusal.
+        matches = hmac.compare_digest(stored or _NO_SECRET_HASH, sha256_hex(device_secret))
+        if (
+            device is None
+            or stored is None
+            or not matches
+            or device.erased_at is not None
+            or device.transferred_at is not None
+        ):
+            raise InvalidDeviceSecret(
+                "This device and secret do not open a sign-in. Register the app again."
+            )
+        principal = Principal("device", device.id, frozenset({Role.RESIDENT}), uuid.uuid4())
+        pair = _issue(principal, new_session=True)
     return pair
 
 
@@ -153,51 +152,52 @@ _NO_SECRET_HASH = "0" * 64  # no SHA-256 of a secret is this, in practice
 
 def login(email: str, password: str) -> TokenPair:
     """Sign in a staff or partner user with email and password."""
-    begin_write()
-    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        _verify(_dummy_hash(), password)  # same work as a real check: no user enumeration by timing
-        raise InvalidCredentials("Email or password is wrong.")
-    if not _verify(user.password_hash, password) or not user.active:
-        raise InvalidCredentials("Email or password is wrong.")
-    if _hasher().check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
-    pair = _issue(_user_principal(user, uuid.uuid4()), new_session=True)
-    pair.user = user
-    db.session.commit()
+    with write():
+        user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            _verify(
+                _dummy_hash(), password
+            )  # same work as a real check: no user enumeration by timing
+            raise InvalidCredentials("Email or password is wrong.")
+        if not _verify(user.password_hash, password) or not user.active:
+            raise InvalidCredentials("Email or password is wrong.")
+        if _hasher().check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.last_login_at = utcnow()
+        pair = _issue(_user_principal(user, uuid.uuid4()), new_session=True)
+        pair.user = user
     return pair
 
 
 def refresh(claims: dict) -> TokenPair:
     """Spend a refresh token for a new pair; a token spent twice revokes its whole family."""
-    begin_write()
-    now = utcnow()
-    session_id = uuid.UUID(claims["sid"])
-    spent = db.session.execute(
-        sa.update(RefreshToken)
-        .where(RefreshToken.jti == uuid.UUID(claims["jti"]), RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-    )
-    if spent.rowcount != 1:
-        _revoke(session_id, "refresh_reuse", now)
-        db.session.commit()
+    with write():
+        now = utcnow()
+        session_id = uuid.UUID(claims["sid"])
+        spent = db.session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.jti == uuid.UUID(claims["jti"]), RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        reused = spent.rowcount != 1
+        if reused:  # the revocation is committed, then the caller is refused
+            _revoke(session_id, "refresh_reuse", now)
+        else:
+            principal = load_principal(claims)
+            if principal is None:
+                raise Unauthorized("This sign-in has ended.")
+            pair = _issue(principal, new_session=False)
+    if reused:
         raise RefreshReused(
             "This refresh token was already used; every token from this sign-in is now revoked. Sign in again."
         )
-    principal = load_principal(claims)
-    if principal is None:
-        raise Unauthorized("This sign-in has ended.")
-    pair = _issue(principal, new_session=False)
-    db.session.commit()
     return pair
 
 
 def logout(principal: Principal) -> None:
     """End the caller's sign-in: all its access and refresh tokens stop working now."""
-    begin_write()
-    _revoke(principal.session_id, "logout", utcnow())
-    db.session.commit()
+    with write():
+        _revoke(principal.session_id, "logout", utcnow())
 
 
 def revoke_all_for_device(device_id: uuid.UUID, reason: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from copa.audit.service import Actor, record
 from copa.auth.models import AuthSession, User
 from copa.auth.service import hash_password
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.routing.models import Partner
 from copa.web.access import STAFF_ROLES, Principal, Role
 from copa.web.pagination import PageResult, paginate
@@ -42,27 +42,25 @@ _AUDITED_USER_FIELDS = ("display_name", "email", "roles", "partner_id", "active"
 
 def create_user(principal: Principal, payload: Mapping[str, Any]) -> User:
     """Add a staff or partner user (409 when the email is taken); audited as user.create."""
-    begin_write()
-    email = payload["email"].strip().lower()
-    roles = _normalised_roles(payload["roles"])
-    _check_user(roles, payload.get("partner_id"))
-    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise _email_taken()
-    user = User(
-        id=uuid.uuid4(),
-        email=email,
-        display_name=payload["display_name"],
-        password_hash=hash_password(payload["password"]),
-        roles=roles,
-        partner_id=payload.get("partner_id"),
-        active=True,
-    )
-    db.session.add(user)
-    record(Actor.of(principal), "user.create", "user", user.id, after=_user_summary(user))
     try:
-        db.session.commit()
+        with write():
+            email = payload["email"].strip().lower()
+            roles = _normalised_roles(payload["roles"])
+            _check_user(roles, payload.get("partner_id"))
+            if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+                raise _email_taken()
+            user = User(
+                id=uuid.uuid4(),
+                email=email,
+                display_name=payload["display_name"],
+                password_hash=hash_password(payload["password"]),
+                roles=roles,
+                partner_id=payload.get("partner_id"),
+                active=True,
+            )
+            db.session.add(user)
+            record(Actor.of(principal), "user.create", "user", user.id, after=_user_summary(user))
     except IntegrityError as error:  # a concurrent create took the email first
-        db.session.rollback()
         raise _email_taken() from error
     return user
 
@@ -100,34 +98,35 @@ def update_user(principal: Principal, user_id: uuid.UUID, changes: Mapping[str, 
     Disabling a user or setting a new password ends every sign-in of theirs in the same
     transaction. A change that would leave no active admin is a 409.
     """
-    begin_write()
-    user = get_user(user_id)
-    if _is_admin(user.roles, user.active) and ("roles" in changes or "active" in changes):
-        _lock_active_users()  # and read them again, this user included
-    roles = _normalised_roles(changes["roles"]) if "roles" in changes else list(user.roles or [])
-    active = changes.get("active", user.active)
-    if _is_admin(user.roles, user.active) and not _is_admin(roles, active):
-        _refuse_last_admin(user)
-    partner_id = changes.get("partner_id", user.partner_id)
-    _check_user(roles, partner_id)
+    with write():
+        user = get_user(user_id)
+        if _is_admin(user.roles, user.active) and ("roles" in changes or "active" in changes):
+            _lock_active_users()  # and read them again, this user included
+        roles = (
+            _normalised_roles(changes["roles"]) if "roles" in changes else list(user.roles or [])
+        )
+        active = changes.get("active", user.active)
+        if _is_admin(user.roles, user.active) and not _is_admin(roles, active):
+            _refuse_last_admin(user)
+        partner_id = changes.get("partner_id", user.partner_id)
+        _check_user(roles, partner_id)
 
-    before = _user_summary(user)
-    if "display_name" in changes:
-        user.display_name = changes["display_name"]
-    user.roles = roles  # a new list: the JSON column sees the change
-    user.partner_id = partner_id
-    user.active = active
-    after = _user_summary(user)
-    now = utcnow()
-    if before["active"] and not active:
-        revoke_all_for_user(user.id, "disabled", now)
-    if changes.get("password") is not None:
-        user.password_hash = hash_password(changes["password"])
-        revoke_all_for_user(user.id, "password_changed", now)
-        after["password_changed"] = True
-    user.updated_at = now  # also when only the password or sessions changed
-    record(Actor.of(principal), "user.update", "user", user.id, before=before, after=after)
-    db.session.commit()
+        before = _user_summary(user)
+        if "display_name" in changes:
+            user.display_name = changes["display_name"]
+        user.roles = roles  # a new list: the JSON column sees the change
+        user.partner_id = partner_id
+        user.active = active
+        after = _user_summary(user)
+        now = utcnow()
+        if before["active"] and not active:
+            revoke_all_for_user(user.id, "disabled", now)
+        if changes.get("password") is not None:
+            user.password_hash = hash_password(changes["password"])
+            revoke_all_for_user(user.id, "password_changed", now)
+            after["password_changed"] = True
+        user.updated_at = now  # also when only the password or sessions changed
+        record(Actor.of(principal), "user.update", "user", user.id, before=before, after=after)
     return user
 
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from copa.audit.service import Actor, record
 from copa.call_statistics.models import CallStatistics
-from copa.db import begin_write, db, insert_for
+from copa.db import db, insert_for, write
 from copa.periods import Quarter, today_london
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
@@ -182,13 +182,8 @@ def set_call_statistics(
         raise Unprocessable(
             "Figures can only be set for a quarter that has started.", errors=errors
         )
-    begin_write()
-    try:
+    with write():
         row, created = _set_quarter(principal, Quarter(fiscal_year, quarter), figures)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return row, created
 
 
@@ -280,13 +275,8 @@ class ImportResult:
 def import_call_statistics(principal: Principal, data: bytes) -> ImportResult:
     """Set every quarter of a CSV table in the seed report's shape, all or nothing."""
     table = parse_table(data)
-    begin_write()
-    try:
+    with write():
         results = [_set_quarter(principal, quarter, figures) for quarter, figures in table]
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return ImportResult(
         created=sum(created for _, created in results),
         replaced=sum(not created for _, created in results),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from copa.catalog.models import Category
 from copa.catalog.seed import SEED_CATEGORIES
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.refcache import ReferenceCache, attach
 from copa.web.problems import NotFound, Unprocessable, problem_type
 from copa.web.schemas import no_control_characters
@@ -38,24 +38,23 @@ def ensure_seed_categories() -> int:
 
     Returns how many were added.
     """
-    begin_write()
-    existing = set(db.session.scalars(sa.select(Category.code)))
-    added = 0
-    for order, seed in enumerate(SEED_CATEGORIES, start=1):
-        if seed["code"] in existing:
-            continue
-        values = {
-            "description": "",
-            "keywords": [],
-            "attributes": [],
-            "location_required": True,
-            **seed,
-        }
-        db.session.add(
-            Category(sort_order=order, **{k: values[k] for k in ("code", *_SEED_FIELDS)})
-        )
-        added += 1
-    db.session.commit()
+    with write():
+        existing = set(db.session.scalars(sa.select(Category.code)))
+        added = 0
+        for order, seed in enumerate(SEED_CATEGORIES, start=1):
+            if seed["code"] in existing:
+                continue
+            values = {
+                "description": "",
+                "keywords": [],
+                "attributes": [],
+                "location_required": True,
+                **seed,
+            }
+            db.session.add(
+                Category(sort_order=order, **{k: values[k] for k in ("code", *_SEED_FIELDS)})
+            )
+            added += 1
     return added
 
 

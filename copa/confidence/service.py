@@ -25,7 +25,7 @@ from copa.areas.models import LocalAuthority, Ward
 from copa.areas.service import Area, area_by_code, locate_point
 from copa.auth.models import Device
 from copa.confidence.models import Vote
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.metrics.rollups import uncount_votes
 from copa.periods import Quarter
 from copa.web.pagination import PageResult, paginate
@@ -155,8 +155,7 @@ def _cast_once(
     *,
     retrying: bool,
 ) -> VoteRecord:
-    begin_write()
-    try:
+    with write(savepoint=True):  # a clash is retried: inside a caller's unit too
         _hold_resident(device_id, exclusive=retrying)
         target = area_named(area) if area is not None else located(location or {})
         quarter = Quarter.of(now)
@@ -189,10 +188,6 @@ def _cast_once(
         db.session.add(vote)
         # The index allows one counted vote per resident and quarter: at most one was replaced.
         replaces = next(iter(_replaced_votes(replaced).values()), None)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return VoteRecord(
         id=vote.id,
         option=vote.option,

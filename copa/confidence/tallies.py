@@ -14,7 +14,7 @@ from copa.areas.service import Area
 from copa.audit.service import Actor, record
 from copa.confidence.models import Tally
 from copa.confidence.service import OPTION_KEYS, area_named, area_names, area_ref
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.periods import Quarter
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
@@ -42,8 +42,7 @@ def record_tally(
 ) -> TallyRecord:
     """Store the counts of one physical counter session, entered by a member of staff (``TallyIn``
     has checked the counts: the five options only, at least one above 0)."""
-    begin_write()
-    try:
+    with write():
         target = area_named(area)
         quarter = Quarter.of(event_date)
         tally = Tally(
@@ -72,10 +71,6 @@ def record_tally(
                 "counts": {key: getattr(tally, key) for key in OPTION_KEYS},
             },
         )
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return _tally_records([tally])[0]
 
 

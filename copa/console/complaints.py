@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from copa.console.pages import blp, console_page, load_form, page
-from copa.db import db
+from copa.db import abandon
 from copa.feedback import schemas
 from copa.feedback import service as feedback
 from copa.feedback.models import AllegationGroup, ComplaintState, ServiceRecoveryKind
@@ -136,7 +136,7 @@ def _act(
     except Problem as problem:
         if problem.status == 404:
             raise
-        db.session.rollback()  # nothing of the refused change stays; the write lock is freed
+        abandon()  # nothing of the refused change stays; the write lock is freed
         return _case_page(
             case_id,
             problem.status,
@@ -247,7 +247,7 @@ def complaint_assign(case_id: uuid.UUID):
     except Problem as problem:
         if problem.status == 404:
             raise
-        db.session.rollback()  # nothing of the refused change stays; the write lock is freed
+        abandon()  # nothing of the refused change stays; the write lock is freed
         return _case_page(
             case_id,
             problem.status,

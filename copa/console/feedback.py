@@ -10,7 +10,7 @@ from flask import flash, g, redirect, request, url_for
 from marshmallow import ValidationError
 
 from copa.console.pages import QUEUE, blp, console_page, load_form, page
-from copa.db import db
+from copa.db import abandon
 from copa.review import schemas as review_schemas
 from copa.review import service as review
 from copa.review.workflow import allowed_feedback_transitions
@@ -19,7 +19,7 @@ from copa.web.problems import Problem, flatten_messages
 
 def _feedback_page(feedback_id: uuid.UUID, status: int = 200, **context: Any) -> tuple[str, int]:
     if status >= 400:
-        db.session.rollback()  # a refused change leaves nothing behind, nor any lock held
+        abandon()  # a refused change leaves nothing behind, nor any lock held
     item = review.staff_feedback(feedback_id)
     return page(
         "console/feedback.html",

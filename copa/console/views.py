@@ -40,7 +40,7 @@ from copa.console.pages import (
     public,
     safe_next,
 )
-from copa.db import db
+from copa.db import abandon
 from copa.notifications import message_schemas
 from copa.notifications import messages as resident_messages
 from copa.review import queue as triage
@@ -131,7 +131,7 @@ def queue():
 
 def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tuple[str, int]:
     if status >= 400:
-        db.session.rollback()  # a refused change leaves nothing behind, nor any lock held
+        abandon()  # a refused change leaves nothing behind, nor any lock held
     shown = review.staff_report(g.principal, report_id)
     report = review_schemas.StaffReportOut().dump(shown)
     return page(

@@ -24,7 +24,7 @@ from copa.audit.models import AuditEvent
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.feedback.models import (
     Allegation,
     ComplaintCase,
@@ -81,32 +81,31 @@ class SatisfactionAlreadyGiven(Conflict):
 
 def submit_feedback(principal: Principal, payload: Mapping[str, Any]) -> Feedback:
     """Store a resident's feedback and, for a dissatisfaction, its complaint case."""
-    begin_write()
-    ward_code, authority_code = _attribute(payload)
-    point = payload.get("location") or {}
-    now = utcnow()  # the case is logged the moment the feedback is received
-    feedback = Feedback(
-        created_at=now,
-        reference=next_reference(),
-        device_id=principal.id,
-        kind=payload["kind"],
-        text=payload["text"],
-        incident_date=payload.get("incident_date"),
-        lat=point.get("lat"),
-        lon=point.get("lon"),
-        ward_code=ward_code,
-        local_authority_code=authority_code,
-        officer_identifier=payload.get("officer_identifier"),
-        contact=new_contact(principal.id, payload.get("contact")),
-        possible_emergency=possible_emergency(payload["text"]),
-    )
-    if feedback.kind == FeedbackKind.DISSATISFACTION:
-        feedback.complaint = ComplaintCase(state=ComplaintState.LOGGED, logged_at=now)
-    db.session.add(feedback)
-    db.session.flush()  # the notification names the feedback's id
-    complaint = feedback.kind == FeedbackKind.DISSATISFACTION
-    notify("complaint.logged" if complaint else "feedback.received", feedback=feedback, now=now)
-    db.session.commit()
+    with write():
+        ward_code, authority_code = _attribute(payload)
+        point = payload.get("location") or {}
+        now = utcnow()  # the case is logged the moment the feedback is received
+        feedback = Feedback(
+            created_at=now,
+            reference=next_reference(),
+            device_id=principal.id,
+            kind=payload["kind"],
+            text=payload["text"],
+            incident_date=payload.get("incident_date"),
+            lat=point.get("lat"),
+            lon=point.get("lon"),
+            ward_code=ward_code,
+            local_authority_code=authority_code,
+            officer_identifier=payload.get("officer_identifier"),
+            contact=new_contact(principal.id, payload.get("contact")),
+            possible_emergency=possible_emergency(payload["text"]),
+        )
+        if feedback.kind == FeedbackKind.DISSATISFACTION:
+            feedback.complaint = ComplaintCase(state=ComplaintState.LOGGED, logged_at=now)
+        db.session.add(feedback)
+        db.session.flush()  # the notification names the feedback's id
+        complaint = feedback.kind == FeedbackKind.DISSATISFACTION
+        notify("complaint.logged" if complaint else "feedback.received", feedback=feedback, now=now)
     return feedback
 
 
@@ -125,37 +124,37 @@ def answer_satisfaction(
     principal: Principal, feedback_id: uuid.UUID, payload: Mapping[str, Any]
 ) -> Feedback:
     """The complainant says once how satisfied they are (1-5) with their closed complaint."""
-    begin_write()
-    feedback = _own_feedback(principal, feedback_id)
-    case = feedback.complaint
-    if case is None:
-        raise SatisfactionNotInvited("This feedback is not a complaint: there is nothing to rate.")
-    if case.state != ComplaintState.CLOSED:
-        raise SatisfactionNotInvited(
-            f"Your complaint is {case.state}; you can rate it once it is closed.",
-            state=str(case.state),
+    with write():
+        feedback = _own_feedback(principal, feedback_id)
+        case = feedback.complaint
+        if case is None:
+            raise SatisfactionNotInvited(
+                "This feedback is not a complaint: there is nothing to rate."
+            )
+        if case.state != ComplaintState.CLOSED:
+            raise SatisfactionNotInvited(
+                f"Your complaint is {case.state}; you can rate it once it is closed.",
+                state=str(case.state),
+            )
+        # Conditional on no answer yet, so two answers racing each other store exactly one.
+        answer = {"satisfaction_score": payload["score"], "satisfaction_at": utcnow()}
+        answered = db.session.execute(
+            sa.update(ComplaintCase)
+            .where(
+                ComplaintCase.id == case.id,
+                ComplaintCase.state == ComplaintState.CLOSED,
+                ComplaintCase.satisfaction_score.is_(None),
+            )
+            .values(satisfaction_comment=payload.get("comment") or None, **answer)
+            .execution_options(synchronize_session=False)
         )
-    # Conditional on no answer yet, so two answers racing each other store exactly one.
-    answer = {"satisfaction_score": payload["score"], "satisfaction_at": utcnow()}
-    answered = db.session.execute(
-        sa.update(ComplaintCase)
-        .where(
-            ComplaintCase.id == case.id,
-            ComplaintCase.state == ComplaintState.CLOSED,
-            ComplaintCase.satisfaction_score.is_(None),
-        )
-        .values(satisfaction_comment=payload.get("comment") or None, **answer)
-        .execution_options(synchronize_session=False)
-    )
-    if answered.rowcount == 1:  # a bulk UPDATE: the rollups are told, no flush sees it
-        bulk_changed(db.session(), case, answer)
-    else:
-        db.session.rollback()
-        raise SatisfactionAlreadyGiven(
-            "You have already said how satisfied you are with this complaint."
-        )
-    db.session.refresh(case)
-    db.session.commit()
+        if answered.rowcount == 1:  # a bulk UPDATE: the rollups are told, no flush sees it
+            bulk_changed(db.session(), case, answer)
+        else:
+            raise SatisfactionAlreadyGiven(
+                "You have already said how satisfied you are with this complaint."
+            )
+        db.session.refresh(case)
     return feedback
 
 
@@ -278,19 +277,18 @@ def assign_complaint(
     principal: Principal, case_id: uuid.UUID, assignee_id: uuid.UUID | None
 ) -> ComplaintDetail:
     """Give the case to an active resolution or admin user, or to nobody."""
-    begin_write()
-    case = _case(case_id, lock=True)
-    before = case.assignee_id
-    case.assignee = assignee(assignee_id, CASE_HOLDER_ROLES)
-    record(
-        Actor.of(principal),
-        "complaint.assign",
-        "complaint",
-        case.id,
-        before={"assignee_id": before},
-        after={"assignee_id": assignee_id},
-    )
-    db.session.commit()
+    with write():
+        case = _case(case_id, lock=True)
+        before = case.assignee_id
+        case.assignee = assignee(assignee_id, CASE_HOLDER_ROLES)
+        record(
+            Actor.of(principal),
+            "complaint.assign",
+            "complaint",
+            case.id,
+            before={"assignee_id": before},
+            after={"assignee_id": assignee_id},
+        )
     return _detail(case)
 
 
@@ -299,33 +297,32 @@ def move_complaint(
 ) -> ComplaintDetail:
     """Change the case's state through the workflow: first contact (when it happened),
     escalation (with its reason), closing (with its outcome)."""
-    begin_write()
-    case = _case(case_id, lock=True)
-    to = payload["to"]
-    details: dict[str, Any] = {}
-    contacted_at = None
-    if to == ComplaintState.CONTACTED:
-        contacted_at = payload.get("contacted_at") or utcnow()
-        if contacted_at < case.logged_at:
-            raise InvalidFirstContact(
-                "First contact cannot be before the complaint was logged "
-                f"({case.logged_at.isoformat()}).",
-                errors={"contacted_at": ["Must not be before the case was logged."]},
-            )
-        details["first_contact_at"] = contacted_at
-    elif to == ComplaintState.ESCALATED:
-        details["reason"] = payload["reason"]
-    complaint_transition(
-        case,
-        to,
-        Actor.of(principal),
-        outcome=payload.get("outcome"),
-        public_note=payload.get("public_note"),
-        internal_note=payload.get("internal_note"),
-        at=contacted_at,
-        details=details or None,
-    )
-    db.session.commit()
+    with write():
+        case = _case(case_id, lock=True)
+        to = payload["to"]
+        details: dict[str, Any] = {}
+        contacted_at = None
+        if to == ComplaintState.CONTACTED:
+            contacted_at = payload.get("contacted_at") or utcnow()
+            if contacted_at < case.logged_at:
+                raise InvalidFirstContact(
+                    "First contact cannot be before the complaint was logged "
+                    f"({case.logged_at.isoformat()}).",
+                    errors={"contacted_at": ["Must not be before the case was logged."]},
+                )
+            details["first_contact_at"] = contacted_at
+        elif to == ComplaintState.ESCALATED:
+            details["reason"] = payload["reason"]
+        complaint_transition(
+            case,
+            to,
+            Actor.of(principal),
+            outcome=payload.get("outcome"),
+            public_note=payload.get("public_note"),
+            internal_note=payload.get("internal_note"),
+            at=contacted_at,
+            details=details or None,
+        )
     return _detail(case)
 
 
@@ -334,33 +331,32 @@ def add_service_recovery_action(
 ) -> ComplaintDetail:
     """Record what was done to put things right; the first one moves a contacted case into
     service recovery."""
-    begin_write()
-    case = _case(case_id, lock=True)
-    if case.state not in SERVICE_RECOVERY_STATES:
-        raise ServiceRecoveryNotAllowed(
-            f"A complaint case that is {case.state} takes no service-recovery actions; "
-            "contact the complainant first.",
-            state=str(case.state),
+    with write():
+        case = _case(case_id, lock=True)
+        if case.state not in SERVICE_RECOVERY_STATES:
+            raise ServiceRecoveryNotAllowed(
+                f"A complaint case that is {case.state} takes no service-recovery actions; "
+                "contact the complainant first.",
+                state=str(case.state),
+            )
+        action = ServiceRecoveryAction(
+            id=uuid.uuid4(),
+            kind=payload["kind"],
+            note=payload.get("note"),
+            at=utcnow(),
+            actor_id=principal.id,
         )
-    action = ServiceRecoveryAction(
-        id=uuid.uuid4(),
-        kind=payload["kind"],
-        note=payload.get("note"),
-        at=utcnow(),
-        actor_id=principal.id,
-    )
-    case.actions.append(action)
-    if case.first_action_at is None:
-        case.first_action_at = action.at
-    summary = {"action_id": action.id, "kind": action.kind, "note": action.note}
-    actor = Actor.of(principal)
-    if case.state == ComplaintState.CONTACTED:
-        complaint_transition(
-            case, ComplaintState.SERVICE_RECOVERY, actor, details={"action": summary}
-        )
-    else:
-        record(actor, "complaint.action", "complaint", case.id, after=summary)
-    db.session.commit()
+        case.actions.append(action)
+        if case.first_action_at is None:
+            case.first_action_at = action.at
+        summary = {"action_id": action.id, "kind": action.kind, "note": action.note}
+        actor = Actor.of(principal)
+        if case.state == ComplaintState.CONTACTED:
+            complaint_transition(
+                case, ComplaintState.SERVICE_RECOVERY, actor, details={"action": summary}
+            )
+        else:
+            record(actor, "complaint.action", "complaint", case.id, after=summary)
     return _detail(case)
 
 
@@ -368,32 +364,31 @@ def add_allegation(
     principal: Principal, case_id: uuid.UUID, payload: Mapping[str, Any]
 ) -> ComplaintDetail:
     """Add one allegation (a group of the PCC report and a free code) to an open case."""
-    begin_write()
-    case = _case(case_id, lock=True)
-    if case.state == ComplaintState.CLOSED:
-        raise ComplaintClosed("This complaint case is closed; it takes no more allegations.")
-    allegation = Allegation(
-        id=uuid.uuid4(),
-        group=payload["group"],
-        code=payload["code"],
-        description=payload.get("description"),
-        created_at=utcnow(),
-        created_by_id=principal.id,
-    )
-    case.allegations.append(allegation)
-    record(
-        Actor.of(principal),
-        "complaint.allegation",
-        "complaint",
-        case.id,
-        after={
-            "allegation_id": allegation.id,
-            "group": allegation.group,
-            "code": allegation.code,
-            "description": allegation.description,
-        },
-    )
-    db.session.commit()
+    with write():
+        case = _case(case_id, lock=True)
+        if case.state == ComplaintState.CLOSED:
+            raise ComplaintClosed("This complaint case is closed; it takes no more allegations.")
+        allegation = Allegation(
+            id=uuid.uuid4(),
+            group=payload["group"],
+            code=payload["code"],
+            description=payload.get("description"),
+            created_at=utcnow(),
+            created_by_id=principal.id,
+        )
+        case.allegations.append(allegation)
+        record(
+            Actor.of(principal),
+            "complaint.allegation",
+            "complaint",
+            case.id,
+            after={
+                "allegation_id": allegation.id,
+                "group": allegation.group,
+                "code": allegation.code,
+                "description": allegation.description,
+            },
+        )
     return _detail(case)
 
 
@@ -401,24 +396,23 @@ def add_complaint_note(
     principal: Principal, case_id: uuid.UUID, payload: Mapping[str, Any]
 ) -> ComplaintDetail:
     """Keep an internal note on the case (never shown to the complainant)."""
-    begin_write()
-    case = _case(case_id, lock=True)
-    note = InternalNote(
-        id=uuid.uuid4(),
-        complaint_case_id=case.id,
-        author_id=principal.id,
-        text=payload["text"],
-        at=utcnow(),
-    )
-    db.session.add(note)
-    record(
-        Actor.of(principal),
-        "complaint.note",
-        "complaint",
-        case.id,
-        after={"note_id": note.id, "text": note.text},
-    )
-    db.session.commit()
+    with write():
+        case = _case(case_id, lock=True)
+        note = InternalNote(
+            id=uuid.uuid4(),
+            complaint_case_id=case.id,
+            author_id=principal.id,
+            text=payload["text"],
+            at=utcnow(),
+        )
+        db.session.add(note)
+        record(
+            Actor.of(principal),
+            "complaint.note",
+            "complaint",
+            case.id,
+            after={"note_id": note.id, "text": note.text},
+        )
     return _detail(case)
 
 

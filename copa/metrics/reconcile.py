@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from copa.db import begin_write, db
+from copa.db import db, snapshot, write
 from copa.metrics.models import ROLLUPS
 from copa.metrics.rollups import TRACKED, contributions
 
@@ -76,14 +76,8 @@ def _actual(rollup: type) -> Iterator[tuple[Key, dict[str, int]]]:
 
 def reconcile() -> Reconciliation:
     """Compare every rollup with the raw rows, in one consistent snapshot; writes nothing."""
-    bind = db.session.get_bind()
-    if bind.dialect.name == "postgresql" and isinstance(bind, sa.Engine):
-        # One snapshot for every statement: raw rows and their rollups commit together.
-        # (Bound to a Connection, the caller's transaction is already running: the tests.)
-        if db.session().in_transaction():
-            db.session.rollback()
-        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    try:
+    # One snapshot for every statement: raw rows and their rollups commit together.
+    with snapshot():
         expected = expected_rollups()
         mismatches: list[Mismatch] = []
         rows: dict[str, int] = {}
@@ -99,8 +93,6 @@ def reconcile() -> Reconciliation:
             for key, should in wanted.items():  # counted by the raw rows, missing in the rollup
                 mismatches.append(Mismatch(table, dict(key), should, {name: 0 for name in should}))
         return Reconciliation(rows, mismatches)
-    finally:
-        db.session.rollback()
 
 
 def repair() -> dict[str, int]:
@@ -109,8 +101,7 @@ def repair() -> dict[str, int]:
     On PostgreSQL the rollup tables are locked first, so no transaction can commit a counted
     change meanwhile (each must update a rollup before it commits): submissions wait for it.
     """
-    begin_write()
-    try:
+    with write():
         if db.session.get_bind().dialect.name == "postgresql":
             names = ", ".join(rollup.__tablename__ for rollup in ROLLUPS)
             db.session.execute(sa.text(f"LOCK TABLE {names} IN EXCLUSIVE MODE"))
@@ -125,8 +116,4 @@ def repair() -> dict[str, int]:
             for start in range(0, len(rows), _BATCH):
                 db.session.execute(sa.insert(rollup), rows[start : start + _BATCH])
             written[rollup.__tablename__] = len(rows)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return written

@@ -29,7 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from copa.confidence.models import Tally, Vote
-from copa.db import dialect_insert
+from copa.db import before_commit, dialect_insert
 from copa.feedback.models import Allegation, ComplaintCase, Feedback
 from copa.metrics.models import (
     NONE,
@@ -363,11 +363,18 @@ def _after_flush(session: Session, flush_context: object) -> None:
             _add(session, contributions(model, _before_change(obj)), -1)
 
 
-def _before_commit(session: Session) -> None:
+def write_pending(session: Session) -> None:
+    """``copa.db.write()``'s last step before it commits: the transaction's rollup deltas."""
     session.flush()  # its after_flush adds the last deltas
     pending = session.info.pop(_PENDING, None)
     if pending:
         write(session, pending)
+
+
+def _refuse_uncounted(session: Session) -> None:
+    """A commit that bypassed ``write()`` would lose the deltas: refuse it loudly."""
+    if session.info.get(_PENDING):
+        raise RuntimeError("rollup changes would be lost: commit through copa.db.write()")
 
 
 def write(session: Session, pending: dict[tuple[type, tuple], _Delta]) -> None:
@@ -425,9 +432,10 @@ def _forget(session: Session, *args: object) -> None:
 
 
 def install() -> None:
-    """Watch every session (the request's, the idempotent unit of work's, the relay's)."""
+    """Collect deltas from every session's flushes; ``write()`` applies them before it commits."""
+    before_commit(write_pending)
     if event.contains(Session, "after_flush", _after_flush):
         return
     event.listen(Session, "after_flush", _after_flush)
-    event.listen(Session, "before_commit", _before_commit)
+    event.listen(Session, "before_commit", write_pending)  # until every service uses write()
     event.listen(Session, "after_soft_rollback", _forget)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from copa.audit.service import Actor, record
 from copa.auth.models import User
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.feedback.models import ComplaintCase, ComplaintState, Feedback
 from copa.notifications.models import MessageDirection, ResidentMessage
 from copa.notifications.service import notify
@@ -126,12 +126,11 @@ def message_resident_on_report(
 ) -> StaffMessage:
     """A reviewer asks the resident behind a report for more information, or tells them
     something: the message, the resident's notification and an audit event, together."""
-    begin_write()
-    report = _locked_report(report_id)
-    message = _staff_message(principal, payload, report.device_id, report_id=report.id)
-    notify(_EVENT_OF_KIND[message.kind], report=report, note=message.text)
-    _audit(principal, "report.message", "report", report.id, message)
-    db.session.commit()
+    with write():
+        report = _locked_report(report_id)
+        message = _staff_message(principal, payload, report.device_id, report_id=report.id)
+        notify(_EVENT_OF_KIND[message.kind], report=report, note=message.text)
+        _audit(principal, "report.message", "report", report.id, message)
     return StaffMessage(message, db.session.get(User, principal.id))
 
 
@@ -139,20 +138,19 @@ def message_resident_on_complaint(
     principal: Principal, case_id: uuid.UUID, payload: Mapping[str, Any]
 ) -> StaffMessage:
     """The Resolution Team asks the complainant for more information, or tells them something."""
-    begin_write()
-    case = db.session.scalar(
-        sa.select(ComplaintCase)
-        .where(ComplaintCase.id == case_id)
-        .with_for_update(of=ComplaintCase)
-        .execution_options(populate_existing=True)
-    )
-    if case is None:
-        raise ComplaintNotFound("There is no complaint case with that id.")
-    feedback = case.feedback
-    message = _staff_message(principal, payload, feedback.device_id, feedback_id=feedback.id)
-    notify(_EVENT_OF_KIND[message.kind], feedback=feedback, note=message.text)
-    _audit(principal, "complaint.message", "complaint", case.id, message)
-    db.session.commit()
+    with write():
+        case = db.session.scalar(
+            sa.select(ComplaintCase)
+            .where(ComplaintCase.id == case_id)
+            .with_for_update(of=ComplaintCase)
+            .execution_options(populate_existing=True)
+        )
+        if case is None:
+            raise ComplaintNotFound("There is no complaint case with that id.")
+        feedback = case.feedback
+        message = _staff_message(principal, payload, feedback.device_id, feedback_id=feedback.id)
+        notify(_EVENT_OF_KIND[message.kind], feedback=feedback, note=message.text)
+        _audit(principal, "complaint.message", "complaint", case.id, message)
     return StaffMessage(message, db.session.get(User, principal.id))
 
 
@@ -161,24 +159,26 @@ def pass_on_to_partner(
 ) -> StaffMessage:
     """Let the partners a report is referred to read one of its messages (text and time only).
     Passing on a message already passed on changes nothing."""
-    begin_write()
-    message = db.session.scalar(
-        sa.select(ResidentMessage)
-        .where(ResidentMessage.id == message_id, ResidentMessage.report_id == report_id)
-        .with_for_update()
-    )
-    if message is None:
-        raise MessageNotFound("This report has no such message.")
-    if message.passed_to_partner_at is None:
-        message.passed_to_partner_at = utcnow()
-        record(
-            Actor.of(principal),
-            "report.message_pass_on",
-            "report",
-            report_id,
-            after={"message_id": message.id, "passed_to_partner_at": message.passed_to_partner_at},
+    with write():
+        message = db.session.scalar(
+            sa.select(ResidentMessage)
+            .where(ResidentMessage.id == message_id, ResidentMessage.report_id == report_id)
+            .with_for_update()
         )
-    db.session.commit()
+        if message is None:
+            raise MessageNotFound("This report has no such message.")
+        if message.passed_to_partner_at is None:
+            message.passed_to_partner_at = utcnow()
+            record(
+                Actor.of(principal),
+                "report.message_pass_on",
+                "report",
+                report_id,
+                after={
+                    "message_id": message.id,
+                    "passed_to_partner_at": message.passed_to_partner_at,
+                },
+            )
     return _with_authors([message])[0]
 
 
@@ -287,13 +287,12 @@ def reply_on_report(
     """The resident answers a message about their report, or adds information to it while it
     is open. A closed, rejected or duplicate report takes only an answer to an unanswered
     request for information."""
-    begin_write()
-    report = _own_report(principal, report_id, lock=True)
-    is_open = report.status not in CLOSED_REPORT_STATUSES
-    message = _resident_message(
-        principal, payload, is_open, f"This report is {report.status}", report_id=report.id
-    )
-    db.session.commit()
+    with write():
+        report = _own_report(principal, report_id, lock=True)
+        is_open = report.status not in CLOSED_REPORT_STATUSES
+        message = _resident_message(
+            principal, payload, is_open, f"This report is {report.status}", report_id=report.id
+        )
     return _for_resident([message], OPCC)[0]
 
 
@@ -302,24 +301,23 @@ def reply_on_feedback(
 ) -> ResidentView:
     """The complainant answers the Resolution Team, or adds information to their open complaint.
     A closed case takes only an answer to an unanswered request for information."""
-    begin_write()
-    feedback = _own_feedback(principal, feedback_id)
-    case = db.session.scalar(
-        sa.select(ComplaintCase)
-        .where(ComplaintCase.feedback_id == feedback.id)
-        # A reply and a change of the case's state apply one after the other.
-        .with_for_update(of=ComplaintCase)
-        .execution_options(populate_existing=True)
-    )
-    if case is None:
-        raise NoConversation(
-            "Only a complaint takes messages; compliments and suggestions are answered as they are."
+    with write():
+        feedback = _own_feedback(principal, feedback_id)
+        case = db.session.scalar(
+            sa.select(ComplaintCase)
+            .where(ComplaintCase.feedback_id == feedback.id)
+            # A reply and a change of the case's state apply one after the other.
+            .with_for_update(of=ComplaintCase)
+            .execution_options(populate_existing=True)
         )
-    is_open = case.state != ComplaintState.CLOSED
-    message = _resident_message(
-        principal, payload, is_open, "This complaint is closed", feedback_id=feedback.id
-    )
-    db.session.commit()
+        if case is None:
+            raise NoConversation(
+                "Only a complaint takes messages; compliments and suggestions are answered as they are."
+            )
+        is_open = case.state != ComplaintState.CLOSED
+        message = _resident_message(
+            principal, payload, is_open, "This complaint is closed", feedback_id=feedback.id
+        )
     return _for_resident([message], RESOLUTION_TEAM)[0]
 
 

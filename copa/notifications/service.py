@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from copa.auth.models import Device
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback
 from copa.notifications import catalogue
 from copa.notifications.models import (
@@ -242,20 +242,19 @@ def get_preferences(principal: Principal) -> NotificationPreferences:
 
 def update_preferences(principal: Principal, changes: Mapping[str, Any]) -> NotificationPreferences:
     """PATCH /v1/me/notification-preferences: change any of push, email, quiet hours, language."""
-    begin_write()
-    preferences = db.session.get(NotificationPreferences, principal.id)
-    if preferences is None:
-        preferences = preferences_of(principal.id)
-        db.session.add(preferences)
-    for name in ("push", "email", "language"):
-        if name in changes:
-            setattr(preferences, name, changes[name])
-    if "quiet_hours" in changes:
-        quiet = changes["quiet_hours"]
-        preferences.quiet_hours_start = quiet["start"] if quiet else None
-        preferences.quiet_hours_end = quiet["end"] if quiet else None
-    preferences.updated_at = utcnow()
-    db.session.commit()
+    with write():
+        preferences = db.session.get(NotificationPreferences, principal.id)
+        if preferences is None:
+            preferences = preferences_of(principal.id)
+            db.session.add(preferences)
+        for name in ("push", "email", "language"):
+            if name in changes:
+                setattr(preferences, name, changes[name])
+        if "quiet_hours" in changes:
+            quiet = changes["quiet_hours"]
+            preferences.quiet_hours_start = quiet["start"] if quiet else None
+            preferences.quiet_hours_end = quiet["end"] if quiet else None
+        preferences.updated_at = utcnow()
     return preferences
 
 
@@ -264,27 +263,25 @@ def update_preferences(principal: Principal, changes: Mapping[str, Any]) -> Noti
 
 def set_push_token(principal: Principal, payload: Mapping[str, Any]) -> PushToken:
     """PUT /v1/me/push-token: this install's token (a new one replaces the old)."""
-    begin_write()
-    token = db.session.scalar(
-        sa.select(PushToken).where(PushToken.device_id == principal.id).with_for_update()
-    )
-    if token is None:
-        token = PushToken(id=uuid.uuid4(), device_id=principal.id)
-        db.session.add(token)
-    token.platform = payload["platform"]
-    token.token = payload["token"]
-    token.locale = payload.get("locale")
-    token.app_version = payload.get("app_version")
-    token.updated_at = utcnow()
-    db.session.commit()
+    with write():
+        token = db.session.scalar(
+            sa.select(PushToken).where(PushToken.device_id == principal.id).with_for_update()
+        )
+        if token is None:
+            token = PushToken(id=uuid.uuid4(), device_id=principal.id)
+            db.session.add(token)
+        token.platform = payload["platform"]
+        token.token = payload["token"]
+        token.locale = payload.get("locale")
+        token.app_version = payload.get("app_version")
+        token.updated_at = utcnow()
     return token
 
 
 def delete_push_token(principal: Principal) -> None:
     """DELETE /v1/me/push-token: no more pushes to this install (the inbox still fills)."""
-    begin_write()
-    db.session.execute(sa.delete(PushToken).where(PushToken.device_id == principal.id))
-    db.session.commit()
+    with write():
+        db.session.execute(sa.delete(PushToken).where(PushToken.device_id == principal.id))
 
 
 # --- the inbox ------------------------------------------------------------------------------
@@ -317,22 +314,21 @@ def inbox(principal: Principal, page: int, page_size: int) -> InboxPage:
 
 def mark_read(principal: Principal, payload: Mapping[str, Any]) -> dict[str, int]:
     """Mark the given notifications (or all) read; ids that are not the caller's are ignored."""
-    begin_write()
-    statement = (
-        sa.update(Notification)
-        .where(Notification.device_id == principal.id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if not payload.get("all"):
-        statement = statement.where(Notification.id.in_(payload.get("ids") or []))
-    marked = db.session.execute(statement).rowcount
-    unread = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Notification)
-        .where(Notification.device_id == principal.id, Notification.read_at.is_(None))
-    )
-    db.session.commit()
+    with write():
+        statement = (
+            sa.update(Notification)
+            .where(Notification.device_id == principal.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if not payload.get("all"):
+            statement = statement.where(Notification.id.in_(payload.get("ids") or []))
+        marked = db.session.execute(statement).rowcount
+        unread = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Notification)
+            .where(Notification.device_id == principal.id, Notification.read_at.is_(None))
+        )
     return {"marked": marked or 0, "unread": unread or 0}
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.privacy.models import Contact
 from copa.settings import settings
 from copa.web.problems import NotFound
@@ -78,22 +78,21 @@ def unsubscribe(token: str) -> None:
     off: that is a success too (no email can reach the resident through them).
     """
     contact_id = contact_id_of(token)
-    begin_write()
-    contact = db.session.get(Contact, contact_id)
-    if contact is not None:
-        same = Contact.id == contact.id
-        if contact.device_id is not None and contact.email:
-            same = sa.or_(
-                same,
-                sa.and_(
-                    Contact.device_id == contact.device_id,
-                    sa.func.lower(Contact.email) == contact.email.lower(),
-                ),
+    with write():
+        contact = db.session.get(Contact, contact_id)
+        if contact is not None:
+            same = Contact.id == contact.id
+            if contact.device_id is not None and contact.email:
+                same = sa.or_(
+                    same,
+                    sa.and_(
+                        Contact.device_id == contact.device_id,
+                        sa.func.lower(Contact.email) == contact.email.lower(),
+                    ),
+                )
+            db.session.execute(
+                sa.update(Contact)
+                .where(same, Contact.notify_by_email.is_(True))
+                .values(notify_by_email=False)
+                .execution_options(synchronize_session=False)
             )
-        db.session.execute(
-            sa.update(Contact)
-            .where(same, Contact.notify_by_email.is_(True))
-            .values(notify_by_email=False)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from copa.audit.service import Actor, record
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.open311.models import Open311Client
 from copa.open311.service import BadRequest
 from copa.web.access import Principal
@@ -63,19 +63,18 @@ def key_hash(api_key: str) -> str:
 
 def create_client(principal: Principal | None, payload: Mapping[str, Any]) -> ClientWithKey:
     """Register an Open311 client; its api_key is in this answer only (only a hash is kept)."""
-    begin_write()
-    client = Open311Client(
-        id=uuid.uuid4(),
-        name=payload["name"],
-        jurisdiction_id=payload["jurisdiction_id"],
-        extended_statuses=payload.get("extended_statuses", False),
-        status_without_key=payload.get("status_without_key", False),
-        active=payload.get("active", True),
-    )
-    api_key = _new_key(client)
-    db.session.add(client)
-    _audit(principal, "open311_client.create", client, after=_summary(client))
-    db.session.commit()
+    with write():
+        client = Open311Client(
+            id=uuid.uuid4(),
+            name=payload["name"],
+            jurisdiction_id=payload["jurisdiction_id"],
+            extended_statuses=payload.get("extended_statuses", False),
+            status_without_key=payload.get("status_without_key", False),
+            active=payload.get("active", True),
+        )
+        api_key = _new_key(client)
+        db.session.add(client)
+        _audit(principal, "open311_client.create", client, after=_summary(client))
     return ClientWithKey(client, api_key)
 
 
@@ -97,39 +96,37 @@ def update_client(
     principal: Principal, client_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> Open311Client:
     """Rename, move to another jurisdiction, switch extended statuses, (de)activate."""
-    begin_write()
-    client = get_client(client_id)
-    before = _summary(client)
-    for name in _SETTINGS:
-        if name in changes:
-            setattr(client, name, changes[name])
-    after = _summary(client)
-    changed = [name for name in after if before[name] != after[name]]
-    _audit(
-        principal,
-        "open311_client.update",
-        client,
-        before={name: before[name] for name in changed},
-        after={name: after[name] for name in changed},
-    )
-    db.session.commit()
+    with write():
+        client = get_client(client_id)
+        before = _summary(client)
+        for name in _SETTINGS:
+            if name in changes:
+                setattr(client, name, changes[name])
+        after = _summary(client)
+        changed = [name for name in after if before[name] != after[name]]
+        _audit(
+            principal,
+            "open311_client.update",
+            client,
+            before={name: before[name] for name in changed},
+            after={name: after[name] for name in changed},
+        )
     return client
 
 
 def replace_api_key(principal: Principal, client_id: uuid.UUID) -> ClientWithKey:
     """A new api_key for the client (shown once); the old one stops working at once."""
-    begin_write()
-    client = get_client(client_id)
-    before = {"api_key_hint": client.api_key_hint}
-    api_key = _new_key(client)
-    _audit(
-        principal,
-        "open311_client.replace_key",
-        client,
-        before=before,
-        after={"api_key_hint": client.api_key_hint},
-    )
-    db.session.commit()
+    with write():
+        client = get_client(client_id)
+        before = {"api_key_hint": client.api_key_hint}
+        api_key = _new_key(client)
+        _audit(
+            principal,
+            "open311_client.replace_key",
+            client,
+            before=before,
+            after={"api_key_hint": client.api_key_hint},
+        )
     return ClientWithKey(client, api_key)
 
 

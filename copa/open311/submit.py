@@ -24,7 +24,7 @@ from copa.catalog.service import (
     questions_of,
     validate_answers,
 )
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.open311 import schemas
 from copa.open311.api_clients import check_jurisdiction
 from copa.open311.models import Open311Client, Open311Request
@@ -56,58 +56,58 @@ def submit_request(
     image = _photo(files.get("media"))  # decoded before the write lock, like an app photo
     fingerprint = _fingerprint(form, image)
 
-    begin_write()
-    earlier = _by_fingerprint(client, fingerprint)
-    if earlier is not None:
-        return _created(earlier), False
+    # Where the photo goes; the file is removed again if the report is not stored.
+    store = photos.photo_store() if image is not None else None
+    key = f"{uuid.uuid4().hex}.{image.extension}" if image is not None else None
     try:
-        area = locate_point(point) if point else None
-    except OutOfArea as error:
-        raise BadRequest(error.detail, errors={"lat/long": [error.detail or ""]}) from None
-    details = {name: fields.get(name) for name in ("email", "phone")}
-    if any(details.values()):
-        name = " ".join(filter(None, (fields.get("first_name"), fields.get("last_name"))))
-        details["name"] = name[:120] or None
-    else:
-        details = None
-    now = utcnow()
-    report = new_report(
-        channel=Channel.OPEN311,
-        device_id=None,
-        category=category,
-        description=fields["description"].replace("\r\n", "\n"),  # form encoding's CRLF
-        point=point,
-        area=area,
-        address_text=fields.get("address_string") or None,
-        answers=answers,
-        contact=new_contact(None, details),
-        created_at=now,
-    )
-    request = Open311Request(
-        report=report,
-        client_id=client.id,
-        token=secrets.token_urlsafe(16),
-        fingerprint=fingerprint,
-        media_url=fields.get("media_url"),
-        device_id=fields.get("device_id") or fields.get("deviceid"),
-        account_id=fields.get("account_id"),
-        address_id=fields.get("address_id"),
-        created_at=now,
-    )
-    db.session.add(request)
-    store, key = _keep_photo(report, image)
-    try:
-        db.session.commit()
+        with write(savepoint=True):
+            earlier = _by_fingerprint(client, fingerprint)
+            if earlier is not None:
+                return _created(earlier), False
+            try:
+                area = locate_point(point) if point else None
+            except OutOfArea as error:
+                raise BadRequest(error.detail, errors={"lat/long": [error.detail or ""]}) from None
+            details = {name: fields.get(name) for name in ("email", "phone")}
+            if any(details.values()):
+                name = " ".join(filter(None, (fields.get("first_name"), fields.get("last_name"))))
+                details["name"] = name[:120] or None
+            else:
+                details = None
+            now = utcnow()
+            report = new_report(
+                channel=Channel.OPEN311,
+                device_id=None,
+                category=category,
+                description=fields["description"].replace("\r\n", "\n"),  # form encoding's CRLF
+                point=point,
+                area=area,
+                address_text=fields.get("address_string") or None,
+                answers=answers,
+                contact=new_contact(None, details),
+                created_at=now,
+            )
+            request = Open311Request(
+                report=report,
+                client_id=client.id,
+                token=secrets.token_urlsafe(16),
+                fingerprint=fingerprint,
+                media_url=fields.get("media_url"),
+                device_id=fields.get("device_id") or fields.get("deviceid"),
+                account_id=fields.get("account_id"),
+                address_id=fields.get("address_id"),
+                created_at=now,
+            )
+            db.session.add(request)
+            _keep_photo(report, image, store, key)
     except IntegrityError:
         # The same POST, at the same moment, from the same client: the other one won.
-        db.session.rollback()
         _forget(store, key)
         earlier = _by_fingerprint(client, fingerprint)
         if earlier is None:
             raise
         return _created(earlier), False
     except BaseException:
-        db.session.rollback()
         _forget(store, key)
         raise
     return _created(request), True
@@ -227,12 +227,13 @@ def _photo(upload: FileStorage | None) -> photos.CleanImage | None:
 
 
 def _keep_photo(
-    report: Report, image: photos.CleanImage | None
-) -> tuple[photos.PhotoStore | None, str | None]:
-    if image is None:
-        return None, None
-    store = photos.photo_store()
-    key = f"{uuid.uuid4().hex}.{image.extension}"
+    report: Report,
+    image: photos.CleanImage | None,
+    store: photos.PhotoStore | None,
+    key: str | None,
+) -> None:
+    if image is None or store is None or key is None:
+        return
     store.put(key, image.data, image.content_type)
     report.photos.append(
         Photo(
@@ -243,7 +244,6 @@ def _keep_photo(
             size_bytes=len(image.data),
         )
     )
-    return store, key
 
 
 def _forget(store: photos.PhotoStore | None, key: str | None) -> None:

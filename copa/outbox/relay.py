@@ -52,7 +52,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from copa.db import begin_write, db, utcnow
+from copa.db import abandon, db, utcnow, write
 from copa.outbox.channels import (
     UNDELIVERED_REFERRAL,
     CannotSend,
@@ -121,7 +121,7 @@ def run_relay(
             try:
                 claimed = relay.run_batch(stop)
             except SQLAlchemyError:
-                db.session.rollback()
+                abandon()  # whatever the failed batch left half done
                 if once:
                     raise
                 log.exception("relay %s: database error; trying again shortly", relay.owner)
@@ -186,38 +186,40 @@ class Relay:
     def claim(self) -> list[uuid.UUID]:
         """Lease up to a batch of due messages to this relay (one transaction)."""
         db.session.close()
-        begin_write()
-        now = utcnow()  # after the lock: SQLite may have made us wait for it
-        ids = list(
-            db.session.scalars(
-                sa.select(OutboxMessage.id)
-                .where(
-                    OutboxMessage.state == MessageState.PENDING,
-                    OutboxMessage.next_attempt_at <= now,
-                    sa.or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+        with write():
+            now = utcnow()  # after the lock: SQLite may have made us wait for it
+            ids = list(
+                db.session.scalars(
+                    sa.select(OutboxMessage.id)
+                    .where(
+                        OutboxMessage.state == MessageState.PENDING,
+                        OutboxMessage.next_attempt_at <= now,
+                        sa.or_(
+                            OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now
+                        ),
+                    )
+                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                    .limit(self.settings.batch_size)
+                    .with_for_update(
+                        skip_locked=True
+                    )  # PostgreSQL; SQLite's lock is BEGIN IMMEDIATE
                 )
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(self.settings.batch_size)
-                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's lock is BEGIN IMMEDIATE
             )
-        )
-        if ids:
-            db.session.execute(
-                sa.update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(lease_owner=self.owner, lease_until=now + self.settings.lease)
-                .execution_options(synchronize_session=False)
-            )
-        db.session.commit()
+            if ids:
+                db.session.execute(
+                    sa.update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids))
+                    .values(lease_owner=self.owner, lease_until=now + self.settings.lease)
+                    .execution_options(synchronize_session=False)
+                )
         self.stats.claimed += len(ids)
         return ids
 
     def release(self, ids: list[uuid.UUID]) -> None:
         """Give back claimed messages not yet tried (stopping), so others need not wait."""
         db.session.close()
-        begin_write()
-        self._release(ids)
-        db.session.commit()
+        with write():
+            self._release(ids)
 
     # --- the transactions ---------------------------------------------------------------------
 
@@ -244,33 +246,34 @@ class Relay:
         """Renew the leases and build the requests, in claim order (one transaction). A message
         that cannot be prepared because of a bug gets a failed outcome to record instead."""
         db.session.close()  # nothing cached from an earlier transaction
-        begin_write()
-        held = self._held(ids, with_reports=True)
-        self.stats.lost += len(ids) - len(held)
-        prepared: list[tuple[uuid.UUID, Request | Outcome]] = []
-        for message_id in ids:
-            message = held.get(message_id)
-            if message is None:
-                continue
-            reason = cancel_reason(message)
-            if reason is None:
-                try:
-                    prepared.append((message_id, prepare(message, self.settings.channels)))
+        with write():
+            held = self._held(ids, with_reports=True)
+            self.stats.lost += len(ids) - len(held)
+            prepared: list[tuple[uuid.UUID, Request | Outcome]] = []
+            for message_id in ids:
+                message = held.get(message_id)
+                if message is None:
                     continue
-                except CannotSend as error:
-                    reason = str(error)
-                except SQLAlchemyError:
-                    raise
-                except Exception as error:  # noqa: BLE001 - a bug must not stop the relay or loop
-                    db.session.expire(message)  # whatever it half-changed is not written
-                    log.exception("relay %s: could not prepare message %s", self.owner, message_id)
-                    error_text = f"internal error: {type(error).__name__}"
-                    prepared.append((message_id, Outcome(Result.FAILED, error=error_text)))
-                    continue
-            self._cancel(message, reason)
-        if prepared:
-            self._lease([message_id for message_id, _ in prepared])
-        db.session.commit()
+                reason = cancel_reason(message)
+                if reason is None:
+                    try:
+                        prepared.append((message_id, prepare(message, self.settings.channels)))
+                        continue
+                    except CannotSend as error:
+                        reason = str(error)
+                    except SQLAlchemyError:
+                        raise
+                    except Exception as error:  # noqa: BLE001 - a bug must not stop the relay or loop
+                        db.session.expire(message)  # whatever it half-changed is not written
+                        log.exception(
+                            "relay %s: could not prepare message %s", self.owner, message_id
+                        )
+                        error_text = f"internal error: {type(error).__name__}"
+                        prepared.append((message_id, Outcome(Result.FAILED, error=error_text)))
+                        continue
+                self._cancel(message, reason)
+            if prepared:
+                self._lease([message_id for message_id, _ in prepared])
         return prepared
 
     def _send(self, message_id: uuid.UUID, request: Request | Outcome) -> Sent:
@@ -298,33 +301,34 @@ class Relay:
         if not (sent or renew or release):
             return
         db.session.close()
-        begin_write()
-        arrived: set[uuid.UUID] = set()  # reports a referral of which was just delivered
-        held = self._held([s.message_id for s in sent], with_reports=False) if sent else {}
-        for attempt in sent:
-            message = held.get(attempt.message_id)
-            if message is None:
-                # Another relay took the message over (this one outlived its lease): the
-                # attempt is a fact worth keeping, but the message is theirs to update now.
-                log.warning("relay %s lost the lease of message %s", self.owner, attempt.message_id)
-                self._attempt(attempt.message_id, attempt, LEASE_LOST)
-                self.stats.lost += 1
-                continue
-            self._apply(message, attempt, arrived)
-        if arrived:
-            # A report flagged because a delivery failed is unflagged once one arrives: one
-            # statement for the batch, which touches only the (rare) flagged reports.
-            db.session.execute(
-                sa.update(Report)
-                .where(Report.id.in_(arrived), Report.delivery_failed.is_(True))
-                .values(delivery_failed=False)
-                .execution_options(synchronize_session=False)
-            )
-        if renew:
-            self._lease(renew)
-        if release:
-            self._release(release)
-        db.session.commit()
+        with write():
+            arrived: set[uuid.UUID] = set()  # reports a referral of which was just delivered
+            held = self._held([s.message_id for s in sent], with_reports=False) if sent else {}
+            for attempt in sent:
+                message = held.get(attempt.message_id)
+                if message is None:
+                    # Another relay took the message over (this one outlived its lease): the
+                    # attempt is a fact worth keeping, but the message is theirs to update now.
+                    log.warning(
+                        "relay %s lost the lease of message %s", self.owner, attempt.message_id
+                    )
+                    self._attempt(attempt.message_id, attempt, LEASE_LOST)
+                    self.stats.lost += 1
+                    continue
+                self._apply(message, attempt, arrived)
+            if arrived:
+                # A report flagged because a delivery failed is unflagged once one arrives: one
+                # statement for the batch, which touches only the (rare) flagged reports.
+                db.session.execute(
+                    sa.update(Report)
+                    .where(Report.id.in_(arrived), Report.delivery_failed.is_(True))
+                    .values(delivery_failed=False)
+                    .execution_options(synchronize_session=False)
+                )
+            if renew:
+                self._lease(renew)
+            if release:
+                self._release(release)
 
     def _lease(self, ids: Sequence[uuid.UUID]) -> None:
         """Renew the leases of those of ``ids`` this relay still holds, from now."""

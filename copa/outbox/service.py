@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from copa.audit.service import Actor, record
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.routing.models import Channel, Referral
 from copa.web.access import Principal
@@ -71,35 +71,34 @@ def list_deliveries(state: str | None, page: int, page_size: int) -> PageResult:
 def retry_delivery(principal: Principal, message_id: uuid.UUID) -> OutboxMessage:
     """Send a dead or cancelled message again from the start of the retry schedule (its past
     attempts are kept); a pending one is made due now. A delivered one is a 409."""
-    begin_write()
-    message = db.session.scalar(
-        sa.select(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .options(selectinload(OutboxMessage.attempt_log), selectinload(OutboxMessage.partner))
-        .with_for_update(of=OutboxMessage)
-    )
-    if message is None:
-        raise DeliveryNotFound("No such delivery.")
-    if message.state == MessageState.DELIVERED:
-        raise AlreadyDelivered("This message was delivered already.")
-    before = _delivery_summary(message)
-    now = utcnow()
-    if message.state == MessageState.PENDING:
-        message.next_attempt_at = min(message.next_attempt_at, now)
-    else:
-        message.state = MessageState.PENDING
-        message.attempts = 0  # the schedule starts again; the attempt log keeps the history
-        message.next_attempt_at = now
-        message.lease_owner, message.lease_until = None, None
-    record(
-        Actor.of(principal),
-        "delivery.retry",
-        "delivery",
-        message.id,
-        before=before,
-        after=_delivery_summary(message),
-    )
-    db.session.commit()
+    with write():
+        message = db.session.scalar(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .options(selectinload(OutboxMessage.attempt_log), selectinload(OutboxMessage.partner))
+            .with_for_update(of=OutboxMessage)
+        )
+        if message is None:
+            raise DeliveryNotFound("No such delivery.")
+        if message.state == MessageState.DELIVERED:
+            raise AlreadyDelivered("This message was delivered already.")
+        before = _delivery_summary(message)
+        now = utcnow()
+        if message.state == MessageState.PENDING:
+            message.next_attempt_at = min(message.next_attempt_at, now)
+        else:
+            message.state = MessageState.PENDING
+            message.attempts = 0  # the schedule starts again; the attempt log keeps the history
+            message.next_attempt_at = now
+            message.lease_owner, message.lease_until = None, None
+        record(
+            Actor.of(principal),
+            "delivery.retry",
+            "delivery",
+            message.id,
+            before=before,
+            after=_delivery_summary(message),
+        )
     return message
 
 

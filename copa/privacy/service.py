@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from copa.auth.models import Device, User
 from copa.auth.service import end_device_continuity, revoke_all_for_device
 from copa.confidence.models import Vote
-from copa.db import begin_write, db, scrub_deleted, utcnow
+from copa.db import db, scrub_deleted, utcnow, write
 from copa.feedback.models import Feedback
 from copa.notifications.models import (
     MessageDirection,
@@ -93,40 +93,43 @@ def erase_resident(principal: Principal) -> None:
     """
     if principal.kind != "device":
         raise Forbidden("Staff and partner accounts are closed by an administrator.")
-    begin_write()
-    device_id = principal.id
-    # How the resident was reached, so copies in the mail sink can be found once it is gone.
-    addresses = _reachable_at(Contact.device_id == device_id)
-    for model in (Report, Feedback):
-        values = {"contact_id": None, "device_id": None}
-        if model is Report:
-            values["share_contact_with_partner"] = False
-        db.session.execute(sa.update(model).where(model.device_id == device_id).values(**values))
-    db.session.execute(sa.update(Vote).where(Vote.device_id == device_id).values(device_id=None))
-    db.session.execute(sa.delete(Contact).where(Contact.device_id == device_id))
-    # The resident's own messages to staff (what staff wrote to them stays: it names nobody).
-    db.session.execute(
-        sa.delete(ResidentMessage).where(
-            ResidentMessage.device_id == device_id,
-            ResidentMessage.direction == MessageDirection.FROM_RESIDENT,
+    with write():
+        device_id = principal.id
+        # How the resident was reached, so copies in the mail sink can be found once it is gone.
+        addresses = _reachable_at(Contact.device_id == device_id)
+        for model in (Report, Feedback):
+            values = {"contact_id": None, "device_id": None}
+            if model is Report:
+                values["share_contact_with_partner"] = False
+            db.session.execute(
+                sa.update(model).where(model.device_id == device_id).values(**values)
+            )
+        db.session.execute(
+            sa.update(Vote).where(Vote.device_id == device_id).values(device_id=None)
         )
-    )
-    # What it was told, how to reach it and its choices: nothing more is sent afterwards
-    # (pending pushes and emails find no notification, token or address and are cancelled).
-    for model in (Notification, PushToken, NotificationPreferences):
-        db.session.execute(sa.delete(model).where(model.device_id == device_id))
-    # Stored responses of the device's retried requests may repeat what it sent.
-    db.session.execute(
-        sa.delete(IdempotencyKey).where(IdempotencyKey.principal == principal.subject)
-    )
-    revoke_all_for_device(device_id, "erased")
-    end_device_continuity(device_id)  # its secret and transfer codes open nothing any more
-    db.session.execute(
-        sa.update(Device)
-        .where(Device.id == device_id)
-        .values(erased_at=utcnow(), platform=None, app_version=None)
-    )
-    db.session.commit()
+        db.session.execute(sa.delete(Contact).where(Contact.device_id == device_id))
+        # The resident's own messages to staff (what staff wrote to them stays: it names nobody).
+        db.session.execute(
+            sa.delete(ResidentMessage).where(
+                ResidentMessage.device_id == device_id,
+                ResidentMessage.direction == MessageDirection.FROM_RESIDENT,
+            )
+        )
+        # What it was told, how to reach it and its choices: nothing more is sent afterwards
+        # (pending pushes and emails find no notification, token or address and are cancelled).
+        for model in (Notification, PushToken, NotificationPreferences):
+            db.session.execute(sa.delete(model).where(model.device_id == device_id))
+        # Stored responses of the device's retried requests may repeat what it sent.
+        db.session.execute(
+            sa.delete(IdempotencyKey).where(IdempotencyKey.principal == principal.subject)
+        )
+        revoke_all_for_device(device_id, "erased")
+        end_device_continuity(device_id)  # its secret and transfer codes open nothing any more
+        db.session.execute(
+            sa.update(Device)
+            .where(Device.id == device_id)
+            .values(erased_at=utcnow(), platform=None, app_version=None)
+        )
     # After the commit: the old bytes of what was deleted (the -wal file, dead row versions)
     # and the sent emails that name the resident.
     scrub_deleted(ERASED_TABLES, patience_ms=ERASURE_SCRUB_PATIENCE_MS)
@@ -136,29 +139,30 @@ def erase_resident(principal: Principal) -> None:
 def purge_expired_contacts() -> int:
     """Delete contact details older than COPA_CONTACT_RETENTION_DAYS; returns how many."""
     days = settings().contact_retention_days
-    begin_write()
-    cutoff = utcnow() - timedelta(days=days)
-    expired = sa.select(Contact.id).where(Contact.created_at < cutoff)
-    addresses = _reachable_at(Contact.created_at < cutoff)
-    # A stored response to the request that gave them repeats them (kept at least 7 days for
-    # retries, which a retention shorter than that overrides).
-    devices = sa.select(Contact.device_id).where(
-        Contact.created_at < cutoff, Contact.device_id.is_not(None)
-    )
-    subjects = [f"device:{device_id}" for device_id in db.session.scalars(devices.distinct())]
-    if subjects:
-        db.session.execute(
-            sa.delete(IdempotencyKey).where(
-                IdempotencyKey.principal.in_(subjects), IdempotencyKey.created_at < cutoff
-            )
+    with write():
+        cutoff = utcnow() - timedelta(days=days)
+        expired = sa.select(Contact.id).where(Contact.created_at < cutoff)
+        addresses = _reachable_at(Contact.created_at < cutoff)
+        # A stored response to the request that gave them repeats them (kept at least 7 days for
+        # retries, which a retention shorter than that overrides).
+        devices = sa.select(Contact.device_id).where(
+            Contact.created_at < cutoff, Contact.device_id.is_not(None)
         )
-    for model in (Report, Feedback):
-        values = {"contact_id": None}
-        if model is Report:
-            values["share_contact_with_partner"] = False
-        db.session.execute(sa.update(model).where(model.contact_id.in_(expired)).values(**values))
-    deleted = db.session.execute(sa.delete(Contact).where(Contact.id.in_(expired))).rowcount
-    db.session.commit()
+        subjects = [f"device:{device_id}" for device_id in db.session.scalars(devices.distinct())]
+        if subjects:
+            db.session.execute(
+                sa.delete(IdempotencyKey).where(
+                    IdempotencyKey.principal.in_(subjects), IdempotencyKey.created_at < cutoff
+                )
+            )
+        for model in (Report, Feedback):
+            values = {"contact_id": None}
+            if model is Report:
+                values["share_contact_with_partner"] = False
+            db.session.execute(
+                sa.update(model).where(model.contact_id.in_(expired)).values(**values)
+            )
+        deleted = db.session.execute(sa.delete(Contact).where(Contact.id.in_(expired))).rowcount
     forget_mail_mentioning(addresses)
     return deleted
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from copa.auth.models import Device, TransferCode
 from copa.auth.service import revoke_all_for_device, sha256_hex
 from copa.confidence.service import adopt_votes
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback
 from copa.notifications.models import (
     Notification,
@@ -75,21 +75,23 @@ class Transfer:
 def create_transfer_code(principal: Principal) -> NewTransferCode:
     """Make a one-time code that lets a new install take over this resident; it voids the
     device's earlier unused codes and expires after COPA_TRANSFER_CODE_MINUTES."""
-    begin_write()
-    now = utcnow()
-    db.session.execute(
-        sa.delete(TransferCode).where(
-            TransferCode.device_id == principal.id, TransferCode.used_at.is_(None)
+    with write():
+        now = utcnow()
+        db.session.execute(
+            sa.delete(TransferCode).where(
+                TransferCode.device_id == principal.id, TransferCode.used_at.is_(None)
+            )
         )
-    )
-    raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-    expires_at = now + timedelta(minutes=settings().transfer_code_minutes)
-    db.session.add(
-        TransferCode(
-            device_id=principal.id, code_hash=sha256_hex(raw), created_at=now, expires_at=expires_at
+        raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+        expires_at = now + timedelta(minutes=settings().transfer_code_minutes)
+        db.session.add(
+            TransferCode(
+                device_id=principal.id,
+                code_hash=sha256_hex(raw),
+                created_at=now,
+                expires_at=expires_at,
+            )
         )
-    )
-    db.session.commit()
     grouped = "-".join(raw[i : i + GROUP] for i in range(0, CODE_LENGTH, GROUP))
     return NewTransferCode(grouped, expires_at)
 
@@ -102,52 +104,51 @@ def redeem_transfer_code(principal: Principal, code: str) -> Transfer:
     are deleted, every sign-in of it is revoked and its device secret stops working.
     A wrong, expired or spent code is a 422, all with the same message.
     """
-    begin_write()
-    now = utcnow()
-    normalised = _normalised(code)
-    found = None
-    if normalised is not None:
-        found = db.session.scalar(
-            sa.select(TransferCode).where(
-                TransferCode.code_hash == sha256_hex(normalised),
-                TransferCode.used_at.is_(None),
-                TransferCode.expires_at > now,
+    with write():
+        now = utcnow()
+        normalised = _normalised(code)
+        found = None
+        if normalised is not None:
+            found = db.session.scalar(
+                sa.select(TransferCode).where(
+                    TransferCode.code_hash == sha256_hex(normalised),
+                    TransferCode.used_at.is_(None),
+                    TransferCode.expires_at > now,
+                )
             )
-        )
-    if found is None:
-        raise _not_valid()
-    if found.device_id == principal.id:
-        raise InvalidTransferCode(
-            "This code was made on this phone: enter it in the app on your new phone.",
-            errors={"code": ["Made on this phone; enter it on the new phone."]},
-        )
-    old_id, new_id = found.device_id, principal.id
-    devices = _hold(old_id, new_id)
-    old, new = devices.get(old_id), devices.get(new_id)
-    if old is None or not _live(old) or new is None or not _live(new):
-        raise _not_valid()
-    spent = db.session.execute(
-        sa.update(TransferCode)
-        .where(TransferCode.id == found.id, TransferCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if spent.rowcount != 1:  # another install redeemed it a moment ago
-        raise _not_valid()
-
-    moved = {
-        name: db.session.execute(
-            sa.update(model)
-            .where(column == old_id)
-            .values({column.key: new_id})
+        if found is None:
+            raise _not_valid()
+        if found.device_id == principal.id:
+            raise InvalidTransferCode(
+                "This code was made on this phone: enter it in the app on your new phone.",
+                errors={"code": ["Made on this phone; enter it on the new phone."]},
+            )
+        old_id, new_id = found.device_id, principal.id
+        devices = _hold(old_id, new_id)
+        old, new = devices.get(old_id), devices.get(new_id)
+        if old is None or not _live(old) or new is None or not _live(new):
+            raise _not_valid()
+        spent = db.session.execute(
+            sa.update(TransferCode)
+            .where(TransferCode.id == found.id, TransferCode.used_at.is_(None))
+            .values(used_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        for name, model, column in MOVED
-    }
-    moved["votes"] = adopt_votes(old_id, new_id)
-    moved["notification_preferences"] = _move_preferences(old_id, new_id)
-    _forget(old, new_id, now)
-    db.session.commit()
+        )
+        if spent.rowcount != 1:  # another install redeemed it a moment ago
+            raise _not_valid()
+
+        moved = {
+            name: db.session.execute(
+                sa.update(model)
+                .where(column == old_id)
+                .values({column.key: new_id})
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            for name, model, column in MOVED
+        }
+        moved["votes"] = adopt_votes(old_id, new_id)
+        moved["notification_preferences"] = _move_preferences(old_id, new_id)
+        _forget(old, new_id, now)
     log.info("device transfer completed: %s", ", ".join(f"{k}={v}" for k, v in moved.items()))
     return Transfer(new_id, moved)
 

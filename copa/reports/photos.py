@@ -27,7 +27,7 @@ from flask import current_app
 from PIL import Image, ImageOps
 from werkzeug.datastructures import FileStorage
 
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.reports.models import Photo, Report
 from copa.reports.service import ReportNotFound
 from copa.settings import settings
@@ -263,26 +263,24 @@ def add_photo(principal: Principal, report_id: uuid.UUID, upload: FileStorage) -
     # Decoding takes time: done before the write transaction so it holds no lock meanwhile.
     image = clean_image(data, config.photo_max_pixels)
 
-    begin_write()
-    # Counted again inside the write transaction: two uploads at once cannot make six.
-    _room_for_a_photo(principal, report_id, limit)
     store = photo_store()
     key = f"{uuid.uuid4().hex}.{image.extension}"
-    store.put(key, image.data, image.content_type)
     try:
-        photo = Photo(
-            report_id=report_id,
-            storage_key=key,
-            content_type=image.content_type,
-            width=image.width,
-            height=image.height,
-            size_bytes=len(image.data),
-        )
-        db.session.add(photo)
-        db.session.commit()
+        with write():
+            # Counted again inside the write transaction: two uploads at once cannot make six.
+            _room_for_a_photo(principal, report_id, limit)
+            store.put(key, image.data, image.content_type)
+            photo = Photo(
+                report_id=report_id,
+                storage_key=key,
+                content_type=image.content_type,
+                width=image.width,
+                height=image.height,
+                size_bytes=len(image.data),
+            )
+            db.session.add(photo)
     except BaseException:
-        db.session.rollback()
-        forget_file(store, key)
+        forget_file(store, key)  # nothing refers to it (a refusal before put: nothing there)
         raise
     return photo
 
@@ -345,16 +343,15 @@ def photo_file(photo: Photo) -> PhotoFile:
 def purge_expired_photos() -> int:
     """Delete photos (rows, then files) older than COPA_PHOTO_RETENTION_DAYS; returns how many."""
     days = settings().photo_retention_days
-    begin_write()
-    keys = list(
-        db.session.scalars(
-            sa.delete(Photo)
-            .where(Photo.created_at < utcnow() - timedelta(days=days))
-            .returning(Photo.storage_key),
-            execution_options={"synchronize_session": False},
+    with write():
+        keys = list(
+            db.session.scalars(
+                sa.delete(Photo)
+                .where(Photo.created_at < utcnow() - timedelta(days=days))
+                .returning(Photo.storage_key),
+                execution_options={"synchronize_session": False},
+            )
         )
-    )
-    db.session.commit()
     # Files go after the rows are gone: a failure here leaves a file nobody points to, never a
     # photo whose file is missing.
     store = photo_store()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from copa.areas.service import Location, locate_point
 from copa.catalog.models import Category
 from copa.catalog.service import category_for_report, validate_answers
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.notifications.service import notify
 from copa.privacy.service import new_contact
 from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
@@ -39,40 +39,39 @@ def submit_report(principal: Principal, payload: Mapping[str, Any]) -> Report:
     Nothing is written unless everything is valid. A possible emergency is still stored (and
     flagged for the top of the staff queue); the response then tells the resident to call 999.
     """
-    begin_write()
-    category = category_for_report(payload["category"])
-    answers = validate_answers(category, payload.get("answers") or {})
-    point = payload.get("location")
-    area = locate_point(point) if point else None
-    if area is None and category.location_required:
-        raise LocationRequired(
-            "Say where it is: this category needs a location.",
-            errors={"location": ["Required for this category."]},
+    with write():
+        category = category_for_report(payload["category"])
+        answers = validate_answers(category, payload.get("answers") or {})
+        point = payload.get("location")
+        area = locate_point(point) if point else None
+        if area is None and category.location_required:
+            raise LocationRequired(
+                "Say where it is: this category needs a location.",
+                errors={"location": ["Required for this category."]},
+            )
+        contact_details = None if payload.get("anonymous") else payload.get("contact")
+        if payload.get("anonymous") and payload.get("contact"):
+            raise Unprocessable(
+                "An anonymous report cannot carry contact details.",
+                errors={"contact": ["Leave this out of an anonymous report."]},
+            )
+        report = new_report(
+            channel=Channel.APP,
+            device_id=principal.id,
+            category=category,
+            description=payload["description"],
+            point=point,
+            area=area,
+            address_text=payload.get("address_text"),
+            occurred_at=payload.get("occurred_at"),
+            happening_now=payload.get("happening_now", False),
+            answers=answers,
+            anonymous=payload.get("anonymous", False),
+            contact=new_contact(principal.id, contact_details),
+            share_contact_with_partner=bool(contact_details)
+            and payload.get("share_contact_with_partner", False),
+            would_have_called_101=payload.get("would_have_called_101"),
         )
-    contact_details = None if payload.get("anonymous") else payload.get("contact")
-    if payload.get("anonymous") and payload.get("contact"):
-        raise Unprocessable(
-            "An anonymous report cannot carry contact details.",
-            errors={"contact": ["Leave this out of an anonymous report."]},
-        )
-    report = new_report(
-        channel=Channel.APP,
-        device_id=principal.id,
-        category=category,
-        description=payload["description"],
-        point=point,
-        area=area,
-        address_text=payload.get("address_text"),
-        occurred_at=payload.get("occurred_at"),
-        happening_now=payload.get("happening_now", False),
-        answers=answers,
-        anonymous=payload.get("anonymous", False),
-        contact=new_contact(principal.id, contact_details),
-        share_contact_with_partner=bool(contact_details)
-        and payload.get("share_contact_with_partner", False),
-        would_have_called_101=payload.get("would_have_called_101"),
-    )
-    db.session.commit()
     return report
 
 

@@ -15,7 +15,7 @@ from copa.audit.models import AuditEvent
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback, FeedbackState
 from copa.feedback.service import FeedbackNotFound
 from copa.notifications.messages import staff_messages
@@ -185,46 +185,45 @@ def transition_report(
     Open referrals are withdrawn when it is routed elsewhere, marked a duplicate, pulled back
     or rejected. One timeline row and one audit event, whatever else happens.
     """
-    begin_write()
-    report = _locked_report(report_id)
-    actor = Actor.of(principal)
-    to = payload["to"]
-    # A move the workflow does not allow is its 409 (naming those it does), before anything
-    # else is looked at or changed.
-    if to not in allowed_report_transitions(report.status):
-        transition(report, to, actor)
-    notes = {
-        "outcome": payload.get("outcome"),
-        "public_note": payload.get("public_note"),
-        "internal_note": payload.get("internal_note"),
-    }
-    details: dict[str, Any] = {}
+    with write():
+        report = _locked_report(report_id)
+        actor = Actor.of(principal)
+        to = payload["to"]
+        # A move the workflow does not allow is its 409 (naming those it does), before anything
+        # else is looked at or changed.
+        if to not in allowed_report_transitions(report.status):
+            transition(report, to, actor)
+        notes = {
+            "outcome": payload.get("outcome"),
+            "public_note": payload.get("public_note"),
+            "internal_note": payload.get("internal_note"),
+        }
+        details: dict[str, Any] = {}
 
-    if to == ReportStatus.ROUTED:
-        partner = _active_partner(payload["partner_id"])
-        withdrawn = _withdraw_open_referrals(report)
-        if notes["outcome"] is None:
-            notes["outcome"] = provisional_outcome(partner)
-        if withdrawn:
-            details["withdrawn_referral_ids"] = withdrawn
-        refer(report, partner, actor, details=details or None, **notes)
-    else:
-        if to == ReportStatus.DUPLICATE:
-            original = _original_of(report, payload["duplicate_of"])
-            report.duplicate_of_id = original.id
-            details["duplicate_of"] = str(original.id)
-            notes["outcome"] = notes["outcome"] or "duplicate"
-        elif report.status == ReportStatus.DUPLICATE:  # no longer a duplicate of anything
-            report.duplicate_of_id = None
-        if to in (ReportStatus.DUPLICATE, ReportStatus.RECEIVED, ReportStatus.REJECTED):
+        if to == ReportStatus.ROUTED:
+            partner = _active_partner(payload["partner_id"])
             withdrawn = _withdraw_open_referrals(report)
+            if notes["outcome"] is None:
+                notes["outcome"] = provisional_outcome(partner)
             if withdrawn:
                 details["withdrawn_referral_ids"] = withdrawn
-        if to == ReportStatus.RECEIVED:  # waits for staff to route it again
-            report.unrouted = True
-            report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
-        transition(report, to, actor, details=details or None, **notes)
-    db.session.commit()
+            refer(report, partner, actor, details=details or None, **notes)
+        else:
+            if to == ReportStatus.DUPLICATE:
+                original = _original_of(report, payload["duplicate_of"])
+                report.duplicate_of_id = original.id
+                details["duplicate_of"] = str(original.id)
+                notes["outcome"] = notes["outcome"] or "duplicate"
+            elif report.status == ReportStatus.DUPLICATE:  # no longer a duplicate of anything
+                report.duplicate_of_id = None
+            if to in (ReportStatus.DUPLICATE, ReportStatus.RECEIVED, ReportStatus.REJECTED):
+                withdrawn = _withdraw_open_referrals(report)
+                if withdrawn:
+                    details["withdrawn_referral_ids"] = withdrawn
+            if to == ReportStatus.RECEIVED:  # waits for staff to route it again
+                report.unrouted = True
+                report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
+            transition(report, to, actor, details=details or None, **notes)
     return staff_report(principal, report_id)
 
 
@@ -299,39 +298,37 @@ def assign_report(
     principal: Principal, report_id: uuid.UUID, assignee_id: uuid.UUID | None
 ) -> _Shown:
     """Give a report to an active reviewer or admin, or to nobody (``None``)."""
-    begin_write()
-    report = _locked_report(report_id)
-    before = report.assignee_id
-    report.assignee = assignee(assignee_id, _ASSIGNABLE_ROLES)
-    record(
-        Actor.of(principal),
-        "report.assign",
-        "report",
-        report.id,
-        before={"assignee_id": before},
-        after={"assignee_id": assignee_id},
-    )
-    db.session.commit()
+    with write():
+        report = _locked_report(report_id)
+        before = report.assignee_id
+        report.assignee = assignee(assignee_id, _ASSIGNABLE_ROLES)
+        record(
+            Actor.of(principal),
+            "report.assign",
+            "report",
+            report.id,
+            before={"assignee_id": before},
+            after={"assignee_id": assignee_id},
+        )
     return staff_report(principal, report_id)
 
 
 def add_report_note(principal: Principal, report_id: uuid.UUID, text: str) -> _Shown:
     """Keep an internal note on a report (never shown outside the OPCC)."""
-    begin_write()
-    if db.session.scalar(sa.select(Report.id).where(Report.id == report_id)) is None:
-        raise ReportNotFound("No such report.")
-    note = InternalNote(
-        id=uuid.uuid4(), report_id=report_id, author_id=principal.id, text=text, at=utcnow()
-    )
-    db.session.add(note)
-    record(
-        Actor.of(principal),
-        "report.note",
-        "report",
-        report_id,
-        after={"note_id": note.id, "text": text},
-    )
-    db.session.commit()
+    with write():
+        if db.session.scalar(sa.select(Report.id).where(Report.id == report_id)) is None:
+            raise ReportNotFound("No such report.")
+        note = InternalNote(
+            id=uuid.uuid4(), report_id=report_id, author_id=principal.id, text=text, at=utcnow()
+        )
+        db.session.add(note)
+        record(
+            Actor.of(principal),
+            "report.note",
+            "report",
+            report_id,
+            after={"note_id": note.id, "text": text},
+        )
     return _Shown(note, author=db.session.get(User, principal.id))
 
 
@@ -341,35 +338,36 @@ def redact_report(principal: Principal, report_id: uuid.UUID, payload: Mapping[s
     The original stays only in the audit event, which admins alone read in full; a redacted
     photo's bytes are kept for them too.
     """
-    begin_write()
-    report = _locked_report(report_id)
-    reason = payload["reason"]
-    if "description" in payload:
-        before: dict[str, Any] = {"description": report.description}
-        report.description = payload["description"]
-        _redact_stored_answers(report)
-        after = {"description": payload["description"], "reason": reason}
-    else:
-        photo = db.session.scalar(
-            sa.select(Photo).where(
-                Photo.id == payload["photo_id"],
-                Photo.report_id == report.id,
-                Photo.redacted_at.is_(None),
+    with write():
+        report = _locked_report(report_id)
+        reason = payload["reason"]
+        if "description" in payload:
+            before: dict[str, Any] = {"description": report.description}
+            report.description = payload["description"]
+            _redact_stored_answers(report)
+            after = {"description": payload["description"], "reason": reason}
+        else:
+            photo = db.session.scalar(
+                sa.select(Photo).where(
+                    Photo.id == payload["photo_id"],
+                    Photo.report_id == report.id,
+                    Photo.redacted_at.is_(None),
+                )
             )
+            if photo is None:
+                raise PhotoNotFound("No such photo.")
+            photo.redacted_at = utcnow()
+            before = {
+                "photo_id": photo.id,
+                "url": url_for("staff.StaffReportPhoto", report_id=report.id, photo_id=photo.id),
+                "content_type": photo.content_type,
+                "width": photo.width,
+                "height": photo.height,
+            }
+            after = {"reason": reason}
+        record(
+            Actor.of(principal), "report.redact", "report", report.id, before=before, after=after
         )
-        if photo is None:
-            raise PhotoNotFound("No such photo.")
-        photo.redacted_at = utcnow()
-        before = {
-            "photo_id": photo.id,
-            "url": url_for("staff.StaffReportPhoto", report_id=report.id, photo_id=photo.id),
-            "content_type": photo.content_type,
-            "width": photo.width,
-            "height": photo.height,
-        }
-        after = {"reason": reason}
-    record(Actor.of(principal), "report.redact", "report", report.id, before=before, after=after)
-    db.session.commit()
     return staff_report(principal, report_id)
 
 
@@ -413,18 +411,17 @@ def pass_on_compliment(
 ) -> Feedback:
     """Pass a compliment on to whoever it praises, and close it; the resident is told to whom.
     Anything but a compliment still waiting is a 409."""
-    begin_write()
-    feedback = _locked_feedback(feedback_id)
-    actor = Actor.of(principal)
-    feedback_transition(
-        feedback,
-        FeedbackState.PASSED_ON,
-        actor,
-        passed_to=payload["passed_to"],
-        public_note=payload.get("public_note"),
-    )
-    feedback_transition(feedback, FeedbackState.CLOSED, actor)
-    db.session.commit()
+    with write():
+        feedback = _locked_feedback(feedback_id)
+        actor = Actor.of(principal)
+        feedback_transition(
+            feedback,
+            FeedbackState.PASSED_ON,
+            actor,
+            passed_to=payload["passed_to"],
+            public_note=payload.get("public_note"),
+        )
+        feedback_transition(feedback, FeedbackState.CLOSED, actor)
     return staff_feedback(feedback_id)
 
 
@@ -433,12 +430,11 @@ def answer_suggestion(
 ) -> Feedback:
     """Answer a suggestion, and close it; the resident reads the response. Anything but a
     suggestion still waiting is a 409."""
-    begin_write()
-    feedback = _locked_feedback(feedback_id)
-    actor = Actor.of(principal)
-    feedback_transition(feedback, FeedbackState.ANSWERED, actor, response=payload["response"])
-    feedback_transition(feedback, FeedbackState.CLOSED, actor)
-    db.session.commit()
+    with write():
+        feedback = _locked_feedback(feedback_id)
+        actor = Actor.of(principal)
+        feedback_transition(feedback, FeedbackState.ANSWERED, actor, response=payload["response"])
+        feedback_transition(feedback, FeedbackState.CLOSED, actor)
     return staff_feedback(feedback_id)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from copa.areas.models import LocalAuthority
 from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.outbox.signing import new_secret, secret_key
 from copa.outbox.ssrf import check_target, loopback_allowed
 from copa.routing.models import Channel, Partner
@@ -84,29 +84,27 @@ def create_partner(principal: Principal, payload: Mapping[str, Any]) -> SavedPar
 
     A webhook partner given no secret gets a generated one, returned in this answer only.
     """
-    begin_write()
-    if db.session.scalar(sa.select(Partner.id).where(Partner.code == payload["code"])):
-        raise _code_taken()
-    partner = Partner(
-        id=uuid.uuid4(),
-        code=payload["code"],
-        channel=Channel.NONE,
-        webhook_secrets=[],
-        open311_service_codes={},
-    )
-    secret = _apply_partner_changes(partner, payload, creating=True)
-    db.session.add(partner)
-    record(
-        Actor.of(principal),
-        "partner.create",
-        "partner",
-        partner.id,
-        after=_partner_summary(partner),
-    )
     try:
-        db.session.commit()
+        with write():
+            if db.session.scalar(sa.select(Partner.id).where(Partner.code == payload["code"])):
+                raise _code_taken()
+            partner = Partner(
+                id=uuid.uuid4(),
+                code=payload["code"],
+                channel=Channel.NONE,
+                webhook_secrets=[],
+                open311_service_codes={},
+            )
+            secret = _apply_partner_changes(partner, payload, creating=True)
+            db.session.add(partner)
+            record(
+                Actor.of(principal),
+                "partner.create",
+                "partner",
+                partner.id,
+                after=_partner_summary(partner),
+            )
     except IntegrityError as error:  # a concurrent create took the code first
-        db.session.rollback()
         raise _code_taken() from error
     return SavedPartner(partner, secret)
 
@@ -146,31 +144,31 @@ def update_partner(
     A new URL or secret (or ``enable_endpoint``) resumes deliveries to an endpoint disabled
     after a 410 Gone.
     """
-    begin_write()
-    partner = get_partner(partner_id)
-    old_settings = _partner_summary(partner)
-    old_secrets = list(partner.webhook_secrets or [])
-    secret = _apply_partner_changes(partner, changes, creating=False)
-    before, after = changed_settings(old_settings, _partner_summary(partner))
-    if list(partner.webhook_secrets or []) != old_secrets:
-        before["webhook_secrets"] = len(old_secrets)
-        after["webhook_secrets"] = len(partner.webhook_secrets or [])
-        # A new secret (generated or given): which one it is stays out of the log.
-        if secret is not None or changes.get("webhook_secret"):
-            after["rotated"] = True
-    if changes.get("open311_api_key"):  # replaced: the log says so, never what it is
-        before["open311_api_key_set"] = old_settings["open311_api_key_set"]
-        after["open311_api_key_set"] = True
-    record(Actor.of(principal), "partner.update", "partner", partner.id, before=before, after=after)
-    db.session.commit()
+    with write():
+        partner = get_partner(partner_id)
+        old_settings = _partner_summary(partner)
+        old_secrets = list(partner.webhook_secrets or [])
+        secret = _apply_partner_changes(partner, changes, creating=False)
+        before, after = changed_settings(old_settings, _partner_summary(partner))
+        if list(partner.webhook_secrets or []) != old_secrets:
+            before["webhook_secrets"] = len(old_secrets)
+            after["webhook_secrets"] = len(partner.webhook_secrets or [])
+            # A new secret (generated or given): which one it is stays out of the log.
+            if secret is not None or changes.get("webhook_secret"):
+                after["rotated"] = True
+        if changes.get("open311_api_key"):  # replaced: the log says so, never what it is
+            before["open311_api_key_set"] = old_settings["open311_api_key_set"]
+            after["open311_api_key_set"] = True
+        record(
+            Actor.of(principal), "partner.update", "partner", partner.id, before=before, after=after
+        )
     return SavedPartner(partner, secret)
 
 
 def deactivate_partner(principal: Principal, partner_id: uuid.UUID) -> None:
     """Stop routing to a partner; it keeps its referrals and their history."""
-    begin_write()
-    deactivate(Actor.of(principal), "partner", get_partner(partner_id))
-    db.session.commit()
+    with write():
+        deactivate(Actor.of(principal), "partner", get_partner(partner_id))
 
 
 def _partner_summary(partner: Partner) -> dict[str, Any]:

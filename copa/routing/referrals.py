@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from copa.audit.service import Actor, record
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.notifications.messages import passed_on_messages
 from copa.notifications.models import ResidentMessage
 from copa.reports.models import Photo, Report, ReportStatus
@@ -96,45 +96,44 @@ def acknowledge_referral(
 ) -> PartnerReferral:
     """The partner confirms receipt, optionally with its own reference for the referral; the
     report becomes acknowledged. Repeating it changes nothing but a new reference."""
-    begin_write()
-    referral = _own_referral(principal, referral_id, lock=True)
-    _refuse_closed(referral)
-    external_reference = (payload or {}).get("external_reference")
-    actor = Actor.of(principal)
-    if referral.acknowledged_at is None:
-        report = referral.report
-        if report.status == ReportStatus.ROUTED:
-            transition(
-                report,
-                ReportStatus.ACKNOWLEDGED,
-                actor,
-                public_note=f"{referral.partner.name} has received it.",
-                details={"referral_id": referral.id, "external_reference": external_reference},
-            )
-        else:  # the report moved on already: the acknowledgement is still the partner's act
-            record(
+    with write():
+        referral = _own_referral(principal, referral_id, lock=True)
+        _refuse_closed(referral)
+        external_reference = (payload or {}).get("external_reference")
+        actor = Actor.of(principal)
+        if referral.acknowledged_at is None:
+            report = referral.report
+            if report.status == ReportStatus.ROUTED:
+                transition(
+                    report,
+                    ReportStatus.ACKNOWLEDGED,
+                    actor,
+                    public_note=f"{referral.partner.name} has received it.",
+                    details={"referral_id": referral.id, "external_reference": external_reference},
+                )
+            else:  # the report moved on already: the acknowledgement is still the partner's act
+                record(
+                    actor,
+                    "referral.acknowledge",
+                    "referral",
+                    referral.id,
+                    before={"state": referral.state},
+                    after={"state": ReferralState.ACKNOWLEDGED},
+                )
+            referral.acknowledged_at = utcnow()
+            if referral.state in (ReferralState.SENT, ReferralState.DELIVERED):
+                referral.state = ReferralState.ACKNOWLEDGED
+        elif external_reference and external_reference != referral.external_reference:
+            record(  # a repeat that only names the partner's reference: still the partner's act
                 actor,
                 "referral.acknowledge",
                 "referral",
                 referral.id,
-                before={"state": referral.state},
-                after={"state": ReferralState.ACKNOWLEDGED},
+                before={"external_reference": referral.external_reference},
+                after={"external_reference": external_reference},
             )
-        referral.acknowledged_at = utcnow()
-        if referral.state in (ReferralState.SENT, ReferralState.DELIVERED):
-            referral.state = ReferralState.ACKNOWLEDGED
-    elif external_reference and external_reference != referral.external_reference:
-        record(  # a repeat that only names the partner's reference: still the partner's act
-            actor,
-            "referral.acknowledge",
-            "referral",
-            referral.id,
-            before={"external_reference": referral.external_reference},
-            after={"external_reference": external_reference},
-        )
-    if external_reference:
-        referral.external_reference = external_reference
-    db.session.commit()
+        if external_reference:
+            referral.external_reference = external_reference
     return _for_partner(referral)
 
 
@@ -146,59 +145,58 @@ def update_referral(
     Each update is a row on the resident's timeline with the partner's public note; a change
     the report's status does not allow is the workflow's 409.
     """
-    begin_write()
-    referral = _own_referral(principal, referral_id, lock=True)
-    _refuse_closed(referral)
-    report = referral.report
-    status, note, now = payload["status"], payload.get("public_note"), utcnow()
-    actor = Actor.of(principal)
-    if status == ReferralState.IN_PROGRESS:
-        transition(
-            report,
-            ReportStatus.IN_PROGRESS,
-            actor,
-            public_note=note,
-            details={
-                "referral_id": referral.id,
-                "external_reference": payload.get("external_reference"),
-            },
-        )
-        referral.resolved_at = None
-    elif status == ReferralState.RESOLVED:
-        transition(
-            report,
-            ReportStatus.RESOLVED,
-            actor,
-            outcome="resolved_by_partner",
-            public_note=note,
-            details={
-                "referral_id": referral.id,
-                "external_reference": payload.get("external_reference"),
-            },
-        )
-        referral.resolved_at = now
-    else:  # not our responsibility: staff route it again; it is never dropped
-        transition(
-            report,
-            ReportStatus.RECEIVED,
-            actor,
-            details={
-                "referral_id": referral.id,
-                "referral_state": status,
-                "external_reference": payload.get("external_reference"),
-            },
-            public_note=note
-            or f"{referral.partner.name} cannot deal with this; we will send it to the "
-            "right place.",
-        )
-        report.unrouted = True
-        report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
-    referral.state = status
-    if referral.acknowledged_at is None:  # acting on it confirms receipt
-        referral.acknowledged_at = now
-    if payload.get("external_reference"):
-        referral.external_reference = payload["external_reference"]
-    db.session.commit()
+    with write():
+        referral = _own_referral(principal, referral_id, lock=True)
+        _refuse_closed(referral)
+        report = referral.report
+        status, note, now = payload["status"], payload.get("public_note"), utcnow()
+        actor = Actor.of(principal)
+        if status == ReferralState.IN_PROGRESS:
+            transition(
+                report,
+                ReportStatus.IN_PROGRESS,
+                actor,
+                public_note=note,
+                details={
+                    "referral_id": referral.id,
+                    "external_reference": payload.get("external_reference"),
+                },
+            )
+            referral.resolved_at = None
+        elif status == ReferralState.RESOLVED:
+            transition(
+                report,
+                ReportStatus.RESOLVED,
+                actor,
+                outcome="resolved_by_partner",
+                public_note=note,
+                details={
+                    "referral_id": referral.id,
+                    "external_reference": payload.get("external_reference"),
+                },
+            )
+            referral.resolved_at = now
+        else:  # not our responsibility: staff route it again; it is never dropped
+            transition(
+                report,
+                ReportStatus.RECEIVED,
+                actor,
+                details={
+                    "referral_id": referral.id,
+                    "referral_state": status,
+                    "external_reference": payload.get("external_reference"),
+                },
+                public_note=note
+                or f"{referral.partner.name} cannot deal with this; we will send it to the "
+                "right place.",
+            )
+            report.unrouted = True
+            report.destination_kind, report.destination_name = UNROUTED_KIND, UNROUTED_NAME
+        referral.state = status
+        if referral.acknowledged_at is None:  # acting on it confirms receipt
+            referral.acknowledged_at = now
+        if payload.get("external_reference"):
+            referral.external_reference = payload["external_reference"]
     return _for_partner(referral)
 
 

@@ -13,7 +13,7 @@ from copa.areas.models import LocalAuthority, Ward
 from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
 from copa.catalog.service import questions_of
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.routing.models import Partner, RoutingRule
 from copa.routing.partner_admin import changed_settings
 from copa.web.access import Principal
@@ -42,19 +42,18 @@ _RULE_FIELDS = (
 
 def create_rule(principal: Principal, payload: Mapping[str, Any]) -> RoutingRule:
     """Add a routing rule: category x area (x one answer) -> an active partner."""
-    begin_write()
-    values = {"area_code": None, "answer_code": None, "answer_value": None, **payload}
-    partner = _check_rule(values)
-    rule = RoutingRule(id=uuid.uuid4(), partner=partner, **values)
-    db.session.add(rule)
-    record(
-        Actor.of(principal),
-        "routing_rule.create",
-        "routing_rule",
-        rule.id,
-        after=_rule_summary(rule),
-    )
-    db.session.commit()
+    with write():
+        values = {"area_code": None, "answer_code": None, "answer_value": None, **payload}
+        partner = _check_rule(values)
+        rule = RoutingRule(id=uuid.uuid4(), partner=partner, **values)
+        db.session.add(rule)
+        record(
+            Actor.of(principal),
+            "routing_rule.create",
+            "routing_rule",
+            rule.id,
+            after=_rule_summary(rule),
+        )
     return rule
 
 
@@ -90,35 +89,33 @@ def update_rule(
     principal: Principal, rule_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> RoutingRule:
     """Change a routing rule; the rule as changed must be valid as a whole."""
-    begin_write()
-    rule = get_rule(rule_id)
-    values = {name: getattr(rule, name) for name in _RULE_FIELDS}
-    values.update(changes)
-    if changes.get("area_level") == "any" and "area_code" not in changes:
-        values["area_code"] = None  # "any area" needs no code: drop the old one
-    partner = _check_rule(values, current_partner_id=rule.partner_id)
-    old = _rule_summary(rule)
-    for name in _RULE_FIELDS:
-        setattr(rule, name, values[name])
-    rule.partner = partner
-    before, after = changed_settings(old, _rule_summary(rule))
-    record(
-        Actor.of(principal),
-        "routing_rule.update",
-        "routing_rule",
-        rule.id,
-        before=before,
-        after=after,
-    )
-    db.session.commit()
+    with write():
+        rule = get_rule(rule_id)
+        values = {name: getattr(rule, name) for name in _RULE_FIELDS}
+        values.update(changes)
+        if changes.get("area_level") == "any" and "area_code" not in changes:
+            values["area_code"] = None  # "any area" needs no code: drop the old one
+        partner = _check_rule(values, current_partner_id=rule.partner_id)
+        old = _rule_summary(rule)
+        for name in _RULE_FIELDS:
+            setattr(rule, name, values[name])
+        rule.partner = partner
+        before, after = changed_settings(old, _rule_summary(rule))
+        record(
+            Actor.of(principal),
+            "routing_rule.update",
+            "routing_rule",
+            rule.id,
+            before=before,
+            after=after,
+        )
     return rule
 
 
 def deactivate_rule(principal: Principal, rule_id: uuid.UUID) -> None:
     """Stop using a routing rule (it stays listed, inactive)."""
-    begin_write()
-    deactivate(Actor.of(principal), "routing_rule", get_rule(rule_id))
-    db.session.commit()
+    with write():
+        deactivate(Actor.of(principal), "routing_rule", get_rule(rule_id))
 
 
 def _rule_summary(rule: RoutingRule) -> dict[str, Any]:

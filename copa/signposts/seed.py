@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.periods import Quarter
 from copa.signposts.models import ClickSource, DestinationKind, Signpost, SignpostClick, Topic
 
@@ -204,23 +204,22 @@ ALL_DEMO_CLICKS = 5568
 
 def ensure_seed_signposts() -> int:
     """Add the seed signposts that are missing (those already there, maybe edited, stay)."""
-    begin_write()
-    existing = set(db.session.scalars(sa.select(Signpost.code)))
-    added = 0
-    for order, seed in enumerate(SEED_SIGNPOSTS, start=1):
-        if seed["code"] in existing:
-            continue
-        values = {
-            "description": "",
-            "local_authority_code": None,
-            "category_codes": [],
-            "feedback_kinds": [],
-            "translations": {},
-            **seed,
-        }
-        db.session.add(Signpost(id=uuid.uuid4(), active=True, sort_order=order, **values))
-        added += 1
-    db.session.commit()
+    with write():
+        existing = set(db.session.scalars(sa.select(Signpost.code)))
+        added = 0
+        for order, seed in enumerate(SEED_SIGNPOSTS, start=1):
+            if seed["code"] in existing:
+                continue
+            values = {
+                "description": "",
+                "local_authority_code": None,
+                "category_codes": [],
+                "feedback_kinds": [],
+                "translations": {},
+                **seed,
+            }
+            db.session.add(Signpost(id=uuid.uuid4(), active=True, sort_order=order, **values))
+            added += 1
     return added
 
 
@@ -235,29 +234,29 @@ def seed_click_throughs(quarter: Quarter, *, scale: float = 1.0) -> int:
     first, after = quarter.bounds()
     seconds = int((after - first).total_seconds())
     added = 0
-    begin_write()
-    for code, clicks in DEMO_CLICKS.items():
-        signpost = signposts.get(code)
-        if signpost is None:
-            continue
-        count = round(clicks * scale)
-        for n, authority in zip(range(count), _authorities(signpost), strict=False):
-            db.session.add(
-                SignpostClick(
-                    id=uuid.uuid4(),
-                    signpost_id=signpost.id,
-                    event_id=uuid.uuid4(),
-                    # Evenly over the quarter, offset per signpost so days differ.
-                    clicked_at=first + timedelta(seconds=(n * seconds // count + added) % seconds),
-                    source=ClickSource.APP if n % 10 else ClickSource.WEB,
-                    topic=signpost.topic,
-                    destination_kind=signpost.destination_kind,
-                    local_authority_code=authority,
+    with write():
+        for code, clicks in DEMO_CLICKS.items():
+            signpost = signposts.get(code)
+            if signpost is None:
+                continue
+            count = round(clicks * scale)
+            for n, authority in zip(range(count), _authorities(signpost), strict=False):
+                db.session.add(
+                    SignpostClick(
+                        id=uuid.uuid4(),
+                        signpost_id=signpost.id,
+                        event_id=uuid.uuid4(),
+                        # Evenly over the quarter, offset per signpost so days differ.
+                        clicked_at=first
+                        + timedelta(seconds=(n * seconds // count + added) % seconds),
+                        source=ClickSource.APP if n % 10 else ClickSource.WEB,
+                        topic=signpost.topic,
+                        destination_kind=signpost.destination_kind,
+                        local_authority_code=authority,
+                    )
                 )
-            )
-        added += count
-        db.session.flush()
-    db.session.commit()
+            added += count
+            db.session.flush()
     return added
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from copa.areas import service as areas
 from copa.areas.models import LocalAuthority
 from copa.catalog.models import Category
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.refcache import ReferenceCache
 from copa.settings import settings
 from copa.signposts.models import (
@@ -244,22 +244,19 @@ def record_click(
     now = utcnow()
     at = _click_time(clicked_at, now)
     authority = areas.area_by_code(area).local_authority_code if area else None
-    begin_write()
-    signpost = db.session.get(Signpost, signpost_id)
-    if signpost is None:
-        raise SignpostNotFound("There is no signpost with that id.")
-    earlier = _counted(event_id)
-    if earlier is not None:
-        db.session.rollback()
-        return _repeat(earlier, signpost_id, event_id)
-    db.session.add(_click(signpost, ClickSource.APP, at, authority, event_id))
     try:
-        db.session.commit()
+        with write(savepoint=True):
+            signpost = db.session.get(Signpost, signpost_id)
+            if signpost is None:
+                raise SignpostNotFound("There is no signpost with that id.")
+            earlier = _counted(event_id)
+            if earlier is None:
+                db.session.add(_click(signpost, ClickSource.APP, at, authority, event_id))
     except IntegrityError:  # the same event, counted by a concurrent retry a moment ago
-        db.session.rollback()
         earlier = _counted(event_id)
         if earlier is None:
             raise
+    if earlier is not None:
         return _repeat(earlier, signpost_id, event_id)
     return CountedClick(event_id, signpost_id, True)
 
@@ -321,21 +318,22 @@ def follow(code: str, *, count: bool = True) -> str:
     unless ``count`` is False (a HEAD, a link preview) or this address has been counted
     ``RATELIMIT_SIGNPOST_GO_PER_ADDRESS`` times already. Only a stored URL is ever returned:
     404 for an unknown or inactive code, whatever it looks like."""
-    if count:
-        begin_write()
+    if not count:
+        return _active_signpost(code).url
+    with write():
+        signpost = _active_signpost(code)
+        if _within_go_limit():
+            db.session.add(_click(signpost, ClickSource.WEB, utcnow(), None))
+    return signpost.url
+
+
+def _active_signpost(code: str) -> Signpost:
     signpost = db.session.scalar(
         sa.select(Signpost).where(Signpost.code == code, Signpost.active.is_(True))
     )
     if signpost is None:
-        db.session.rollback()
         raise SignpostNotFound("There is no signpost at that address.")
-    url = signpost.url
-    if count and _within_go_limit():
-        db.session.add(_click(signpost, ClickSource.WEB, utcnow(), None))
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return url
+    return signpost
 
 
 def _within_go_limit() -> bool:

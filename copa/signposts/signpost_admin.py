@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from copa.areas.models import LocalAuthority
 from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.signposts.models import (
     Signpost,
 )
@@ -62,29 +62,33 @@ def get_signpost(signpost_id: uuid.UUID) -> Signpost:
 
 def create_signpost(principal: Principal, payload: Mapping[str, Any]) -> Signpost:
     """Add a signpost (409 when its code is taken), at the end of the order unless given."""
-    begin_write()
-    if db.session.scalar(sa.select(Signpost.id).where(Signpost.code == payload["code"])):
-        raise _code_taken()
-    _check_references(payload)
-    last = db.session.scalar(sa.select(sa.func.max(Signpost.sort_order))) or 0
-    signpost = Signpost(
-        id=uuid.uuid4(),
-        code=payload["code"],
-        description="",
-        category_codes=[],
-        feedback_kinds=[],
-        translations={},
-        active=True,
-        sort_order=last + 1,
-        local_authority_code=None,
-    )
-    _apply(signpost, payload)
-    db.session.add(signpost)
-    record(Actor.of(principal), "signpost.create", "signpost", signpost.id, after=summary(signpost))
     try:
-        db.session.commit()
+        with write():
+            if db.session.scalar(sa.select(Signpost.id).where(Signpost.code == payload["code"])):
+                raise _code_taken()
+            _check_references(payload)
+            last = db.session.scalar(sa.select(sa.func.max(Signpost.sort_order))) or 0
+            signpost = Signpost(
+                id=uuid.uuid4(),
+                code=payload["code"],
+                description="",
+                category_codes=[],
+                feedback_kinds=[],
+                translations={},
+                active=True,
+                sort_order=last + 1,
+                local_authority_code=None,
+            )
+            _apply(signpost, payload)
+            db.session.add(signpost)
+            record(
+                Actor.of(principal),
+                "signpost.create",
+                "signpost",
+                signpost.id,
+                after=summary(signpost),
+            )
     except IntegrityError as error:  # a concurrent create took the code first
-        db.session.rollback()
         raise _code_taken() from error
     return signpost
 
@@ -93,63 +97,60 @@ def update_signpost(
     principal: Principal, signpost_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> Signpost:
     """Change a signpost; clicks already counted keep the topic and kind they had."""
-    begin_write()
-    signpost = get_signpost(signpost_id)
-    _check_references(changes)
-    before = summary(signpost)
-    _apply(signpost, changes)
-    after = summary(signpost)
-    changed = [name for name in after if after[name] != before[name]]
-    record(
-        Actor.of(principal),
-        "signpost.update",
-        "signpost",
-        signpost.id,
-        before={name: before[name] for name in changed},
-        after={name: after[name] for name in changed},
-    )
-    db.session.commit()
+    with write():
+        signpost = get_signpost(signpost_id)
+        _check_references(changes)
+        before = summary(signpost)
+        _apply(signpost, changes)
+        after = summary(signpost)
+        changed = [name for name in after if after[name] != before[name]]
+        record(
+            Actor.of(principal),
+            "signpost.update",
+            "signpost",
+            signpost.id,
+            before={name: before[name] for name in changed},
+            after={name: after[name] for name in changed},
+        )
     return signpost
 
 
 def deactivate_signpost(principal: Principal, signpost_id: uuid.UUID) -> None:
     """Stop offering a signpost (its /go/ link answers 404); its counts stay."""
-    begin_write()
-    deactivate(Actor.of(principal), "signpost", get_signpost(signpost_id))
-    db.session.commit()
+    with write():
+        deactivate(Actor.of(principal), "signpost", get_signpost(signpost_id))
 
 
 def reorder_signposts(principal: Principal, ids: Sequence[uuid.UUID]) -> list[Signpost]:
     """Put the listed signposts first, in that order; the rest keep their order after them."""
     if len(set(ids)) != len(ids):
         raise Unprocessable("A signpost is listed twice.", errors={"ids": ["Listed twice."]})
-    begin_write()
-    every = list(
-        db.session.scalars(
-            sa.select(Signpost).order_by(Signpost.sort_order, Signpost.title, Signpost.id)
+    with write():
+        every = list(
+            db.session.scalars(
+                sa.select(Signpost).order_by(Signpost.sort_order, Signpost.title, Signpost.id)
+            )
         )
-    )
-    by_id = {s.id: s for s in every}
-    unknown = [str(i) for i in ids if i not in by_id]
-    if unknown:
-        raise Unprocessable(
-            "Some of those are not signposts.",
-            errors={"ids": [f"Unknown signpost: {', '.join(unknown)}."]},
+        by_id = {s.id: s for s in every}
+        unknown = [str(i) for i in ids if i not in by_id]
+        if unknown:
+            raise Unprocessable(
+                "Some of those are not signposts.",
+                errors={"ids": [f"Unknown signpost: {', '.join(unknown)}."]},
+            )
+        listed = [by_id[i] for i in ids]
+        rest = [s for s in every if s.id not in set(ids)]
+        before = [str(s.id) for s in every]
+        for position, signpost in enumerate([*listed, *rest], start=1):
+            signpost.sort_order = position
+        record(
+            Actor.of(principal),
+            "signpost.reorder",
+            "signpost",
+            None,
+            before={"order": before},
+            after={"order": [str(s.id) for s in [*listed, *rest]]},
         )
-    listed = [by_id[i] for i in ids]
-    rest = [s for s in every if s.id not in set(ids)]
-    before = [str(s.id) for s in every]
-    for position, signpost in enumerate([*listed, *rest], start=1):
-        signpost.sort_order = position
-    record(
-        Actor.of(principal),
-        "signpost.reorder",
-        "signpost",
-        None,
-        before={"order": before},
-        after={"order": [str(s.id) for s in [*listed, *rest]]},
-    )
-    db.session.commit()
     return [*listed, *rest]
 
 

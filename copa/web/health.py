@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from copa.db import db
+from copa.db import abandon, db, end_read
 from copa.web.access import PUBLIC, requires
 from copa.web.blueprint import Blueprint
 from copa.web.outage import DatabaseUnreachable
@@ -35,8 +35,8 @@ class Ready(MethodView):
         """The database answers; 503 when it does not."""
         try:
             db.session.execute(sa.text("SELECT 1"))
-            db.session.rollback()
+            end_read()
         except sa.exc.SQLAlchemyError as error:
-            db.session.rollback()
+            abandon()
             raise DatabaseUnreachable() from error
         return {"status": "ok"}

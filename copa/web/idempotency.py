@@ -24,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
@@ -37,7 +37,7 @@ from flask_smorest import Blueprint as _SmorestBlueprint
 from sqlalchemy.orm import Session
 from webargs.flaskparser import is_json_request
 
-from copa.db import begin_write, db, insert_for, utcnow
+from copa.db import db, insert_for, unit_failed, utcnow, write
 from copa.settings import settings
 from copa.web.access import current_principal
 from copa.web.input_guard import decode_json
@@ -99,10 +99,11 @@ def once(key: str, work: Callable[[], Any]) -> Response:
     if isinstance(claim, Response):
         return claim
     try:
-        with unit_of_work() as session:
+        # The view's services join this transaction, which also carries the stored response.
+        with write() as session:
             response = make_response(work())
-            if response.status_code >= 500:
-                raise _DoNotStore(response)
+            if response.status_code >= 500 or unit_failed():
+                raise _DoNotStore(response)  # a refusal the view caught and showed: store nothing
             _complete(session, claim, response)
     except _DoNotStore as stop:
         _release(claim)
@@ -124,49 +125,6 @@ class Claim:
 class _DoNotStore(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
-
-
-@contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """Run the request's work inside one outer transaction that this function commits.
-
-    For its duration ``db.session`` is a session joined to that transaction in
-    ``create_savepoint`` mode, so the commit a service makes becomes a savepoint: the service
-    code stays exactly as it is, and nothing it wrote is durable until the outer commit, which
-    also carries the stored response.
-    """
-    bind = db.engines[None]
-    if isinstance(bind, sa.Engine):
-        connection = bind.connect().execution_options(sqlite_immediate=True)
-        outer = connection.begin()
-        owned = True
-    else:  # already a Connection: the test suite runs each test inside one transaction
-        connection = bind
-        outer = connection.begin_nested()
-        owned = False
-    session = Session(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    registry = db.session.registry
-    previous = registry() if registry.has() else None
-    registry.set(session)
-    try:
-        yield session
-        session.commit()
-        outer.commit()
-    except BaseException:
-        session.rollback()
-        if outer.is_active:
-            outer.rollback()
-        raise
-    finally:
-        session.close()
-        if previous is not None:
-            registry.set(previous)
-        else:
-            registry.clear()
-        if owned:
-            connection.close()
 
 
 def _check_key(key: str) -> None:
@@ -231,7 +189,11 @@ class _Raced(Exception):
 
 
 def _claim_once(principal: str, key: str, fingerprint: str) -> Claim | Response:
-    begin_write()
+    with write():
+        return _take(principal, key, fingerprint)
+
+
+def _take(principal: str, key: str, fingerprint: str) -> Claim | Response:
     now = utcnow()
     lease = timedelta(seconds=settings().idempotency_lease_seconds)
     token = uuid.uuid4()
@@ -252,44 +214,38 @@ def _claim_once(principal: str, key: str, fingerprint: str) -> Claim | Response:
         .returning(IdempotencyKey.id)
     )
     if claimed is not None:
-        db.session.commit()
         return Claim(claimed, token)
     row = db.session.scalar(
         sa.select(IdempotencyKey).where(
             IdempotencyKey.principal == principal, IdempotencyKey.key == key
         )
     )
-    try:
-        if row is None:  # released by its holder between our insert and this read
-            raise _Raced("A request with this key just finished without a result. Retry.")
-        if row.request_hash != fingerprint:
-            raise KeyReused(
-                f"This {HEADER} was used with a different request. Use a new key for a new request.",
-                errors={HEADER: ["Already used with a different request."]},
-            )
-        if row.completed_at is not None:
-            return _replay(row)
-        if row.locked_until is not None and row.locked_until > now and not _holder_lost(row, lease):
-            raise KeyInFlight(
-                f"A request with this {HEADER} is still being processed. Retry shortly.",
-                headers={"Retry-After": "1"},
-            )
-        # The request that held the key died (its lease ran out): take the key over.
-        taken = db.session.execute(
-            sa.update(IdempotencyKey)
-            .where(
-                IdempotencyKey.id == row.id,
-                IdempotencyKey.lock_token.is_not_distinct_from(row.lock_token),
-            )
-            .values(lock_token=token, locked_until=now + lease)
+    if row is None:  # released by its holder between our insert and this read
+        raise _Raced("A request with this key just finished without a result. Retry.")
+    if row.request_hash != fingerprint:
+        raise KeyReused(
+            f"This {HEADER} was used with a different request. Use a new key for a new request.",
+            errors={HEADER: ["Already used with a different request."]},
         )
-        if taken.rowcount != 1:  # released, or taken over by a retry, since we read it
-            raise _Raced("A retry of this request is already running.")
-        db.session.commit()
-        return Claim(row.id, token)
-    finally:
-        if db.session().in_transaction():
-            db.session.rollback()
+    if row.completed_at is not None:
+        return _replay(row)
+    if row.locked_until is not None and row.locked_until > now and not _holder_lost(row, lease):
+        raise KeyInFlight(
+            f"A request with this {HEADER} is still being processed. Retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    # The request that held the key died (its lease ran out): take the key over.
+    taken = db.session.execute(
+        sa.update(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == row.id,
+            IdempotencyKey.lock_token.is_not_distinct_from(row.lock_token),
+        )
+        .values(lock_token=token, locked_until=now + lease)
+    )
+    if taken.rowcount != 1:  # released, or taken over by a retry, since we read it
+        raise _Raced("A retry of this request is already running.")
+    return Claim(row.id, token)
 
 
 def _complete(session: Session, claim: Claim, response: Response) -> None:
@@ -318,7 +274,6 @@ def _release(claim: Claim) -> None:
     try:
         _delete_claim(claim)
     except Exception as error:  # noqa: BLE001 - the original error matters more
-        db.session.rollback()
         if is_outage(error):
             # The request answers 503 and logs that; the key is freed once the database is back.
             _UNRELEASED.add(claim)
@@ -329,15 +284,12 @@ def _release(claim: Claim) -> None:
 
 
 def _delete_claim(claim: Claim) -> None:
-    if db.session().in_transaction():
-        db.session.rollback()
-    begin_write()
-    db.session.execute(
-        sa.delete(IdempotencyKey).where(
-            IdempotencyKey.id == claim.id, IdempotencyKey.lock_token == claim.lock_token
+    with write():
+        db.session.execute(
+            sa.delete(IdempotencyKey).where(
+                IdempotencyKey.id == claim.id, IdempotencyKey.lock_token == claim.lock_token
+            )
         )
-    )
-    db.session.commit()
 
 
 # Keys this process could not release during an outage (process-local: other workers rely on
@@ -352,7 +304,6 @@ def _release_leftovers() -> None:
         try:
             _delete_claim(claim)
         except Exception as error:
-            db.session.rollback()
             if is_outage(error):
                 raise
             _UNRELEASED.discard(claim)  # not an outage: leave it to the lease
@@ -383,9 +334,10 @@ def _replay(row: IdempotencyKey) -> Response:
 def purge_expired() -> int:
     """Delete keys older than COPA_IDEMPOTENCY_TTL_DAYS (at least 7); returns how many."""
     days = max(7, settings().idempotency_ttl_days)
-    begin_write()
-    result = db.session.execute(
-        sa.delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - timedelta(days=days))
-    )
-    db.session.commit()
+    with write():
+        result = db.session.execute(
+            sa.delete(IdempotencyKey).where(
+                IdempotencyKey.created_at < utcnow() - timedelta(days=days)
+            )
+        )
     return result.rowcount

@@ -695,39 +695,38 @@ def resident_with_report(*, platform: str = "android", token: str | None = None)
     from copa.auth.models import Device
     from copa.catalog.models import Category
     from copa.catalog.service import ensure_seed_categories
-    from copa.db import begin_write, db
+    from copa.db import db, write
     from copa.notifications.models import PushToken
     from copa.privacy.models import Contact
     from copa.reports.models import Report, ReportStatus
     from copa.submissions import next_reference
 
     ensure_seed_categories()
-    begin_write()
-    device = Device(id=uuid.uuid4(), platform=platform, app_version="1.0.0")
-    contact = Contact(
-        id=uuid.uuid4(), device_id=device.id, name=CONTACT_NAME, email="m.t@example.org"
-    )
-    report = Report(
-        id=uuid.uuid4(),
-        reference=next_reference(),
-        category=db.session.scalar(sa.select(Category).where(Category.code == "fly_tipping")),
-        description=DESCRIPTION,
-        lat=54.5762,
-        lon=-1.2348,
-        address_text=ADDRESS,
-        answers={},
-        status=ReportStatus.ROUTED,
-        destination_kind="council",
-        destination_name="Middlesbrough Council",
-        device_id=device.id,
-        contact=contact,
-    )
-    token = token or (apns_token() if platform == "ios" else fcm_token())
-    push = PushToken(id=uuid.uuid4(), device_id=device.id, platform=platform, token=token)
-    db.session.add_all([device, contact, report])
-    db.session.flush()
-    db.session.add(push)
-    db.session.commit()
+    with write():
+        device = Device(id=uuid.uuid4(), platform=platform, app_version="1.0.0")
+        contact = Contact(
+            id=uuid.uuid4(), device_id=device.id, name=CONTACT_NAME, email="m.t@example.org"
+        )
+        report = Report(
+            id=uuid.uuid4(),
+            reference=next_reference(),
+            category=db.session.scalar(sa.select(Category).where(Category.code == "fly_tipping")),
+            description=DESCRIPTION,
+            lat=54.5762,
+            lon=-1.2348,
+            address_text=ADDRESS,
+            answers={},
+            status=ReportStatus.ROUTED,
+            destination_kind="council",
+            destination_name="Middlesbrough Council",
+            device_id=device.id,
+            contact=contact,
+        )
+        token = token or (apns_token() if platform == "ios" else fcm_token())
+        push = PushToken(id=uuid.uuid4(), device_id=device.id, platform=platform, token=token)
+        db.session.add_all([device, contact, report])
+        db.session.flush()
+        db.session.add(push)
     return Resident(device.id, report.id, report.reference, token)
 
 
@@ -738,15 +737,14 @@ def notify_resident(
     the outbox message ids written, push first."""
     import sqlalchemy as sa
 
-    from copa.db import begin_write, db
+    from copa.db import db, write
     from copa.notifications.service import notify
     from copa.outbox.models import OutboxMessage
     from copa.reports.models import Report
 
-    begin_write()
-    report = db.session.get(Report, resident.report_id)
-    notification = notify(event, report=report, note=note)
-    db.session.commit()
+    with write():
+        report = db.session.get(Report, resident.report_id)
+        notification = notify(event, report=report, note=note)
     return list(
         db.session.scalars(
             sa.select(OutboxMessage.id).where(OutboxMessage.notification_id == notification.id)

@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 
 from copa import create_app
 from copa.auth.models import Device
-from copa.db import begin_write, db, utcnow
+from copa.db import db, write, utcnow
 from copa.notifications.models import NotificationPreferences, PushToken
 from copa.outbox.channels import fcm as fcm_channel
 from copa.outbox.channels import push_transport
@@ -174,13 +174,13 @@ def test_a_token_registered_while_the_push_was_under_way_is_kept(app, fcm, monke
 
         def send_while_the_app_registers_a_new_token(request, settings):
             outcome = send(request, settings)
-            begin_write()  # the app's PUT /v1/me/push-token lands before the answer is recorded
-            db.session.execute(
-                sa.update(PushToken)
-                .where(PushToken.device_id == resident.device_id)
-                .values(token=fresh, updated_at=utcnow())
-            )
-            db.session.commit()
+            # the app's PUT /v1/me/push-token lands before the answer is recorded
+            with write():
+                db.session.execute(
+                    sa.update(PushToken)
+                    .where(PushToken.device_id == resident.device_id)
+                    .values(token=fresh, updated_at=utcnow())
+                )
             return outcome
 
         monkeypatch.setattr(
@@ -247,15 +247,14 @@ def test_no_push_once_the_resident_turned_it_off_or_left(app, fcm, change):
     with app.app_context():
         resident = resident_with_report()
         [message_id] = notify_resident(resident)
-        begin_write()
-        device = db.session.get(Device, resident.device_id)
-        if change == "push_off":
-            db.session.add(NotificationPreferences(device_id=device.id, push=False, email=False))
-        elif change == "erased":
-            device.erased_at = utcnow()
-        else:
-            device.transferred_at = utcnow()
-        db.session.commit()
+        with write():
+            device = db.session.get(Device, resident.device_id)
+            if change == "push_off":
+                db.session.add(NotificationPreferences(device_id=device.id, push=False, email=False))
+            elif change == "erased":
+                device.erased_at = utcnow()
+            else:
+                device.transferred_at = utcnow()
         relay_until_settled()
 
         assert fcm.received == []

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from copa.catalog.models import Category
 from copa.catalog.service import ensure_seed_categories
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.outbox.models import DeliveryAttempt, OutboxMessage
 from copa.outbox.service import enqueue_referral
 from copa.reports.models import Report, ReportStatus
@@ -135,11 +135,10 @@ class Receiver:
 
 def make_partner(**settings) -> Partner:
     """A partner organisation with the given channel settings (committed)."""
-    begin_write()
-    code = f"partner-{uuid.uuid4().hex[:8]}"
-    partner = Partner(code=code, name=f"Partner {code}", kind="council", **settings)
-    db.session.add(partner)
-    db.session.commit()
+    with write():
+        code = f"partner-{uuid.uuid4().hex[:8]}"
+        partner = Partner(code=code, name=f"Partner {code}", kind="council", **settings)
+        db.session.add(partner)
     return partner
 
 
@@ -155,29 +154,28 @@ def make_referrals(
     """Reports referred to ``partner``, each with its outbox message, committed together as a
     submission would be."""
     ensure_seed_categories()
-    begin_write()
-    category_row = db.session.scalar(sa.select(Category).where(Category.code == category))
-    lat, lon = report_fields.pop("lat", 54.5762), report_fields.pop("lon", -1.2348)
-    referrals = []
-    for n in range(count):
-        report = Report(
-            id=uuid.uuid4(),
-            reference=next_reference(),
-            category=category_row,
-            description=description if count == 1 else f"{description} ({n})",
-            lat=lat,
-            lon=lon,
-            answers=answers or {},
-            status=ReportStatus.ROUTED,
-            destination_kind=partner.kind,
-            destination_name=partner.name,
-            **report_fields,
-        )
-        referral = Referral(id=uuid.uuid4(), report=report, partner=partner)
-        db.session.add_all([report, referral])
-        enqueue_referral(referral)
-        referrals.append(referral)
-    db.session.commit()
+    with write():
+        category_row = db.session.scalar(sa.select(Category).where(Category.code == category))
+        lat, lon = report_fields.pop("lat", 54.5762), report_fields.pop("lon", -1.2348)
+        referrals = []
+        for n in range(count):
+            report = Report(
+                id=uuid.uuid4(),
+                reference=next_reference(),
+                category=category_row,
+                description=description if count == 1 else f"{description} ({n})",
+                lat=lat,
+                lon=lon,
+                answers=answers or {},
+                status=ReportStatus.ROUTED,
+                destination_kind=partner.kind,
+                destination_name=partner.name,
+                **report_fields,
+            )
+            referral = Referral(id=uuid.uuid4(), report=report, partner=partner)
+            db.session.add_all([report, referral])
+            enqueue_referral(referral)
+            referrals.append(referral)
     return referrals
 
 

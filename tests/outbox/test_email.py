@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.outbox.models import MessageState
 from copa.outbox.relay import run_relay
 from copa.outbox.service import enqueue_referral
@@ -100,9 +100,8 @@ def test_a_withdrawal_email_links_to_the_referral_absolutely(app, mail_dir):
     with app.app_context():
         (referral,) = make_referrals(email_partner(), answers={"size": "small"})
         run_relay(once=True, owner="test-relay")
-        begin_write()
-        enqueue_referral(db.session.get(Referral, referral.id), "referral.withdrawn")
-        db.session.commit()
+        with write():
+            enqueue_referral(db.session.get(Referral, referral.id), "referral.withdrawn")
         run_relay(once=True, owner="test-relay")
         withdrawal = next(
             m for m in messages_of(referral.partner_id) if "withdrawn" in m.event_type

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
-from copa.db import begin_write, db, utcnow
+from copa.db import db, utcnow, write
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
@@ -292,9 +292,8 @@ def test_a_message_for_a_partner_that_cannot_take_it_is_cancelled_with_the_reaso
     with Receiver() as receiver, app.app_context():
         partner = webhook_partner(receiver)
         make_referrals(partner)
-        begin_write()
-        db.session.execute(sa.update(Partner).where(Partner.id == partner.id).values(**change))
-        db.session.commit()
+        with write():
+            db.session.execute(sa.update(Partner).where(Partner.id == partner.id).values(**change))
         run_relay(once=True, owner="test-relay")
         (message,) = messages_of(partner.id)
         (attempt,) = attempts_of(message.id)
@@ -309,23 +308,21 @@ def test_a_message_leased_by_a_live_relay_is_left_alone_until_its_lease_expires(
     with Receiver() as receiver, app.app_context():
         partner = webhook_partner(receiver)
         make_referrals(partner)
-        begin_write()
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.partner_id == partner.id)
-            .values(lease_owner="another-relay", lease_until=utcnow() + timedelta(minutes=1))
-        )
-        db.session.commit()
+        with write():
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.partner_id == partner.id)
+                .values(lease_owner="another-relay", lease_until=utcnow() + timedelta(minutes=1))
+            )
         run_relay(once=True, owner="test-relay")
         assert receiver.received == []
 
-        begin_write()
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.partner_id == partner.id)
-            .values(lease_until=utcnow() - timedelta(seconds=1))  # that relay died
-        )
-        db.session.commit()
+        with write():
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.partner_id == partner.id)
+                .values(lease_until=utcnow() - timedelta(seconds=1))  # that relay died
+            )
         run_relay(once=True, owner="test-relay")
         (message,) = messages_of(partner.id)
 
@@ -342,13 +339,12 @@ def test_a_relay_that_lost_its_lease_during_the_call_overwrites_nothing(app, mon
     def slow_send(request, settings):
         # Another relay took the message over while this one waited for the partner.
         seen["transaction_open"] = db.session().in_transaction()
-        begin_write()
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id == seen["message_id"])
-            .values(lease_owner="the-other-relay")
-        )
-        db.session.commit()
+        with write():
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id == seen["message_id"])
+                .values(lease_owner="the-other-relay")
+            )
         return Outcome(Result.FAILED, 500, error="500: boom")
 
     monkeypatch.setattr(WebhookRequest, "send", slow_send)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from copa.auth.models import User
 from copa.catalog.models import Category
 from copa.catalog.service import ensure_seed_categories
-from copa.db import begin_write, db
+from copa.db import db, write
 from copa.reports.models import Report, ReportStatus, TimelineEntry
 from copa.review import service
 from copa.routing.models import Partner, Referral
@@ -22,25 +22,24 @@ from copa.web.access import Principal
 def _arrange(app) -> tuple[uuid.UUID, list[uuid.UUID], Principal]:
     with app.app_context():
         ensure_seed_categories()
-        begin_write()
-        partners = [
-            Partner(code=f"council-{n}", name=f"Council {n}", kind="council") for n in (1, 2)
-        ]
-        reviewer = User(
-            email="reviewer@opcc.example", display_name="R", password_hash="x", roles=["reviewer"]
-        )
-        report = Report(
-            id=uuid.uuid4(),
-            reference=next_reference(),
-            category=db.session.scalar(sa.select(Category).where(Category.code == "asb")),
-            description="Fireworks thrown at passing cars.",
-            status=ReportStatus.RECEIVED,
-            unrouted=True,
-            destination_kind=UNROUTED_KIND,
-            destination_name=UNROUTED_NAME,
-        )
-        db.session.add_all([*partners, reviewer, report])
-        db.session.commit()
+        with write():
+            partners = [
+                Partner(code=f"council-{n}", name=f"Council {n}", kind="council") for n in (1, 2)
+            ]
+            reviewer = User(
+                email="reviewer@opcc.example", display_name="R", password_hash="x", roles=["reviewer"]
+            )
+            report = Report(
+                id=uuid.uuid4(),
+                reference=next_reference(),
+                category=db.session.scalar(sa.select(Category).where(Category.code == "asb")),
+                description="Fireworks thrown at passing cars.",
+                status=ReportStatus.RECEIVED,
+                unrouted=True,
+                destination_kind=UNROUTED_KIND,
+                destination_name=UNROUTED_NAME,
+            )
+            db.session.add_all([*partners, reviewer, report])
         principal = Principal("user", reviewer.id, frozenset({"reviewer"}), uuid.uuid4())
         return report.id, [p.id for p in partners], principal
 

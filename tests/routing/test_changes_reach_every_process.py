@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from copa import create_app
 from copa.catalog.models import Category
-from copa.db import begin_write, db
+from copa.db import db, write
 from tests.conftest import TEST_SETTINGS
 from tests.factories import gunicorn_serving, scratch_database
 
@@ -156,10 +156,9 @@ def test_reference_data_changed_elsewhere_is_used_by_another_process_at_once(two
 def _set_category_active(database_url: str, code: str, *, active: bool) -> None:
     app = create_app({**TEST_SETTINGS, "DATABASE_URL": database_url})
     with app.app_context():
-        begin_write()
-        category = db.session.scalar(sa.select(Category).where(Category.code == code))
-        category.active = active
-        db.session.commit()
+        with write():
+            category = db.session.scalar(sa.select(Category).where(Category.code == code))
+            category.active = active
         db.session.remove()
         db.engine.dispose()
 

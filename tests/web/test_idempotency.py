@@ -117,7 +117,7 @@ def test_a_request_killed_mid_way_leaves_nothing_and_its_retry_creates_one(
     with pytest.raises(Killed):
         post(client, resident, {"name": "crash"}, key="k-crash")
     monkeypatch.undo()
-    assert things(app) == 0  # the "commit" was only a savepoint inside the unit of work
+    assert things(app) == 0  # the use case's write() joined the unit that stores the answer
 
     # Until its lease runs out the key is still held...
     assert post(client, resident, {"name": "crash"}, key="k-crash").status_code == 409
