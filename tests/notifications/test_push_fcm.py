@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 
 from copa import create_app
 from copa.auth.models import Device
-from copa.db import db, write, utcnow
+from copa.db import db, utcnow, write
 from copa.notifications.models import NotificationPreferences, PushToken
 from copa.outbox.channels import fcm as fcm_channel
 from copa.outbox.channels import push_transport
@@ -250,7 +250,9 @@ def test_no_push_once_the_resident_turned_it_off_or_left(app, fcm, change):
         with write():
             device = db.session.get(Device, resident.device_id)
             if change == "push_off":
-                db.session.add(NotificationPreferences(device_id=device.id, push=False, email=False))
+                db.session.add(
+                    NotificationPreferences(device_id=device.id, push=False, email=False)
+                )
             elif change == "erased":
                 device.erased_at = utcnow()
             else:

@@ -27,7 +27,10 @@ def _arrange(app) -> tuple[uuid.UUID, list[uuid.UUID], Principal]:
                 Partner(code=f"council-{n}", name=f"Council {n}", kind="council") for n in (1, 2)
             ]
             reviewer = User(
-                email="reviewer@opcc.example", display_name="R", password_hash="x", roles=["reviewer"]
+                email="reviewer@opcc.example",
+                display_name="R",
+                password_hash="x",
+                roles=["reviewer"],
             )
             report = Report(
                 id=uuid.uuid4(),
