@@ -125,6 +125,7 @@ def import_models() -> None:
     from copa.call_statistics import models as _call_statistics  # noqa: F401
     from copa.catalog import models as _catalog  # noqa: F401
     from copa.confidence import models as _confidence  # noqa: F401
+    from copa.contacts import models as _contacts  # noqa: F401
     from copa.feedback import models as _feedback  # noqa: F401
     from copa.metrics import models as _metrics  # noqa: F401
     from copa.notifications import email as _email  # noqa: F401 - the resident_email channel
@@ -132,7 +133,6 @@ def import_models() -> None:
     from copa.notifications import push as _push  # noqa: F401
     from copa.open311 import models as _open311  # noqa: F401
     from copa.outbox import models as _outbox  # noqa: F401
-    from copa.privacy import models as _privacy  # noqa: F401
     from copa.reports import models as _reports  # noqa: F401
     from copa.review import models as _review  # noqa: F401
     from copa.routing import models as _routing  # noqa: F401

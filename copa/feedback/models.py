@@ -11,9 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 # Models named in relationship() strings below, so the mappers can always be configured.
 from copa.areas import models as _areas  # noqa: F401
 from copa.auth import models as _auth  # noqa: F401
+from copa.contacts import models as _contacts  # noqa: F401
 from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
 from copa.periods import Quarter
-from copa.privacy import models as _privacy  # noqa: F401
 
 
 class FeedbackKind(StrEnum):

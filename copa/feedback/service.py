@@ -24,6 +24,7 @@ from copa.audit.models import AuditEvent
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
+from copa.contacts.service import new_contact
 from copa.db import db, utcnow, write
 from copa.feedback.models import (
     Allegation,
@@ -37,7 +38,6 @@ from copa.metrics.rollups import bulk_changed
 from copa.notifications.messages import StaffMessage, staff_messages
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
-from copa.privacy.service import new_contact
 from copa.review.models import InternalNote
 from copa.review.workflow import complaint_transition
 from copa.submissions import next_reference, possible_emergency

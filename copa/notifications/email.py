@@ -16,6 +16,7 @@ import html
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from copa.contacts.models import Contact
 from copa.db import db
 from copa.feedback.models import Feedback
 from copa.notifications.models import Notification, NotifyChannel
@@ -24,7 +25,6 @@ from copa.notifications.unsubscribe import public_base_url_usable, unsubscribe_u
 from copa.outbox.channels import CannotSend, Settings, register_resident_channel
 from copa.outbox.channels.email import EmailRequest
 from copa.outbox.models import OutboxMessage
-from copa.privacy.models import Contact
 from copa.reports.models import Report
 
 ONE_CLICK = "List-Unsubscribe=One-Click"

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from copa.auth.models import Device
+from copa.contacts.models import Contact
 from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback
 from copa.notifications import catalogue
@@ -30,7 +31,6 @@ from copa.notifications.models import (
 )
 from copa.outbox.channels import CannotSend, on_undelivered_referral
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.privacy.models import Contact
 from copa.reports.models import Report
 from copa.settings import settings
 from copa.web.access import Principal

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 
+from copa.contacts.models import Contact
 from copa.db import db, write
-from copa.privacy.models import Contact
 from copa.settings import settings
 from copa.web.problems import NotFound
 

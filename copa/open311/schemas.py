@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from copa.privacy.phones import Phone
+from copa.contacts.phones import Phone
 from copa.web.pagination import PageQuery
 from copa.web.schemas import StrictBoolean, StrictSchema, Text
 

@@ -24,12 +24,12 @@ from copa.catalog.service import (
     questions_of,
     validate_answers,
 )
+from copa.contacts.service import new_contact
 from copa.db import db, utcnow, write
 from copa.open311 import schemas
 from copa.open311.api_clients import check_jurisdiction
 from copa.open311.models import Open311Client, Open311Request
 from copa.open311.service import BadRequest, service_category, service_notice
-from copa.privacy.service import new_contact
 from copa.reports import photos
 from copa.reports.models import Channel, Photo, Report
 from copa.reports.service import new_report

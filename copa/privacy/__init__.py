@@ -1,1 +1,1 @@
-"""The resident's own data: contact details kept apart from submissions, /v1/me, erasure, retention."""
+"""The resident's own data across all features: /v1/me, erasure, a new phone, retention."""

@@ -1,9 +1,7 @@
-"""The resident's own data: contact details kept apart, erasure and retention."""
+"""The resident's own data: what is held about them (/v1/me), erasure and retention."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -11,6 +9,7 @@ import sqlalchemy as sa
 from copa.auth.models import Device, User
 from copa.auth.service import end_device_continuity, revoke_all_for_device
 from copa.confidence.models import Vote
+from copa.contacts.models import Contact
 from copa.db import db, scrub_deleted, utcnow, write
 from copa.feedback.models import Feedback
 from copa.notifications.models import (
@@ -21,7 +20,6 @@ from copa.notifications.models import (
     ResidentMessage,
 )
 from copa.outbox.channels.mail_sink import forget_mail_mentioning, purge_old_mail
-from copa.privacy.models import Contact
 from copa.reports.models import Report
 from copa.settings import settings
 from copa.web.access import Principal
@@ -35,21 +33,6 @@ ERASED_TABLES = ("contact", "resident_message", "idempotency_key", "push_token")
 PURGED_TABLES = (*ERASED_TABLES, "report", "feedback", "vote", "notification", "report_photo")
 # How long an erasure waits for other connections before leaving the scrub to the next purge.
 ERASURE_SCRUB_PATIENCE_MS = 2000
-
-
-def new_contact(device_id: uuid.UUID, details: Mapping[str, object] | None) -> Contact | None:
-    """Keep the contact details given with a submission (part of the caller's transaction)."""
-    if not details:
-        return None
-    contact = Contact(
-        device_id=device_id,
-        name=details.get("name"),
-        email=details.get("email"),
-        phone=details.get("phone"),
-        notify_by_email=bool(details.get("email") and details.get("notify_by_email")),
-    )
-    db.session.add(contact)
-    return contact
 
 
 def about_me(principal: Principal) -> dict:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from copa.auth.models import Device, TransferCode
 from copa.auth.service import revoke_all_for_device, sha256_hex
 from copa.confidence.service import adopt_votes
+from copa.contacts.models import Contact
 from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback
 from copa.notifications.models import (
@@ -28,7 +29,6 @@ from copa.notifications.models import (
     PushToken,
     ResidentMessage,
 )
-from copa.privacy.models import Contact
 from copa.reports.models import Report
 from copa.settings import settings
 from copa.web.access import Principal

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from copa.areas import models as _areas  # noqa: F401
 from copa.auth import models as _auth  # noqa: F401
 from copa.catalog import models as _catalog  # noqa: F401
+from copa.contacts import models as _contacts  # noqa: F401
 from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
-from copa.privacy import models as _privacy  # noqa: F401
 
 
 class ReportStatus(StrEnum):

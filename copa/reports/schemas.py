@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from copa.areas.schemas import AreaOut, PointIn
-from copa.privacy.schemas import ContactIn, ResidentContactOut
+from copa.contacts.schemas import ContactIn, ResidentContactOut
 from copa.signposts import service as signposts
 from copa.signposts.schemas import OfferedSignposts
 from copa.submissions import EMERGENCY_ADVICE

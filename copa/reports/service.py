@@ -13,9 +13,9 @@ from sqlalchemy.orm import selectinload
 from copa.areas.service import Location, locate_point
 from copa.catalog.models import Category
 from copa.catalog.service import category_for_report, validate_answers
+from copa.contacts.service import new_contact
 from copa.db import db, utcnow, write
 from copa.notifications.service import notify
-from copa.privacy.service import new_contact
 from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
 from copa.routing.service import route
 from copa.settings import settings

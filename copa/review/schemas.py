@@ -6,12 +6,12 @@ from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from copa.areas.schemas import GSS_CODE, AreaOut
+from copa.contacts.schemas import ContactOut
 from copa.feedback.models import ComplaintState, FeedbackKind, FeedbackState
 from copa.notifications.message_schemas import StaffMessageOut
 from copa.notifications.schemas import SentOut
 from copa.notifications.service import sent_to_resident
 from copa.outbox.views import DeliveryOut, DeliveryPartnerOut
-from copa.privacy.schemas import ContactOut
 from copa.reports.models import ReportStatus
 from copa.reports.schemas import CategoryRefOut, DestinationOut, PhotoFacts, PointOut
 from copa.review.workflow import REPORT_OUTCOMES

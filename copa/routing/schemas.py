@@ -9,8 +9,8 @@ from flask import url_for
 from marshmallow import Schema, fields, validate
 
 from copa.areas.schemas import AreaOut
+from copa.contacts.schemas import ContactOut
 from copa.notifications.message_schemas import PartnerMessageOut
-from copa.privacy.schemas import ContactOut
 from copa.reports.schemas import CategoryRefOut, PhotoFacts, PointOut
 from copa.routing.models import Channel, PartnerKind, ReferralState
 from copa.web.pagination import PageQuery

@@ -695,9 +695,9 @@ def resident_with_report(*, platform: str = "android", token: str | None = None)
     from copa.auth.models import Device
     from copa.catalog.models import Category
     from copa.catalog.service import ensure_seed_categories
+    from copa.contacts.models import Contact
     from copa.db import db, write
     from copa.notifications.models import PushToken
-    from copa.privacy.models import Contact
     from copa.reports.models import Report, ReportStatus
     from copa.submissions import next_reference
 

@@ -8,9 +8,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from copa.contacts.models import Contact
 from copa.db import db
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.privacy.models import Contact
 from tests.factories import bearer, load_reference_data, register_device, signed_in
 
 TOKEN = "fcm-token-staff-must-never-see-0123456789"

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from copa.contacts.models import Contact
 from copa.db import db, utcnow
 from copa.open311 import search
 from copa.open311.models import Open311Request
-from copa.privacy.models import Contact
 from copa.reports.models import Photo, Report
 from copa.review.workflow import REPORT_OUTCOMES
 from copa.routing.models import Referral

@@ -10,11 +10,11 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from copa.contacts.models import Contact
 from copa.db import db, write
 from copa.outbox.models import MessageState
 from copa.outbox.relay import run_relay
 from copa.outbox.service import enqueue_referral
-from copa.privacy.models import Contact
 from copa.routing.models import Channel, Referral, ReferralState
 from tests.outbox.support import make_partner, make_referrals, messages_of, use_fast_relay
 

@@ -8,10 +8,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from copa.contacts.models import Contact
 from copa.db import db
 from copa.outbox.models import MessageState
 from copa.outbox.relay import run_relay
-from copa.privacy.models import Contact
 from copa.routing.models import Channel, Referral, ReferralState
 from tests.outbox.support import (
     SLOW_SCHEDULE,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from copa.contacts.models import Contact
 from copa.db import db, utcnow
-from copa.privacy.models import Contact
 from copa.privacy.service import purge_expired_contacts
 from copa.reports.models import Report
 from tests.factories import bearer, load_reference_data, register_device, signed_in

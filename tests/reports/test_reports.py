@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from copa.contacts.models import Contact
 from copa.db import db
 from copa.outbox.models import OutboxMessage
-from copa.privacy.models import Contact
 from copa.reports.models import ReferenceCounter, Report, TimelineEntry
 from copa.routing.models import Partner, Referral, RoutingRule
 from tests.factories import bearer, load_reference_data, register_device, signed_in, table_counts

@@ -6,8 +6,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from copa.contacts.phones import E164, shown
 from copa.db import UUIDPrimaryKey, db, utcnow
-from copa.privacy.phones import E164, shown
 
 
 class Contact(UUIDPrimaryKey, db.Model):
