@@ -119,6 +119,7 @@ def install_reference_caches() -> None:
 def import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
     from copa import refcache as _refcache  # noqa: F401 - reference_version
+    from copa import references as _references  # noqa: F401 - reference_counter
     from copa.areas import models as _areas  # noqa: F401
     from copa.audit import models as _audit  # noqa: F401
     from copa.auth import models as _auth  # noqa: F401

@@ -14,12 +14,13 @@ from copa.areas.service import Location, locate_point
 from copa.catalog.models import Category
 from copa.catalog.service import category_for_report, validate_answers
 from copa.db import db, utcnow, write
+from copa.emergency import possible_emergency
 from copa.notifications.service import notify
 from copa.privacy.service import new_contact
+from copa.references import next_reference
 from copa.reports.models import Channel, Report, ReportStatus, TimelineEntry
 from copa.routing.service import route
 from copa.settings import settings
-from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import NotFound, Unprocessable, problem_type

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from copa.areas.service import import_bundled
 from copa.db import db
+from copa.emergency import EMERGENCY_ADVICE
 from copa.feedback.models import ComplaintCase, Feedback
 from copa.periods import today_london
 from copa.privacy.models import Contact
-from copa.submissions import EMERGENCY_ADVICE
 from tests.factories import bearer, register_device, signed_in
 
 URL = "/v1/feedback"
