@@ -167,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
     from copa.signposts.views import admin as signposts_admin
     from copa.signposts.views import blp as signposts
     from copa.signposts.views import go
+    from copa.submissions.views import blp as submissions
     from copa.web.health import blp as health
 
     for blueprint in (
@@ -178,6 +179,7 @@ def register_blueprints(app: Flask) -> None:
         areas,
         catalog,
         reports,
+        submissions,
         feedback,
         confidence,
         signposts,
