@@ -119,6 +119,7 @@ def install_reference_caches() -> None:
 def import_models() -> None:
     """Import every feature's models so the metadata (and Alembic) sees all tables."""
     from copa import refcache as _refcache  # noqa: F401 - reference_version
+    from copa import references as _references  # noqa: F401 - reference_counter
     from copa.areas import models as _areas  # noqa: F401
     from copa.audit import models as _audit  # noqa: F401
     from copa.auth import models as _auth  # noqa: F401
@@ -166,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
     from copa.signposts.views import admin as signposts_admin
     from copa.signposts.views import blp as signposts
     from copa.signposts.views import go
+    from copa.submissions.views import blp as submissions
     from copa.web.health import blp as health
 
     for blueprint in (
@@ -177,6 +179,7 @@ def register_blueprints(app: Flask) -> None:
         areas,
         catalog,
         reports,
+        submissions,
         feedback,
         confidence,
         signposts,

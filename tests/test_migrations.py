@@ -24,8 +24,7 @@ from copa.db import db
 from copa.metrics.models import ConfidenceRollup
 from copa.metrics.reconcile import reconcile
 from copa.periods import Quarter
-from copa.reports.models import ReferenceCounter
-from copa.submissions import next_reference
+from copa.references import ReferenceCounter, next_reference
 from tests.conftest import TEST_SETTINGS
 
 

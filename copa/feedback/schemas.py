@@ -15,6 +15,7 @@ from marshmallow import (
 from copa.areas.schemas import GSS_CODE, AreaOut, PointIn
 from copa.contacts.schemas import ContactIn, ContactOut, ResidentContactOut
 from copa.db import utcnow
+from copa.emergency import EMERGENCY_ADVICE
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
 from copa.notifications.message_schemas import StaffMessageOut
 from copa.notifications.schemas import SentOut
@@ -29,7 +30,6 @@ from copa.review.schemas import (
 from copa.review.workflow import COMPLAINT_OUTCOMES, allowed_complaint_transitions
 from copa.signposts import service as signposts
 from copa.signposts.schemas import OfferedSignposts
-from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
 
 EARLIEST_INCIDENT_DATE = date(2000, 1, 1)

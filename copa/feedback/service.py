@@ -26,6 +26,7 @@ from copa.auth.models import User
 from copa.auth.service import assignee
 from copa.contacts.service import new_contact
 from copa.db import db, utcnow, write
+from copa.emergency import possible_emergency
 from copa.feedback.models import (
     Allegation,
     ComplaintCase,
@@ -38,9 +39,9 @@ from copa.metrics.rollups import bulk_changed
 from copa.notifications.messages import StaffMessage, staff_messages
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
+from copa.references import next_reference
 from copa.review.models import InternalNote
 from copa.review.workflow import complaint_transition
-from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal, Role
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from copa.catalog.models import Category
 from copa.catalog.service import UnknownCategory, category_for_report, questions_of
 from copa.db import db
+from copa.emergency import EMERGENCY_ADVICE
 from copa.periods import LONDON
 from copa.reports.models import Report
 from copa.settings import settings
-from copa.submissions import EMERGENCY_ADVICE
 from copa.web.problems import NotFound, Problem, problem_type
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"

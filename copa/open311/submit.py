@@ -32,8 +32,8 @@ from copa.open311.models import Open311Client, Open311Request
 from copa.open311.service import BadRequest, service_category, service_notice
 from copa.reports import photos
 from copa.reports.models import Channel, Photo, Report
-from copa.reports.service import new_report
 from copa.settings import settings
+from copa.submissions.service import new_report
 
 # --- POST requests -------------------------------------------------------------------------
 

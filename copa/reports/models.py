@@ -31,19 +31,6 @@ class Channel(StrEnum):
     OPEN311 = "open311"
 
 
-class ReferenceCounter(db.Model):
-    """The last number given out for a year's human references (COPA-26-004213): never reused.
-
-    SQLite's source of numbers. On PostgreSQL a sequence per year gives them (see
-    ``copa.submissions.next_reference``) and this row only says where it started.
-    """
-
-    __tablename__ = "reference_counter"
-
-    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    last: Mapped[int] = mapped_column(default=0)
-
-
 class Report(UUIDPrimaryKey, Timestamps, db.Model):
     """A resident's non-emergency report."""
 

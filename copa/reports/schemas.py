@@ -8,9 +8,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from copa.areas.schemas import AreaOut, PointIn
 from copa.contacts.schemas import ContactIn, ResidentContactOut
+from copa.emergency import EMERGENCY_ADVICE
 from copa.signposts import service as signposts
 from copa.signposts.schemas import OfferedSignposts
-from copa.submissions import EMERGENCY_ADVICE
 from copa.web.schemas import StrictSchema, Text
 
 WOULD_HAVE_CALLED_101 = ("yes", "no", "not_sure")

@@ -18,23 +18,9 @@ blp = Blueprint(
 )
 
 
+# Submitting a report (POST /v1/reports) is copa.submissions.views', above routing.
 @blp.route("")
 class Reports(MethodView):
-    @requires(Role.RESIDENT)
-    @idempotent
-    @limit_per_caller("RATELIMIT_REPORTS")
-    @blp.arguments(schemas.ReportIn)
-    @blp.response(201, schemas.ReportOut)
-    def post(self, payload):
-        """Report a non-emergency issue. Safe to retry with an Idempotency-Key.
-
-        The report is attributed to its ward and local authority (a point outside the
-        Cleveland force area is refused) and the response says where it is going. When it may
-        be an emergency, the report is still stored and `emergency_advice` says to call 999.
-        """
-        report = service.submit_report(current_principal(), payload)
-        return report, 201, {"Location": url_for("reports.Report", report_id=report.id)}
-
     @requires(Role.RESIDENT)
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, page_of(schemas.ReportSummaryOut))

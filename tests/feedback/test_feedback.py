@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from copa.areas.service import import_bundled
 from copa.contacts.models import Contact
 from copa.db import db
+from copa.emergency import EMERGENCY_ADVICE
 from copa.feedback.models import ComplaintCase, Feedback
 from copa.periods import today_london
-from copa.submissions import EMERGENCY_ADVICE
 from tests.factories import bearer, register_device, signed_in
 
 URL = "/v1/feedback"

@@ -698,8 +698,8 @@ def resident_with_report(*, platform: str = "android", token: str | None = None)
     from copa.contacts.models import Contact
     from copa.db import db, write
     from copa.notifications.models import PushToken
+    from copa.references import next_reference
     from copa.reports.models import Report, ReportStatus
-    from copa.submissions import next_reference
 
     ensure_seed_categories()
     with write():

@@ -19,9 +19,9 @@ from copa.catalog.service import ensure_seed_categories
 from copa.db import db, write
 from copa.outbox.models import DeliveryAttempt, OutboxMessage
 from copa.outbox.service import enqueue_referral
+from copa.references import next_reference
 from copa.reports.models import Report, ReportStatus
 from copa.routing.models import Partner, Referral
-from copa.submissions import next_reference
 
 # The production schedule's shape (ten attempts), in milliseconds.
 FAST_SCHEDULE = [0, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009]

@@ -16,9 +16,9 @@ from PIL import ExifTags, Image, PngImagePlugin
 from copa.catalog.models import Category
 from copa.catalog.service import ensure_seed_categories
 from copa.db import db, utcnow
+from copa.references import next_reference
 from copa.reports import photos
 from copa.reports.models import Photo, Report
-from copa.submissions import next_reference
 from tests.factories import bearer, register_device, signed_in
 
 PROBLEM_JSON = "application/problem+json"

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from copa import create_app
 from copa.db import db
-from copa.reports.models import ReferenceCounter, Report
-from copa.submissions import next_reference
+from copa.references import ReferenceCounter, next_reference
+from copa.reports.models import Report
 from tests.conftest import TEST_SETTINGS
 from tests.factories import bearer, load_reference_data, register_device, scratch_database
 

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from copa.contacts.models import Contact
 from copa.db import db
 from copa.outbox.models import OutboxMessage
-from copa.reports.models import ReferenceCounter, Report, TimelineEntry
+from copa.references import ReferenceCounter
+from copa.reports.models import Report, TimelineEntry
 from copa.routing.models import Partner, Referral, RoutingRule
 from tests.factories import bearer, load_reference_data, register_device, signed_in, table_counts
 

@@ -11,11 +11,11 @@ from copa.auth.models import User
 from copa.catalog.models import Category
 from copa.catalog.service import ensure_seed_categories
 from copa.db import db, write
+from copa.references import next_reference
 from copa.reports.models import Report, ReportStatus, TimelineEntry
 from copa.review import service
 from copa.routing.models import Partner, Referral
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME
-from copa.submissions import next_reference
 from copa.web.access import Principal
 
 

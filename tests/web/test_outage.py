@@ -25,8 +25,8 @@ from flask_migrate import upgrade
 
 from copa import create_app
 from copa.db import db
-from copa.reports import service as report_service
 from copa.reports.models import Report
+from copa.submissions import service as submission_service
 from tests.conftest import TEST_SETTINGS
 from tests.factories import bearer, free_port, load_reference_data, register_device
 
@@ -170,7 +170,7 @@ def test_a_key_whose_request_met_the_outage_lets_the_retry_create_the_report(
     load_reference_data(app)
     token = bearer(register_device(client)["access_token"])
     headers = {**token, "Idempotency-Key": "lost-in-outage"}
-    submit = report_service.submit_report
+    submit = submission_service.submit_report
 
     def connection_lost(*args, **kwargs):
         raise sa.exc.OperationalError(
@@ -180,13 +180,13 @@ def test_a_key_whose_request_met_the_outage_lets_the_retry_create_the_report(
             connection_invalidated=True,
         )
 
-    monkeypatch.setattr(report_service, "submit_report", connection_lost)
+    monkeypatch.setattr(submission_service, "submit_report", connection_lost)
     lost = client.post("/v1/reports", json=REPORT, headers=headers)
     assert lost.status_code == 503
     assert lost.mimetype == "application/problem+json"
     assert int(lost.headers["Retry-After"]) > 0
 
-    monkeypatch.setattr(report_service, "submit_report", submit)
+    monkeypatch.setattr(submission_service, "submit_report", submit)
     retry = client.post("/v1/reports", json=REPORT, headers=headers)
     assert retry.status_code == 201, retry.get_data(as_text=True)
     assert client.post("/v1/reports", json=REPORT, headers=headers).get_json() == retry.get_json()
@@ -202,7 +202,7 @@ def test_an_error_that_is_not_an_outage_is_still_a_500(app, client, monkeypatch)
 
     load_reference_data(app)
     token = bearer(register_device(client)["access_token"])
-    monkeypatch.setattr(report_service, "submit_report", broken_statement)
+    monkeypatch.setattr(submission_service, "submit_report", broken_statement)
 
     response = client.post("/v1/reports", json=REPORT, headers=token)
 

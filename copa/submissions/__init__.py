@@ -1,0 +1,1 @@
+"""A resident's report being submitted: checked, referenced, routed and acknowledged."""
