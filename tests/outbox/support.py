@@ -18,9 +18,9 @@ from copa.catalog.models import Category
 from copa.catalog.service import ensure_seed_categories
 from copa.db import db, write
 from copa.outbox.models import DeliveryAttempt, OutboxMessage
-from copa.outbox.service import enqueue_referral
 from copa.reports.models import Report, ReportStatus
 from copa.routing.models import Partner, Referral
+from copa.routing.service import enqueue_referral
 from copa.submissions import next_reference
 
 # The production schedule's shape (ten attempts), in milliseconds.
