@@ -1,7 +1,7 @@
 """The staff's view of deliveries: outbox messages, their attempts, and retrying one.
 
 Features write their own outbox messages inside their transactions (routing's
-``enqueue_referral``, notifications' ``_enqueue``); the relay delivers them."""
+``enqueue_referral``, notifications' ``_enqueue``); the relay (copa/relay) delivers them."""
 
 from __future__ import annotations
 

@@ -206,7 +206,7 @@ def relay_until_settled(timeout: float = 60) -> None:
     import time
 
     from copa.outbox.models import MessageState
-    from copa.outbox.relay import run_relay
+    from copa.relay.service import run_relay
 
     deadline = time.monotonic() + timeout
     while True:

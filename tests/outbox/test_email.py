@@ -12,8 +12,8 @@ import pytest
 
 from copa.db import db, write
 from copa.outbox.models import MessageState
-from copa.outbox.relay import run_relay
 from copa.privacy.models import Contact
+from copa.relay.service import run_relay
 from copa.routing.models import Channel, Referral, ReferralState
 from copa.routing.service import enqueue_referral
 from tests.outbox.support import make_partner, make_referrals, messages_of, use_fast_relay

@@ -10,8 +10,8 @@ import pytest
 
 from copa.db import db
 from copa.outbox.models import MessageState
-from copa.outbox.relay import run_relay
 from copa.privacy.models import Contact
+from copa.relay.service import run_relay
 from copa.routing.models import Channel, Referral, ReferralState
 from tests.outbox.support import (
     SLOW_SCHEDULE,
