@@ -119,7 +119,7 @@ def relay_command(once: bool, owner: str | None) -> None:
     import signal
     import threading
 
-    from copa.outbox.relay import default_owner, run_relay
+    from copa.relay.service import default_owner, run_relay
 
     stop = threading.Event()
     previous = {

@@ -48,7 +48,7 @@ def logs(caplog):
 
 
 def relay(app) -> None:
-    from copa.outbox.relay import run_relay
+    from copa.relay.service import run_relay
 
     with app.app_context():
         run_relay(once=True, owner="redaction-relay")

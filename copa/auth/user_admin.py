@@ -15,7 +15,6 @@ from copa.audit.service import Actor, record
 from copa.auth.models import AuthSession, User
 from copa.auth.service import hash_password
 from copa.db import db, utcnow, write
-from copa.routing.models import Partner
 from copa.web.access import STAFF_ROLES, Principal, Role
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
@@ -157,7 +156,7 @@ def _check_user(roles: list[str], partner_id: uuid.UUID | None) -> None:
             errors["roles"] = ["A partner user has exactly the role partner and no staff role."]
         elif partner_id is None:
             errors["partner_id"] = ["Required for a partner user: their organisation."]
-        elif db.session.get(Partner, partner_id) is None:
+        elif not _partner_exists(partner_id):
             errors["partner_id"] = ["No partner with this id."]
     elif not set(roles) <= STAFF_ROLES:
         errors["roles"] = [f"Staff roles are: {', '.join(sorted(STAFF_ROLES))}."]
@@ -167,6 +166,14 @@ def _check_user(roles: list[str], partner_id: uuid.UUID | None) -> None:
         raise InvalidUser(
             "The user is not valid: " + ", ".join(sorted(errors)) + ".", errors=errors
         )
+
+
+def _partner_exists(partner_id: uuid.UUID) -> bool:
+    """Whether a partner has this id. Partners belong to routing, a feature above auth: their
+    class is reached through the user's ``partner`` relationship (named by string in
+    auth/models.py), never imported."""
+    partner = User.partner.property.mapper.class_
+    return db.session.get(partner, partner_id) is not None
 
 
 def _lock_active_users() -> None:

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from copa.db import UUIDPrimaryKey, db, utcnow
 
-# Models named in relationship() strings below, so the mappers can always be configured.
-from copa.routing import models as _routing  # noqa: F401
+# "Partner" and "Referral" (routing, a feature above the outbox) are named by string and never
+# imported here: create_app imports every feature's models (import_models) before a mapper is
+# configured.
 
 
 class MessageState(StrEnum):

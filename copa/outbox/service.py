@@ -1,5 +1,7 @@
-"""Writing outbox messages (always inside the caller's transaction; the relay delivers them),
-and the staff's view of deliveries."""
+"""The staff's view of deliveries: outbox messages, their attempts, and retrying one.
+
+Features write their own outbox messages inside their transactions (routing's
+``enqueue_referral``, notifications' ``_enqueue``); the relay (copa/relay) delivers them."""
 
 from __future__ import annotations
 
@@ -11,33 +13,9 @@ from sqlalchemy.orm import selectinload
 from copa.audit.service import Actor, record
 from copa.db import db, utcnow, write
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.routing.models import Channel, Referral
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
-
-
-def enqueue_referral(
-    referral: Referral, event_type: str = "referral.created"
-) -> OutboxMessage | None:
-    """The message announcing a referral to its partner; None when the partner has no channel
-    (it reads its referrals through the partner API)."""
-    partner = referral.partner
-    if partner.channel == Channel.NONE:
-        return None
-    message = OutboxMessage(
-        event_type=event_type,
-        partner=partner,
-        referral=referral,
-        channel=partner.channel,
-        # Thin: identifiers only. The relay reads the referral when it sends, so a redaction
-        # made before delivery is what the partner receives.
-        payload={"referral_id": str(referral.id), "report_id": str(referral.report_id)},
-        next_attempt_at=utcnow(),
-    )
-    db.session.add(message)
-    return message
-
 
 # --- staff: the deliveries (GET /v1/staff/deliveries, POST .../{id}/retry) ---------------------
 

@@ -22,7 +22,6 @@ from copa.notifications.messages import staff_messages
 from copa.notifications.service import sent_to_resident
 from copa.open311.models import Open311Request
 from copa.outbox.models import OutboxMessage
-from copa.outbox.service import enqueue_referral
 from copa.periods import local_day_end, local_day_start
 from copa.reports.models import Photo, Report, ReportStatus
 from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
@@ -30,7 +29,13 @@ from copa.reports.service import ReportNotFound
 from copa.review.models import InternalNote
 from copa.review.workflow import allowed_report_transitions, feedback_transition, transition
 from copa.routing.models import Channel, Partner, Referral, ReferralState
-from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME, provisional_outcome, refer
+from copa.routing.service import (
+    UNROUTED_KIND,
+    UNROUTED_NAME,
+    enqueue_referral,
+    provisional_outcome,
+    refer,
+)
 from copa.web.access import Principal, Role
 from copa.web.models import IdempotencyKey
 from copa.web.pagination import PageResult, paginate

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from copa.audit.service import SYSTEM, Actor
-from copa.db import db
-from copa.outbox.service import enqueue_referral
+from copa.db import db, utcnow
+from copa.outbox.models import OutboxMessage
 from copa.refcache import ReferenceCache, attach
 from copa.reports.models import Report, ReportStatus
 from copa.review.workflow import transition
@@ -105,6 +105,28 @@ def routed_note(partner: Partner) -> str:
     if partner.channel == Channel.NONE:
         return f"Passed to {partner.name}."
     return f"Being passed to {partner.name}."
+
+
+def enqueue_referral(
+    referral: Referral, event_type: str = "referral.created"
+) -> OutboxMessage | None:
+    """The message announcing a referral to its partner; None when the partner has no channel
+    (it reads its referrals through the partner API)."""
+    partner = referral.partner
+    if partner.channel == Channel.NONE:
+        return None
+    message = OutboxMessage(
+        event_type=event_type,
+        partner=partner,
+        referral=referral,
+        channel=partner.channel,
+        # Thin: identifiers only. The relay reads the referral when it sends, so a redaction
+        # made before delivery is what the partner receives.
+        payload={"referral_id": str(referral.id), "report_id": str(referral.report_id)},
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
 
 
 def refer(

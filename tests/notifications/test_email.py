@@ -15,7 +15,7 @@ from copa.db import db
 from copa.notifications.models import NotifyChannel
 from copa.notifications.service import sent_to_resident
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.outbox.relay import run_relay
+from copa.relay.service import run_relay
 from copa.reports.models import Report
 from tests.factories import UserFactory, bearer, load_reference_data, register_device, user_tokens
 from tests.outbox.support import use_fast_relay

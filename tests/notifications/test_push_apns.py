@@ -16,7 +16,7 @@ from copa.notifications.models import PushToken
 from copa.outbox.channels import http as outbound
 from copa.outbox.channels import push_transport
 from copa.outbox.models import DeliveryAttempt, MessageState, OutboxMessage
-from copa.outbox.relay import Relay, RelaySettings
+from copa.relay.service import Relay, RelaySettings
 from tests.notifications.fake_push import (
     ADDRESS,
     CONTACT_NAME,

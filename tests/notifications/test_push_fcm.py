@@ -21,7 +21,7 @@ from copa.notifications.models import NotificationPreferences, PushToken
 from copa.outbox.channels import fcm as fcm_channel
 from copa.outbox.channels import push_transport
 from copa.outbox.models import DeliveryAttempt, MessageState, OutboxMessage
-from copa.outbox.relay import Relay, RelaySettings
+from copa.relay.service import Relay, RelaySettings
 from tests.conftest import TEST_SETTINGS
 from tests.factories import scratch_database
 from tests.notifications.fake_push import (

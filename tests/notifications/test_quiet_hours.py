@@ -13,7 +13,7 @@ from copa.db import db
 from copa.notifications.models import Notification, NotificationPreferences, PushToken
 from copa.notifications.service import notify, quiet_hours_end, sent_to_resident
 from copa.outbox.models import OutboxMessage
-from copa.outbox.relay import Relay, RelaySettings
+from copa.relay.service import Relay, RelaySettings
 from copa.reports.models import Report
 from tests.factories import bearer, load_reference_data, register_device
 

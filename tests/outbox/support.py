@@ -18,10 +18,10 @@ from copa.catalog.models import Category
 from copa.catalog.service import ensure_seed_categories
 from copa.db import db, write
 from copa.outbox.models import DeliveryAttempt, OutboxMessage
-from copa.outbox.service import enqueue_referral
 from copa.references import next_reference
 from copa.reports.models import Report, ReportStatus
 from copa.routing.models import Partner, Referral
+from copa.routing.service import enqueue_referral
 
 # The production schedule's shape (ten attempts), in milliseconds.
 FAST_SCHEDULE = [0, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009]
@@ -206,7 +206,7 @@ def relay_until_settled(timeout: float = 60) -> None:
     import time
 
     from copa.outbox.models import MessageState
-    from copa.outbox.relay import run_relay
+    from copa.relay.service import run_relay
 
     deadline = time.monotonic() + timeout
     while True:

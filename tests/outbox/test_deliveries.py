@@ -9,8 +9,8 @@ import pytest
 from copa.db import db
 from copa.outbox import service
 from copa.outbox.models import MessageState
-from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
+from copa.relay.service import run_relay
 from copa.routing.models import Channel
 from copa.web.access import Principal, Role
 from copa.web.problems import Problem

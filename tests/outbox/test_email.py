@@ -13,9 +13,9 @@ import pytest
 from copa.contacts.models import Contact
 from copa.db import db, write
 from copa.outbox.models import MessageState
-from copa.outbox.relay import run_relay
-from copa.outbox.service import enqueue_referral
+from copa.relay.service import run_relay
 from copa.routing.models import Channel, Referral, ReferralState
+from copa.routing.service import enqueue_referral
 from tests.outbox.support import make_partner, make_referrals, messages_of, use_fast_relay
 
 PARTNER_ADDRESS = "referrals@thirteen.example"

@@ -12,8 +12,8 @@ import pytest
 
 from copa.outbox.channels import http as outbound
 from copa.outbox.models import MessageState
-from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
+from copa.relay.service import run_relay
 from copa.routing.models import Channel
 from tests.outbox.support import (
     Receiver,

@@ -11,7 +11,7 @@ import pytest
 from copa.contacts.models import Contact
 from copa.db import db
 from copa.outbox.models import MessageState
-from copa.outbox.relay import run_relay
+from copa.relay.service import run_relay
 from copa.routing.models import Channel, Referral, ReferralState
 from tests.outbox.support import (
     SLOW_SCHEDULE,

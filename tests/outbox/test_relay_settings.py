@@ -7,8 +7,8 @@ import pytest
 
 from copa.config import DEFAULTS, ConfigError, settings_from_environment
 from copa.outbox.channels import retry_after_seconds
-from copa.outbox.relay import Relay, RelaySettings
 from copa.outbox.signing import new_secret
+from copa.relay.service import Relay, RelaySettings
 from copa.routing.models import Channel
 from tests.outbox.support import Receiver, make_partner, make_referrals, use_fast_relay
 

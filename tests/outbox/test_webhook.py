@@ -15,8 +15,8 @@ from standardwebhooks import Webhook
 
 from copa.db import db, utcnow, write
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
+from copa.relay.service import run_relay
 from copa.routing.models import Channel, Partner, Referral, ReferralState
 from tests.outbox.support import (
     FAST_SCHEDULE,
@@ -332,7 +332,7 @@ def test_a_message_leased_by_a_live_relay_is_left_alone_until_its_lease_expires(
 
 def test_a_relay_that_lost_its_lease_during_the_call_overwrites_nothing(app, monkeypatch):
     from copa.outbox.channels import Outcome, Result
-    from copa.outbox.channels.webhook import WebhookRequest
+    from copa.relay.webhook import WebhookRequest
 
     seen = {}
 

@@ -22,7 +22,7 @@ from PIL import Image
 from copa import create_app
 from copa.contacts.models import Contact
 from copa.db import db, utcnow
-from copa.outbox.relay import run_relay
+from copa.relay.service import run_relay
 from copa.routing.models import Channel, Partner
 from copa.web.models import IdempotencyKey
 from tests.conftest import TEST_SETTINGS

@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 import pytest
 from PIL import Image
 
-from copa.outbox.relay import run_relay
+from copa.relay.service import run_relay
 from copa.routing.models import Channel
 from tests.factories import PartnerFactory, UserFactory, bearer, login
 from tests.outbox.support import use_fast_relay

@@ -14,8 +14,8 @@ from copa.audit.models import AuditEvent
 from copa.auth.models import User
 from copa.db import db
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
+from copa.relay.service import run_relay
 from copa.reports.models import ReportStatus, TimelineEntry
 from copa.review.models import InternalNote
 from copa.review.workflow import REPORT_TRANSITIONS

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from PIL import Image
 
-from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
+from copa.relay.service import run_relay
 from copa.routing.models import Channel
 from tests.factories import PartnerFactory, bearer, signed_in
 from tests.outbox.support import Receiver, use_fast_relay

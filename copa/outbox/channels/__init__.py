@@ -1,4 +1,9 @@
-"""How a message reaches a partner: webhook, Open311 or email.
+"""What every channel shares: the request and outcome types, the settings they read, how an HTTP
+answer becomes an outcome, and the registries through which features above the outbox plug in.
+
+The channels themselves live with what they carry: the referral channels to partners (webhook,
+Open311, email) in the relay (copa/relay), the resident channels (push, email) in
+notifications; the transports they send through (http, push_transport, fcm, apns, email) here.
 
 Each channel has two halves. ``prepare`` runs inside the relay's short database transaction and
 turns a message into a plain request (every value the send needs, read from the referral and
@@ -13,7 +18,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app
 
@@ -25,7 +30,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from copa.outbox.models import OutboxMessage
-    from copa.reports.models import Report
 
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
 
@@ -158,11 +162,12 @@ def resident_gone(message: OutboxMessage, outcome: Outcome) -> None:
 
 
 # Who is told when a referral's message is dead-lettered (the notifications feature tells the
-# resident), registered from above in the same way: name -> what to call with the report.
-UNDELIVERED_REFERRAL: dict[str, Callable[[Report], None]] = {}
+# resident), registered from above in the same way: name -> what to call with the referral's
+# report (a copa.reports Report: reports sit above the outbox, hence Any here).
+UNDELIVERED_REFERRAL: dict[str, Callable[[Any], None]] = {}
 
 
-def on_undelivered_referral(name: str, tell: Callable[[Report], None]) -> None:
+def on_undelivered_referral(name: str, tell: Callable[[Any], None]) -> None:
     """Call ``tell(report)`` in the relay's transaction when a referral of the report will not
     reach its partner (its message is dead); registering the same name again replaces it."""
     UNDELIVERED_REFERRAL[name] = tell

@@ -5,10 +5,10 @@ transaction; nothing here writes."""
 from __future__ import annotations
 
 from copa.outbox.channels import RESIDENT_CHANNELS, CannotSend, Request, Settings
-from copa.outbox.channels import email as email_channel
-from copa.outbox.channels import open311 as open311_channel
-from copa.outbox.channels import webhook as webhook_channel
 from copa.outbox.models import OutboxMessage
+from copa.relay import email as email_channel
+from copa.relay import open311 as open311_channel
+from copa.relay import webhook as webhook_channel
 from copa.routing.models import Channel, ReferralState
 
 _ENDPOINT_CHANNELS = frozenset({Channel.WEBHOOK, Channel.OPEN311})

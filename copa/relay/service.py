@@ -61,11 +61,11 @@ from copa.outbox.channels import (
     Result,
     resident_gone,
 )
-from copa.outbox.channels import open311 as open311_channel
 from copa.outbox.channels.http import Connections
 from copa.outbox.models import DeliveryAttempt, MessageState, OutboxMessage
-from copa.outbox.preparing import WITHDRAWN_EVENT, cancel_reason, prepare
-from copa.outbox.relay_settings import RelaySettings
+from copa.relay import open311 as open311_channel
+from copa.relay.preparing import WITHDRAWN_EVENT, cancel_reason, prepare
+from copa.relay.relay_settings import RelaySettings
 from copa.reports.models import Report
 from copa.routing.models import Channel, Referral, ReferralState
 
