@@ -5,13 +5,13 @@ from datetime import datetime, time
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-# Models named in foreign keys below, so the tables can always be sorted.
+# Models named in foreign keys below, so the tables can always be sorted. Reports and feedback
+# sit above this feature (they call notify()): they are named only by table and class name, and
+# create_app's import_models() imports their models before any mapper is configured.
 from copa.auth import models as _auth  # noqa: F401
 from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
-from copa.feedback import models as _feedback  # noqa: F401
-from copa.reports import models as _reports  # noqa: F401
 
 
 class NotifyChannel(StrEnum):
@@ -48,6 +48,10 @@ class Notification(UUIDPrimaryKey, db.Model):
     note: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+    # The submission it is about (read only: notify() sets the ids).
+    report = relationship("Report", viewonly=True)
+    feedback = relationship("Feedback", viewonly=True)
 
 
 class PushToken(UUIDPrimaryKey, Timestamps, db.Model):
