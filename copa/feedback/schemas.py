@@ -15,7 +15,7 @@ from marshmallow import (
 from copa.areas.schemas import GSS_CODE, AreaOut, PointIn
 from copa.db import utcnow
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
-from copa.notifications.message_schemas import StaffMessageOut
+from copa.messages.schemas import StaffMessageOut
 from copa.notifications.schemas import SentOut
 from copa.periods import today_london
 from copa.privacy.schemas import ContactIn, ContactOut, ResidentContactOut

@@ -33,8 +33,8 @@ from copa.feedback.models import (
     FeedbackKind,
     ServiceRecoveryAction,
 )
+from copa.messages.service import StaffMessage, staff_messages
 from copa.metrics.rollups import bulk_changed
-from copa.notifications.messages import StaffMessage, staff_messages
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
 from copa.privacy.service import new_contact

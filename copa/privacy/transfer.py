@@ -22,12 +22,8 @@ from copa.auth.service import revoke_all_for_device, sha256_hex
 from copa.confidence.service import adopt_votes
 from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback
-from copa.notifications.models import (
-    Notification,
-    NotificationPreferences,
-    PushToken,
-    ResidentMessage,
-)
+from copa.messages.models import ResidentMessage
+from copa.notifications.models import Notification, NotificationPreferences, PushToken
 from copa.privacy.models import Contact
 from copa.reports.models import Report
 from copa.settings import settings

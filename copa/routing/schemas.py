@@ -9,7 +9,7 @@ from flask import url_for
 from marshmallow import Schema, fields, validate
 
 from copa.areas.schemas import AreaOut
-from copa.notifications.message_schemas import PartnerMessageOut
+from copa.messages.schemas import PartnerMessageOut
 from copa.privacy.schemas import ContactOut
 from copa.reports.schemas import CategoryRefOut, PhotoFacts, PointOut
 from copa.routing.models import Channel, PartnerKind, ReferralState

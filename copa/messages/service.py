@@ -7,8 +7,8 @@ same transaction. Messages stay between the OPCC and the resident: a partner see
 staff pass it on, and then only its text and time. A resident's own messages are erased with
 their personal data (``privacy.service.erase_resident``).
 
-Reports and feedback sit above this feature (they call ``notify``), so nothing here imports
-their services: their rows are read through their models.
+This feature sits above reports, feedback and notifications: it locks their rows, reads their
+states and tells the resident through ``notify``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from copa.audit.service import Actor, record
 from copa.auth.models import User
 from copa.db import db, utcnow, write
 from copa.feedback.models import ComplaintCase, ComplaintState, Feedback
-from copa.notifications.models import MessageDirection, ResidentMessage
+from copa.messages.models import MessageDirection, ResidentMessage
 from copa.notifications.service import notify
 from copa.reports.models import Report, ReportStatus
 from copa.web.access import Principal
