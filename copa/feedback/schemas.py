@@ -15,7 +15,6 @@ from marshmallow import (
 from copa.areas.schemas import GSS_CODE, AreaOut, PointIn
 from copa.db import utcnow
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
-from copa.messages.schemas import StaffMessageOut
 from copa.notifications.schemas import SentOut
 from copa.periods import today_london
 from copa.privacy.schemas import ContactIn, ContactOut, ResidentContactOut
@@ -354,7 +353,9 @@ class ComplaintOut(_ComplaintBase):
     )
     satisfaction = satisfaction_field()
     messages = fields.List(
-        fields.Nested(StaffMessageOut),
+        # By name: copa.messages, which defines it, sits above this feature.
+        fields.Nested("StaffMessageOut"),
+        attribute="feedback.messages",
         required=True,
         metadata={"description": "The conversation with the complainant, oldest first."},
     )

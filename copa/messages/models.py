@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # Models named in foreign keys below, so the tables can always be sorted.
 from copa.auth import models as _auth  # noqa: F401
@@ -53,3 +53,6 @@ class ResidentMessage(UUIDPrimaryKey, db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     passed_to_partner_at: Mapped[datetime | None]
+
+    # Staff see who wrote a message (None for the resident's own, or once the account is gone).
+    author = relationship("User", lazy="selectin", viewonly=True)
