@@ -128,6 +128,7 @@ def import_models() -> None:
     from copa.confidence import models as _confidence  # noqa: F401
     from copa.contacts import models as _contacts  # noqa: F401
     from copa.feedback import models as _feedback  # noqa: F401
+    from copa.messages import models as _messages  # noqa: F401
     from copa.metrics import models as _metrics  # noqa: F401
     from copa.notifications import email as _email  # noqa: F401 - the resident_email channel
     from copa.notifications import models as _notifications  # noqa: F401
@@ -151,8 +152,8 @@ def register_blueprints(app: Flask) -> None:
     from copa.extensions import api
     from copa.feedback.views import blp as feedback
     from copa.feedback.views import complaints
+    from copa.messages.views import resident_messages, staff_messages
     from copa.metrics.views import blp as metrics
-    from copa.notifications.message_views import resident_messages, staff_messages
     from copa.notifications.unsubscribe_views import blp as unsubscribe
     from copa.notifications.views import blp as notifications
     from copa.open311.views import blp as open311

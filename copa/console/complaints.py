@@ -24,8 +24,8 @@ from copa.db import abandon
 from copa.feedback import schemas
 from copa.feedback import service as feedback
 from copa.feedback.models import AllegationGroup, ComplaintState, ServiceRecoveryKind
-from copa.notifications import message_schemas
-from copa.notifications import messages as resident_messages
+from copa.messages import schemas as message_schemas
+from copa.messages import service as resident_messages
 from copa.periods import LONDON
 from copa.review import schemas as review_schemas
 from copa.review.workflow import COMPLAINT_OUTCOMES

@@ -41,8 +41,8 @@ from copa.console.pages import (
     safe_next,
 )
 from copa.db import abandon
-from copa.notifications import message_schemas
-from copa.notifications import messages as resident_messages
+from copa.messages import schemas as message_schemas
+from copa.messages import service as resident_messages
 from copa.review import queue as triage
 from copa.review import schemas as review_schemas
 from copa.review import service as review

@@ -92,6 +92,13 @@ class Feedback(UUIDPrimaryKey, Timestamps, db.Model):
     ward = relationship("Ward")
     local_authority = relationship("LocalAuthority")
     complaint: Mapped[ComplaintCase | None] = relationship(back_populates="feedback", uselist=False)
+    # The conversation with the complainant, oldest first. Read only: copa.messages, above this
+    # feature, writes it, and import_models() imports its model before mappers are configured.
+    messages = relationship(
+        "ResidentMessage",
+        viewonly=True,
+        order_by="[ResidentMessage.created_at, ResidentMessage.id]",
+    )
 
     @property
     def area(self) -> dict | None:

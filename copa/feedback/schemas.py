@@ -17,7 +17,6 @@ from copa.contacts.schemas import ContactIn, ContactOut, ResidentContactOut
 from copa.db import utcnow
 from copa.emergency import EMERGENCY_ADVICE
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
-from copa.notifications.message_schemas import StaffMessageOut
 from copa.notifications.schemas import SentOut
 from copa.periods import today_london
 from copa.review.schemas import (
@@ -354,7 +353,9 @@ class ComplaintOut(_ComplaintBase):
     )
     satisfaction = satisfaction_field()
     messages = fields.List(
-        fields.Nested(StaffMessageOut),
+        # By name: copa.messages, which defines it, sits above this feature.
+        fields.Nested("StaffMessageOut"),
+        attribute="feedback.messages",
         required=True,
         metadata={"description": "The conversation with the complainant, oldest first."},
     )

@@ -36,7 +36,6 @@ from copa.feedback.models import (
     ServiceRecoveryAction,
 )
 from copa.metrics.rollups import bulk_changed
-from copa.notifications.messages import StaffMessage, staff_messages
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
 from copa.references import next_reference
@@ -213,11 +212,6 @@ class ComplaintDetail:
     def notifications(self) -> list[SentRecord]:
         """What the complainant was told about this case, per channel."""
         return sent_to_resident(feedback_id=self.case.feedback_id)
-
-    @property
-    def messages(self) -> list[StaffMessage]:
-        """The conversation with the complainant, oldest first."""
-        return staff_messages(feedback_id=self.case.feedback_id)
 
     def __getattr__(self, name: str) -> Any:
         if name == "case":  # not set yet (e.g. while copying): no recursion

@@ -17,15 +17,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from copa.contacts.models import Contact
-from copa.db import db
-from copa.feedback.models import Feedback
 from copa.notifications.models import Notification, NotifyChannel
 from copa.notifications.service import UNSUBSCRIBED, deliverable, preferences_of
 from copa.notifications.unsubscribe import public_base_url_usable, unsubscribe_url
 from copa.outbox.channels import CannotSend, Settings, register_resident_channel
 from copa.outbox.channels.email import EmailRequest
 from copa.outbox.models import OutboxMessage
-from copa.reports.models import Report
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 OPEN_THE_APP = "Open the COPA app to see the whole update and everything about {reference}."
@@ -49,11 +46,9 @@ def prepare(message: OutboxMessage, settings: Settings) -> EmailRequest:
 
 def _contact_to_write_to(notification: Notification) -> Contact:
     """The contact details to send to, if the resident still wants email about it."""
-    submission: Report | Feedback | None = None
-    if notification.report_id is not None:
-        submission = db.session.get(Report, notification.report_id)
-    elif notification.feedback_id is not None:
-        submission = db.session.get(Feedback, notification.feedback_id)
+    submission = (
+        notification.report if notification.report_id is not None else notification.feedback
+    )
     if submission is None or submission.device_id != notification.device_id:
         raise CannotSend("the submission is no longer the resident's")
     contact = submission.contact

@@ -5,13 +5,13 @@ from datetime import datetime, time
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-# Models named in foreign keys below, so the tables can always be sorted.
+# Models named in foreign keys below, so the tables can always be sorted. Reports and feedback
+# sit above this feature (they call notify()): they are named only by table and class name, and
+# create_app's import_models() imports their models before any mapper is configured.
 from copa.auth import models as _auth  # noqa: F401
 from copa.db import Timestamps, UUIDPrimaryKey, db, utcnow
-from copa.feedback import models as _feedback  # noqa: F401
-from copa.reports import models as _reports  # noqa: F401
 
 
 class NotifyChannel(StrEnum):
@@ -49,6 +49,10 @@ class Notification(UUIDPrimaryKey, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
 
+    # The submission it is about (read only: notify() sets the ids).
+    report = relationship("Report", viewonly=True)
+    feedback = relationship("Feedback", viewonly=True)
+
 
 class PushToken(UUIDPrimaryKey, Timestamps, db.Model):
     """The push token of a resident's app install (one per install; a new one replaces it)."""
@@ -78,44 +82,3 @@ class NotificationPreferences(db.Model):
     quiet_hours_end: Mapped[time | None] = mapped_column(sa.Time)
     language: Mapped[str] = mapped_column(sa.String(8), default="en")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class MessageDirection(StrEnum):
-    TO_RESIDENT = "to_resident"  # staff ask or tell the resident
-    FROM_RESIDENT = "from_resident"  # the resident answers or adds information
-
-
-class ResidentMessage(UUIDPrimaryKey, db.Model):
-    """A two-way message on a report or a complaint case (through its feedback).
-
-    Never shown to a partner unless staff pass it on (``passed_to_partner_at``); a resident's
-    own messages are erased with their personal data.
-    """
-
-    __tablename__ = "resident_message"
-    __table_args__ = (
-        sa.CheckConstraint("(report_id IS NULL) <> (feedback_id IS NULL)", name="one_submission"),
-    )
-
-    report_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
-    )
-    feedback_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("feedback.id", ondelete="CASCADE"), index=True
-    )
-    direction: Mapped[str] = mapped_column(sa.String(16))
-    # information_request (staff asks), reply (resident answers one), information (resident
-    # adds to their open report), message (staff tell the resident something)
-    kind: Mapped[str] = mapped_column(sa.String(24))
-    text: Mapped[str] = mapped_column(sa.Text)
-    author_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("user_account.id", ondelete="SET NULL")
-    )
-    device_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("device.id", ondelete="SET NULL"), index=True
-    )
-    in_reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("resident_message.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    passed_to_partner_at: Mapped[datetime | None]

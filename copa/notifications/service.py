@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from copa.auth.models import Device
 from copa.contacts.models import Contact
 from copa.db import db, utcnow, write
-from copa.feedback.models import Feedback
 from copa.notifications import catalogue
 from copa.notifications.models import (
     Notification,
@@ -31,7 +30,6 @@ from copa.notifications.models import (
 )
 from copa.outbox.channels import CannotSend, on_undelivered_referral
 from copa.outbox.models import MessageState, OutboxMessage
-from copa.reports.models import Report
 from copa.settings import settings
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
@@ -43,11 +41,27 @@ EVENT_PREFIX = "notification."
 # --- notify: part of the caller's transaction ------------------------------------------------
 
 
+class Submission(Protocol):
+    """What notify() reads of a report or a feedback: the features above pass theirs in."""
+
+    id: uuid.UUID
+    reference: str
+    device_id: uuid.UUID | None
+    contact: Contact | None
+
+
+class ReportLike(Submission, Protocol):
+    """A report also says where it went and the outcome of the last staff decision."""
+
+    destination_name: str
+    outcome: str | None
+
+
 def notify(
     event: str,
     *,
-    report: Report | None = None,
-    feedback: Feedback | None = None,
+    report: ReportLike | None = None,
+    feedback: Submission | None = None,
     note: str | None = None,
     outcome: str | None = None,
     destination: str | None = None,
@@ -101,7 +115,7 @@ def notify(
     return notification
 
 
-def _tell_undelivered(report: Report) -> None:
+def _tell_undelivered(report: ReportLike) -> None:
     """The relay gave up on the report's referral: the resident hears that OPCC staff have it."""
     notify("report.delivery_failed", report=report)
 

@@ -12,13 +12,8 @@ from copa.confidence.models import Vote
 from copa.contacts.models import Contact
 from copa.db import db, scrub_deleted, utcnow, write
 from copa.feedback.models import Feedback
-from copa.notifications.models import (
-    MessageDirection,
-    Notification,
-    NotificationPreferences,
-    PushToken,
-    ResidentMessage,
-)
+from copa.messages.models import MessageDirection, ResidentMessage
+from copa.notifications.models import Notification, NotificationPreferences, PushToken
 from copa.outbox.channels.mail_sink import forget_mail_mentioning, purge_old_mail
 from copa.reports.models import Report
 from copa.settings import settings

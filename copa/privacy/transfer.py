@@ -23,12 +23,8 @@ from copa.confidence.service import adopt_votes
 from copa.contacts.models import Contact
 from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback
-from copa.notifications.models import (
-    Notification,
-    NotificationPreferences,
-    PushToken,
-    ResidentMessage,
-)
+from copa.messages.models import ResidentMessage
+from copa.notifications.models import Notification, NotificationPreferences, PushToken
 from copa.reports.models import Report
 from copa.settings import settings
 from copa.web.access import Principal

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from copa.areas.schemas import GSS_CODE, AreaOut
 from copa.contacts.schemas import ContactOut
 from copa.feedback.models import ComplaintState, FeedbackKind, FeedbackState
-from copa.notifications.message_schemas import StaffMessageOut
+from copa.messages.schemas import StaffMessageOut
 from copa.notifications.schemas import SentOut
 from copa.notifications.service import sent_to_resident
 from copa.outbox.views import DeliveryOut, DeliveryPartnerOut

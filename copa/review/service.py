@@ -18,7 +18,7 @@ from copa.auth.service import assignee
 from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback, FeedbackState
 from copa.feedback.service import FeedbackNotFound
-from copa.notifications.messages import staff_messages
+from copa.messages.service import staff_messages
 from copa.notifications.service import sent_to_resident
 from copa.open311.models import Open311Request
 from copa.outbox.models import OutboxMessage

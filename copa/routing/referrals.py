@@ -13,8 +13,8 @@ from sqlalchemy.orm import selectinload
 
 from copa.audit.service import Actor, record
 from copa.db import db, utcnow, write
-from copa.notifications.messages import passed_on_messages
-from copa.notifications.models import ResidentMessage
+from copa.messages.models import ResidentMessage
+from copa.messages.service import passed_on_messages
 from copa.reports.models import Photo, Report, ReportStatus
 from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
 from copa.review.workflow import transition

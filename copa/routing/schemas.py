@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from copa.areas.schemas import AreaOut
 from copa.contacts.schemas import ContactOut
-from copa.notifications.message_schemas import PartnerMessageOut
+from copa.messages.schemas import PartnerMessageOut
 from copa.reports.schemas import CategoryRefOut, PhotoFacts, PointOut
 from copa.routing.models import Channel, PartnerKind, ReferralState
 from copa.web.pagination import PageQuery

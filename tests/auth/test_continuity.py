@@ -16,12 +16,8 @@ import time_machine
 from copa.auth.models import Device, RefreshToken, TransferCode
 from copa.confidence.models import Vote
 from copa.db import db
-from copa.notifications.models import (
-    Notification,
-    NotificationPreferences,
-    PushToken,
-    ResidentMessage,
-)
+from copa.messages.models import ResidentMessage
+from copa.notifications.models import Notification, NotificationPreferences, PushToken
 from tests.factories import bearer, load_reference_data, register_device
 
 MIDDLESBROUGH = {"lat": 54.5762, "lon": -1.2348}

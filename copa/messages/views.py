@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from copa.notifications import message_schemas as schemas
-from copa.notifications import messages as service
+from copa.messages import schemas, service
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent

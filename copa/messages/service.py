@@ -7,8 +7,9 @@ same transaction. Messages stay between the OPCC and the resident: a partner see
 staff pass it on, and then only its text and time. A resident's own messages are erased with
 their personal data (``privacy.service.erase_resident``).
 
-Reports and feedback sit above this feature (they call ``notify``), so nothing here imports
-their services: their rows are read through their models.
+This feature sits above reports, feedback and notifications: it locks their rows, reads their
+states and tells the resident through ``notify``. The features below read a conversation only
+through relationships named by string (``Feedback.messages``, ``ResidentMessage.author``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from copa.audit.service import Actor, record
-from copa.auth.models import User
 from copa.db import db, utcnow, write
 from copa.feedback.models import ComplaintCase, ComplaintState, Feedback
-from copa.notifications.models import MessageDirection, ResidentMessage
+from copa.messages.models import MessageDirection, ResidentMessage
 from copa.notifications.service import notify
 from copa.reports.models import Report, ReportStatus
 from copa.web.access import Principal
@@ -88,20 +88,7 @@ class InvalidReply(Unprocessable):
     type = problem_type("invalid-reply")
 
 
-# --- what callers are shown -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StaffMessage:
-    """A message as staff see it: with its author (None for the resident's own)."""
-
-    message: ResidentMessage
-    author: User | None
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "message":  # not set yet (e.g. while copying): no recursion
-            raise AttributeError(name)
-        return getattr(self.message, name)
+# --- what residents are shown -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -123,7 +110,7 @@ class ResidentView:
 
 def message_resident_on_report(
     principal: Principal, report_id: uuid.UUID, payload: Mapping[str, Any]
-) -> StaffMessage:
+) -> ResidentMessage:
     """A reviewer asks the resident behind a report for more information, or tells them
     something: the message, the resident's notification and an audit event, together."""
     with write():
@@ -131,12 +118,12 @@ def message_resident_on_report(
         message = _staff_message(principal, payload, report.device_id, report_id=report.id)
         notify(_EVENT_OF_KIND[message.kind], report=report, note=message.text)
         _audit(principal, "report.message", "report", report.id, message)
-    return StaffMessage(message, db.session.get(User, principal.id))
+    return message
 
 
 def message_resident_on_complaint(
     principal: Principal, case_id: uuid.UUID, payload: Mapping[str, Any]
-) -> StaffMessage:
+) -> ResidentMessage:
     """The Resolution Team asks the complainant for more information, or tells them something."""
     with write():
         case = db.session.scalar(
@@ -151,12 +138,12 @@ def message_resident_on_complaint(
         message = _staff_message(principal, payload, feedback.device_id, feedback_id=feedback.id)
         notify(_EVENT_OF_KIND[message.kind], feedback=feedback, note=message.text)
         _audit(principal, "complaint.message", "complaint", case.id, message)
-    return StaffMessage(message, db.session.get(User, principal.id))
+    return message
 
 
 def pass_on_to_partner(
     principal: Principal, report_id: uuid.UUID, message_id: uuid.UUID
-) -> StaffMessage:
+) -> ResidentMessage:
     """Let the partners a report is referred to read one of its messages (text and time only).
     Passing on a message already passed on changes nothing."""
     with write():
@@ -179,14 +166,13 @@ def pass_on_to_partner(
                     "passed_to_partner_at": message.passed_to_partner_at,
                 },
             )
-    return _with_authors([message])[0]
+    return message
 
 
-def staff_messages(
-    *, report_id: uuid.UUID | None = None, feedback_id: uuid.UUID | None = None
-) -> list[StaffMessage]:
-    """The conversation on a report or a feedback for staff, oldest first, with authors."""
-    return _with_authors(_conversation(report_id=report_id, feedback_id=feedback_id))
+def staff_messages(*, report_id: uuid.UUID) -> list[ResidentMessage]:
+    """The conversation on a report for staff, oldest first, with authors (loaded with them).
+    A complaint case's is ``Feedback.messages``."""
+    return _conversation(report_id=report_id)
 
 
 def passed_on_messages(report_id: uuid.UUID) -> list[ResidentMessage]:
@@ -253,17 +239,6 @@ def _audit(
         target_id,
         after={"message_id": message.id, "kind": message.kind, "text": message.text},
     )
-
-
-def _with_authors(messages: Iterable[ResidentMessage]) -> list[StaffMessage]:
-    messages = list(messages)
-    ids = {message.author_id for message in messages if message.author_id is not None}
-    authors = (
-        {user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
-        if ids
-        else {}
-    )
-    return [StaffMessage(message, authors.get(message.author_id)) for message in messages]
 
 
 # --- residents --------------------------------------------------------------------------------

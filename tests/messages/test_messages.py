@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from copa.audit.models import AuditEvent
 from copa.db import db
 from copa.feedback.models import ComplaintCase
-from copa.notifications.models import Notification, ResidentMessage
+from copa.messages.models import ResidentMessage
+from copa.notifications.models import Notification
 from copa.reports import photos
 from copa.routing.models import Referral
 from tests.factories import (

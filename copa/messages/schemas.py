@@ -2,8 +2,9 @@
 
 Residents see who wrote to them by team ("OPCC", "Resolution Team"), never a member of staff by
 name; partners see only the text and time of a message staff passed on to them. Only
-marshmallow and the shared schema base here: the staff report, complaint case and partner
-referral schemas nest these.
+marshmallow and the shared schema base here: the staff report and partner referral schemas
+nest these, and the complaint case schema names StaffMessageOut by string (feedback sits
+below this feature).
 """
 
 from __future__ import annotations
