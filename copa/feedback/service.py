@@ -24,7 +24,7 @@ from copa.audit.models import AuditEvent
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
-from copa.db import db, utcnow, write
+from copa.db import bulk_changed, db, utcnow, write
 from copa.feedback.models import (
     Allegation,
     ComplaintCase,
@@ -33,7 +33,6 @@ from copa.feedback.models import (
     FeedbackKind,
     ServiceRecoveryAction,
 )
-from copa.metrics.rollups import bulk_changed
 from copa.notifications.messages import StaffMessage, staff_messages
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
@@ -149,7 +148,7 @@ def answer_satisfaction(
             .execution_options(synchronize_session=False)
         )
         if answered.rowcount == 1:  # a bulk UPDATE: the rollups are told, no flush sees it
-            bulk_changed(db.session(), case, answer)
+            bulk_changed(ComplaintCase, case, answer)
         else:
             raise SatisfactionAlreadyGiven(
                 "You have already said how satisfied you are with this complaint."
