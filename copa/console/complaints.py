@@ -24,11 +24,11 @@ from copa.db import abandon
 from copa.feedback import schemas
 from copa.feedback import service as feedback
 from copa.feedback.models import AllegationGroup, ComplaintState, ServiceRecoveryKind
+from copa.feedback.workflow import COMPLAINT_OUTCOMES
 from copa.notifications import message_schemas
 from copa.notifications import messages as resident_messages
 from copa.periods import LONDON
 from copa.review import schemas as review_schemas
-from copa.review.workflow import COMPLAINT_OUTCOMES
 from copa.web.access import Role
 from copa.web.problems import Problem, flatten_messages
 

@@ -15,6 +15,7 @@ from marshmallow import (
 from copa.areas.schemas import GSS_CODE, AreaOut, PointIn
 from copa.db import utcnow
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
+from copa.feedback.workflow import COMPLAINT_OUTCOMES, allowed_complaint_transitions
 from copa.notifications.message_schemas import StaffMessageOut
 from copa.notifications.schemas import SentOut
 from copa.periods import today_london
@@ -26,7 +27,6 @@ from copa.review.schemas import (
     InternalNoteOut,
     StaffMemberOut,
 )
-from copa.review.workflow import COMPLAINT_OUTCOMES, allowed_complaint_transitions
 from copa.signposts import service as signposts
 from copa.signposts.schemas import OfferedSignposts
 from copa.submissions import EMERGENCY_ADVICE

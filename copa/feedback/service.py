@@ -5,7 +5,7 @@ An expression of dissatisfaction is a complaint (Police Reform Act 2002): it ope
 case in ``logged`` in the same transaction as the feedback, so the Resolution Team never misses one.
 The team contacts the complainant (time to first contact is measured), tries service recovery,
 escalates serious matters (Schedule 3) and closes the case; the complainant then answers once how
-satisfied they are. Every state change goes through ``review.workflow.complaint_transition``.
+satisfied they are. Every state change goes through ``feedback.workflow.complaint_transition``.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from copa.feedback.models import (
     FeedbackKind,
     ServiceRecoveryAction,
 )
+from copa.feedback.workflow import complaint_transition
 from copa.notifications.messages import StaffMessage, staff_messages
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
 from copa.privacy.service import new_contact
 from copa.review.models import InternalNote
-from copa.review.workflow import complaint_transition
 from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal, Role
 from copa.web.pagination import PageResult, paginate

@@ -14,7 +14,7 @@ from copa.outbox.views import DeliveryOut, DeliveryPartnerOut
 from copa.privacy.schemas import ContactOut
 from copa.reports.models import ReportStatus
 from copa.reports.schemas import CategoryRefOut, DestinationOut, PhotoFacts, PointOut
-from copa.review.workflow import REPORT_OUTCOMES
+from copa.reports.workflow import REPORT_OUTCOMES
 from copa.web.pagination import PageQuery
 from copa.web.schemas import StrictSchema, Text
 

@@ -17,8 +17,8 @@ from copa.outbox.models import MessageState, OutboxMessage
 from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
 from copa.reports.models import ReportStatus, TimelineEntry
+from copa.reports.workflow import REPORT_TRANSITIONS
 from copa.review.models import InternalNote
-from copa.review.workflow import REPORT_TRANSITIONS
 from copa.routing.models import Channel, Partner, Referral
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME
 from tests.factories import PartnerFactory, UserFactory, bearer, login, table_counts
