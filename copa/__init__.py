@@ -134,7 +134,6 @@ def import_models() -> None:
     from copa.outbox import models as _outbox  # noqa: F401
     from copa.privacy import models as _privacy  # noqa: F401
     from copa.reports import models as _reports  # noqa: F401
-    from copa.review import models as _review  # noqa: F401
     from copa.routing import models as _routing  # noqa: F401
     from copa.signposts import models as _signposts  # noqa: F401
     from copa.web import models as _web  # noqa: F401

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, selectinload
 
 from copa.areas.service import area_by_code, locate_point
-from copa.audit.models import AuditEvent
+from copa.audit.models import AuditEvent, InternalNote
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
@@ -38,7 +38,6 @@ from copa.notifications.messages import StaffMessage, staff_messages
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
 from copa.privacy.service import new_contact
-from copa.review.models import InternalNote
 from copa.submissions import next_reference, possible_emergency
 from copa.web.access import Principal, Role
 from copa.web.pagination import PageResult, paginate

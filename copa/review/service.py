@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import url_for
 from sqlalchemy.orm import selectinload
 
-from copa.audit.models import AuditEvent
+from copa.audit.models import AuditEvent, InternalNote
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
@@ -29,7 +29,6 @@ from copa.reports.models import Photo, Report, ReportStatus
 from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
 from copa.reports.service import ReportNotFound
 from copa.reports.workflow import allowed_report_transitions, transition
-from copa.review.models import InternalNote
 from copa.routing.models import Channel, Partner, Referral, ReferralState
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME, provisional_outcome, refer
 from copa.web.access import Principal, Role

@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 import pytest
 import sqlalchemy as sa
 
-from copa.audit.models import AuditEvent
+from copa.audit.models import AuditEvent, InternalNote
 from copa.auth.models import User
 from copa.db import db
 from copa.outbox.models import MessageState, OutboxMessage
@@ -18,7 +18,6 @@ from copa.outbox.relay import run_relay
 from copa.outbox.signing import new_secret
 from copa.reports.models import ReportStatus, TimelineEntry
 from copa.reports.workflow import REPORT_TRANSITIONS
-from copa.review.models import InternalNote
 from copa.routing.models import Channel, Partner, Referral
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME
 from tests.factories import PartnerFactory, UserFactory, bearer, login, table_counts
