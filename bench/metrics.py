@@ -264,7 +264,7 @@ CALL_STATISTICS = {
 }
 
 
-OUTCOMES = (  # '' first: no outcome recorded (review/workflow.py REPORT_OUTCOMES)
+OUTCOMES = (  # '' first: no outcome recorded (reports/workflow.py REPORT_OUTCOMES)
     "",
     "passed_to_force_control_room",
     "resolved_by_opcc",

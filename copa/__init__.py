@@ -136,7 +136,6 @@ def import_models() -> None:
     from copa.open311 import models as _open311  # noqa: F401
     from copa.outbox import models as _outbox  # noqa: F401
     from copa.reports import models as _reports  # noqa: F401
-    from copa.review import models as _review  # noqa: F401
     from copa.routing import models as _routing  # noqa: F401
     from copa.signposts import models as _signposts  # noqa: F401
     from copa.web import models as _web  # noqa: F401

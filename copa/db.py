@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -219,6 +220,42 @@ def before_commit(step: Callable[[Session], None]) -> None:
     """Have every outermost ``write()`` run ``step`` on its session just before it commits."""
     if step not in _BEFORE_COMMIT:
         _BEFORE_COMMIT.append(step)
+
+
+# --- changes the ORM does not see --------------------------------------------------------
+
+_BULK_CHANGES = "copa.db.bulk_changes"
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """A row that a bulk UPDATE changed: its values before and after (the columns read)."""
+
+    model: type
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+
+
+def bulk_changed(model: type, before: object, changes: Mapping[str, Any]) -> None:
+    """Note that a bulk UPDATE (which no flush sees) set ``changes`` on a row of ``model``.
+
+    ``before`` is the row as it was: a mapped object not yet refreshed, or a Row of its columns
+    (``UPDATE ... RETURNING``). Its values are copied now, so refreshing the object afterwards
+    changes nothing. The steps that run before the commit (the metrics rollups) take the notes
+    with :func:`take_bulk_changes`; a rollback drops them.
+    """
+    if isinstance(before, sa.Row):
+        values = dict(before._mapping)
+    else:
+        mapper = sa.inspect(before).mapper
+        values = {attr.key: getattr(before, attr.key) for attr in mapper.column_attrs}
+    note = BulkChange(model, values, {**values, **changes})
+    db.session().info.setdefault(_BULK_CHANGES, []).append(note)
+
+
+def take_bulk_changes(session: Session) -> list[BulkChange]:
+    """The bulk changes noted in ``session`` since the last take (and forget them)."""
+    return session.info.pop(_BULK_CHANGES, [])
 
 
 def _begin(session: Session) -> None:

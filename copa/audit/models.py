@@ -1,4 +1,4 @@
-"""The append-only audit log's one table."""
+"""The append-only audit log, and the other staff-only record beside it: internal notes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from copa.db import UUIDPrimaryKey, db, utcnow
+
+# The tables an internal note refers to (report, complaint_case: features above this one;
+# user_account) are named by string and never imported here: create_app imports every
+# feature's models (import_models) before the metadata is used.
 
 
 class AuditEvent(UUIDPrimaryKey, db.Model):
@@ -30,3 +34,22 @@ class AuditEvent(UUIDPrimaryKey, db.Model):
     target_id: Mapped[uuid.UUID | None]
     before: Mapped[dict | None] = mapped_column(sa.JSON)
     after: Mapped[dict | None] = mapped_column(sa.JSON)
+
+
+class InternalNote(UUIDPrimaryKey, db.Model):
+    """A note staff keep on a report or a complaint case; never shown outside the OPCC."""
+
+    __tablename__ = "internal_note"
+    __table_args__ = (
+        sa.CheckConstraint("(report_id IS NULL) <> (complaint_case_id IS NULL)", name="one_target"),
+    )
+
+    report_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    complaint_case_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("complaint_case.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from marshmallow import Schema, fields, validate
 
 from copa.web.access import USER_ROLES
@@ -144,3 +146,32 @@ class UserOut(Schema):
     last_login_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+
+
+# --- who holds a report or complaint case (auth.service.assignee checks the roles) ---
+
+
+class AssigneeFilter(fields.String):
+    """A user id, ``me`` (the caller) or ``none`` (nobody assigned): queue and case filters."""
+
+    default_error_messages = {"invalid": 'Must be a user id, "me" or "none".'}
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if text in ("me", "none"):
+            return text
+        try:
+            return uuid.UUID(text)
+        except ValueError as error:
+            raise self.make_error("invalid") from error
+
+
+class AssignmentIn(StrictSchema):
+    assignee_id = fields.UUID(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "An active user allowed to hold it (reports: reviewer or admin; "
+            "complaint cases: resolution or admin); null to unassign."
+        },
+    )

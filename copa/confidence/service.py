@@ -25,8 +25,7 @@ from copa.areas.models import LocalAuthority, Ward
 from copa.areas.service import Area, area_by_code, locate_point
 from copa.auth.models import Device
 from copa.confidence.models import Vote
-from copa.db import db, utcnow, write
-from copa.metrics.rollups import uncount_votes
+from copa.db import bulk_changed, db, utcnow, write
 from copa.periods import Quarter
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, problem_type
@@ -171,7 +170,8 @@ def _cast_once(
             .returning(*_ROLLED_UP, Vote.fiscal_year, Vote.fiscal_quarter, Vote.replaced_at)
             .execution_options(synchronize_session=False)
         ).all()
-        uncount_votes(db.session(), replaced)
+        for row in replaced:  # a bulk UPDATE: the rollups are told, no flush sees it
+            bulk_changed(Vote, row, {"counted": False})
         vote = Vote(
             id=uuid.uuid4(),
             device_id=device_id,
@@ -235,7 +235,8 @@ def adopt_votes(from_device_id: uuid.UUID, to_device_id: uuid.UUID) -> int:
             .returning(*_ROLLED_UP)
             .execution_options(synchronize_session=False)
         ).all()
-        uncount_votes(db.session(), replaced)
+        for row in replaced:
+            bulk_changed(Vote, row, {"counted": False})
     return db.session.execute(
         sa.update(Vote)
         .where(Vote.device_id == from_device_id)

@@ -19,16 +19,17 @@ from flask import flash, g, redirect, request, url_for
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from copa.audit.schemas import InternalNoteIn
+from copa.auth.schemas import AssignmentIn
 from copa.console.pages import blp, console_page, load_form, page
 from copa.db import abandon
 from copa.feedback import schemas
 from copa.feedback import service as feedback
 from copa.feedback.models import AllegationGroup, ComplaintState, ServiceRecoveryKind
+from copa.feedback.workflow import COMPLAINT_OUTCOMES
 from copa.messages import schemas as message_schemas
 from copa.messages import service as resident_messages
 from copa.periods import LONDON
-from copa.review import schemas as review_schemas
-from copa.review.workflow import COMPLAINT_OUTCOMES
 from copa.web.access import Role
 from copa.web.problems import Problem, flatten_messages
 
@@ -235,9 +236,7 @@ def complaint_assign(case_id: uuid.UUID):
     if chosen == "me":
         chosen = str(g.principal.id)
     try:
-        payload = review_schemas.AssignmentIn().load(
-            {"assignee_id": None if chosen == "none" else chosen}
-        )
+        payload = AssignmentIn().load({"assignee_id": None if chosen == "none" else chosen})
     except ValidationError as error:
         return _case_page(case_id, 422, failed="assign", errors=flatten_messages(error.messages))
 
@@ -264,7 +263,7 @@ def complaint_note(case_id: uuid.UUID):
     return _act(
         case_id,
         "note",
-        review_schemas.InternalNoteIn(),
+        InternalNoteIn(),
         request.form,
         feedback.add_complaint_note,
         "Note added.",

@@ -11,9 +11,9 @@ from marshmallow import ValidationError
 
 from copa.console.pages import QUEUE, blp, console_page, load_form, page
 from copa.db import abandon
+from copa.feedback.workflow import allowed_feedback_transitions
 from copa.review import schemas as review_schemas
 from copa.review import service as review
-from copa.review.workflow import allowed_feedback_transitions
 from copa.web.problems import Problem, flatten_messages
 
 

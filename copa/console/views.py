@@ -25,6 +25,8 @@ from flask import (
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from copa.audit.schemas import InternalNoteIn
+
 # The other sections register their pages on the same blueprint when imported.
 from copa.console import complaints, feedback, operations, service  # noqa: F401
 from copa.console.pages import (
@@ -43,6 +45,7 @@ from copa.console.pages import (
 from copa.db import abandon
 from copa.messages import schemas as message_schemas
 from copa.messages import service as resident_messages
+from copa.reports.workflow import REPORT_OUTCOMES
 from copa.review import queue as triage
 from copa.review import schemas as review_schemas
 from copa.review import service as review
@@ -139,7 +142,7 @@ def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tup
         status,
         report=report,
         partners=partner_admin.active_partners(),
-        outcomes=review_schemas.REPORT_OUTCOMES,
+        outcomes=REPORT_OUTCOMES,
         **context,
     )
 
@@ -172,7 +175,7 @@ def report_transition(report_id: uuid.UUID):
 @console_page(*REVIEW)
 def report_note(report_id: uuid.UUID):
     try:
-        payload = load_form(review_schemas.InternalNoteIn(), request.form)
+        payload = load_form(InternalNoteIn(), request.form)
     except ValidationError as error:
         return _report_page(report_id, 422, note_errors=flatten_messages(error.messages))
     review.add_report_note(g.principal, report_id, payload["text"])

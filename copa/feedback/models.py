@@ -123,7 +123,7 @@ class ComplaintCase(UUIDPrimaryKey, Timestamps, db.Model):
     feedback_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("feedback.id", ondelete="CASCADE"), unique=True
     )
-    # Changed only by review/workflow.py's complaint_transition(); logged when the case opens.
+    # Changed only by feedback/workflow.py's complaint_transition(); logged when the case opens.
     state: Mapped[str] = mapped_column(sa.String(24), default=ComplaintState.LOGGED, index=True)
     logged_at: Mapped[datetime]
     first_contact_at: Mapped[datetime | None]  # time to first contact = this - logged_at

@@ -13,22 +13,18 @@ from marshmallow import (
 )
 
 from copa.areas.schemas import GSS_CODE, AreaOut, PointIn
+from copa.audit.schemas import AuditEventOut, InternalNoteOut, StaffMemberOut
+from copa.auth.schemas import AssigneeFilter
 from copa.contacts.schemas import ContactIn, ContactOut, ResidentContactOut
 from copa.db import utcnow
 from copa.emergency import EMERGENCY_ADVICE
 from copa.feedback.models import AllegationGroup, ComplaintState, FeedbackKind, ServiceRecoveryKind
+from copa.feedback.workflow import COMPLAINT_OUTCOMES, allowed_complaint_transitions
 from copa.notifications.schemas import SentOut
 from copa.periods import today_london
-from copa.review.schemas import (
-    AssigneeFilter,
-    AuditEventOut,
-    DateRangeQuery,
-    InternalNoteOut,
-    StaffMemberOut,
-)
-from copa.review.workflow import COMPLAINT_OUTCOMES, allowed_complaint_transitions
 from copa.signposts import service as signposts
 from copa.signposts.schemas import OfferedSignposts
+from copa.web.pagination import DateRangeQuery
 from copa.web.schemas import StrictSchema, Text
 
 EARLIEST_INCIDENT_DATE = date(2000, 1, 1)

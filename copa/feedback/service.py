@@ -5,7 +5,7 @@ An expression of dissatisfaction is a complaint (Police Reform Act 2002): it ope
 case in ``logged`` in the same transaction as the feedback, so the Resolution Team never misses one.
 The team contacts the complainant (time to first contact is measured), tries service recovery,
 escalates serious matters (Schedule 3) and closes the case; the complainant then answers once how
-satisfied they are. Every state change goes through ``review.workflow.complaint_transition``.
+satisfied they are. Every state change goes through ``feedback.workflow.complaint_transition``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, selectinload
 
 from copa.areas.service import area_by_code, locate_point
-from copa.audit.models import AuditEvent
+from copa.audit.models import AuditEvent, InternalNote
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
 from copa.contacts.service import new_contact
-from copa.db import db, utcnow, write
+from copa.db import bulk_changed, db, utcnow, write
 from copa.emergency import possible_emergency
 from copa.feedback.models import (
     Allegation,
@@ -35,12 +35,10 @@ from copa.feedback.models import (
     FeedbackKind,
     ServiceRecoveryAction,
 )
-from copa.metrics.rollups import bulk_changed
+from copa.feedback.workflow import complaint_transition
 from copa.notifications.service import SentRecord, notify, sent_to_resident
 from copa.periods import local_day_end, local_day_start
 from copa.references import next_reference
-from copa.review.models import InternalNote
-from copa.review.workflow import complaint_transition
 from copa.web.access import Principal, Role
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
@@ -149,7 +147,7 @@ def answer_satisfaction(
             .execution_options(synchronize_session=False)
         )
         if answered.rowcount == 1:  # a bulk UPDATE: the rollups are told, no flush sees it
-            bulk_changed(db.session(), case, answer)
+            bulk_changed(ComplaintCase, case, answer)
         else:
             raise SatisfactionAlreadyGiven(
                 "You have already said how satisfied you are with this complaint."

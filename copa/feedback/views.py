@@ -3,8 +3,9 @@ from __future__ import annotations
 from flask import url_for
 from flask.views import MethodView
 
+from copa.audit.schemas import InternalNoteIn
+from copa.auth.schemas import AssignmentIn
 from copa.feedback import schemas, service
-from copa.review import schemas as review_schemas
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent
@@ -109,7 +110,7 @@ class ComplaintCaseItem(MethodView):
 @complaints.route("/<uuid:case_id>/assignment")
 class ComplaintAssignment(MethodView):
     @requires(*_CASE_HOLDERS)
-    @complaints.arguments(review_schemas.AssignmentIn)
+    @complaints.arguments(AssignmentIn)
     @complaints.response(200, schemas.ComplaintOut)
     def post(self, payload, case_id):
         """Assign the case to an active resolution or admin user, or unassign it (null)."""
@@ -157,7 +158,7 @@ class ComplaintAllegations(MethodView):
 @complaints.route("/<uuid:case_id>/notes")
 class ComplaintNotes(MethodView):
     @requires(*_CASE_HOLDERS)
-    @complaints.arguments(review_schemas.InternalNoteIn)
+    @complaints.arguments(InternalNoteIn)
     @complaints.response(201, schemas.ComplaintOut)
     def post(self, payload, case_id):
         """Keep an internal note on the case; the complainant never sees it."""

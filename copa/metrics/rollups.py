@@ -9,8 +9,9 @@ are written in one fixed order (table, then key), so two transactions touching t
 cannot deadlock each other.
 
 The changes no flush sees are bulk UPDATEs: ``confidence.service`` replaces a vote that way and
-hands the replaced rows to ``uncount_votes``; ``feedback.service`` stores a satisfaction answer
-that way and hands it to ``bulk_changed``.
+``feedback.service`` stores a satisfaction answer that way. They note each such change with
+``copa.db.bulk_changed`` (a feature does not import metrics), and the notes become deltas here
+just before the commit.
 
 ``contributions(model, get)`` is the single definition of which rows a record counts in; the
 reconciliation (``reconcile.py``) recomputes the rollups from the raw rows with it.
@@ -29,7 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from copa.confidence.models import Tally, Vote
-from copa.db import before_commit, dialect_insert
+from copa.db import before_commit, dialect_insert, take_bulk_changes
 from copa.feedback.models import Allegation, ComplaintCase, Feedback
 from copa.metrics.models import (
     NONE,
@@ -314,19 +315,13 @@ def _add(session: Session, items: Iterable[Contribution], sign: int) -> None:
             delta.increments[name] = delta.increments.get(name, 0) + sign * amount
 
 
-def uncount_votes(session: Session, rows: Iterable[Any]) -> None:
-    """Take votes that a bulk UPDATE stopped counting out of the rollup (rows with the Vote
-    columns ``contributions`` reads)."""
-    for row in rows:
-        _add(session, _vote(lambda name, row=row: getattr(row, name)), -1)
-
-
-def bulk_changed(session: Session, obj: object, changes: dict[str, Any]) -> None:
-    """Move a record that a bulk UPDATE changed (``changes``, not yet on ``obj``) to the rollup
-    rows it now counts in."""
-    model = type(obj)
-    _add(session, contributions(model, lambda name: getattr(obj, name)), -1)
-    _add(session, contributions(model, lambda name: changes.get(name, getattr(obj, name))), +1)
+def _add_bulk_changes(session: Session) -> None:
+    """Move the rows that bulk UPDATEs changed (noted with ``copa.db.bulk_changed``) from the
+    rollup rows they counted in to those they count in now."""
+    for change in take_bulk_changes(session):
+        if change.model in TRACKED:
+            _add(session, contributions(change.model, change.before.__getitem__), -1)
+            _add(session, contributions(change.model, change.after.__getitem__), +1)
 
 
 def _before_change(obj: object) -> Getter:
@@ -366,6 +361,7 @@ def _after_flush(session: Session, flush_context: object) -> None:
 def write_pending(session: Session) -> None:
     """``copa.db.write()``'s last step before it commits: the transaction's rollup deltas."""
     session.flush()  # its after_flush adds the last deltas
+    _add_bulk_changes(session)
     pending = session.info.pop(_PENDING, None)
     if pending:
         write(session, pending)
@@ -429,6 +425,7 @@ def _sort_key(key: tuple[tuple[str, Any], ...]) -> tuple[str, ...]:
 
 def _forget(session: Session, *args: object) -> None:
     session.info.pop(_PENDING, None)
+    take_bulk_changes(session)
 
 
 def install() -> None:

@@ -412,7 +412,7 @@ class IssueAreaOut(MetricsAreaOut):
         values=fields.Integer(),
         required=True,
         metadata={
-            "description": "Reports per outcome code (review/workflow.py REPORT_OUTCOMES: e.g. "
+            "description": "Reports per outcome code (reports/workflow.py REPORT_OUTCOMES: e.g. "
             "`passed_to_force_control_room`, `with_opcc`, `referred_to_partner`, "
             "`resolved_by_partner`, `resolved_by_opcc`); `none_recorded` only for a report "
             "not yet routed or decided."

@@ -129,7 +129,8 @@ CATALOGUE: dict[str, dict[str, Text]] = {
     },
 }
 
-# Outcome codes in words, for residents (review/workflow.py REPORT_OUTCOMES, COMPLAINT_OUTCOMES).
+# Outcome codes in words, for residents (reports/workflow.py REPORT_OUTCOMES,
+# feedback/workflow.py COMPLAINT_OUTCOMES).
 OUTCOME_WORDS: dict[str, dict[str, str]] = {
     "en": {
         "passed_to_force_control_room": "passed to the force control room",

@@ -43,7 +43,7 @@ _EXTENDED = {
     ReportStatus.DUPLICATE: "DUPLICATE",
     ReportStatus.REJECTED: "NO_FURTHER_ACTION",
 }
-# How a closed report ended, by its outcome (review/workflow.py REPORT_OUTCOMES).
+# How a closed report ended, by its outcome (reports/workflow.py REPORT_OUTCOMES).
 _CLOSED_AS = {
     "no_further_action": "NO_FURTHER_ACTION",
     "signposted": "NOT_COUNCILS_RESPONSIBILITY",

@@ -60,9 +60,9 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
     )
     share_contact_with_partner: Mapped[bool] = mapped_column(default=False)
     would_have_called_101: Mapped[str | None] = mapped_column(sa.String(8))
-    # Changed only by review/workflow.py's transition(); a new report starts as received.
+    # Changed only by reports/workflow.py's transition(); a new report starts as received.
     status: Mapped[str] = mapped_column(sa.String(16), default=ReportStatus.RECEIVED, index=True)
-    # COPA's outcome code of the last staff decision (review/workflow.py REPORT_OUTCOMES).
+    # COPA's outcome code of the last staff decision (reports/workflow.py REPORT_OUTCOMES).
     outcome: Mapped[str | None] = mapped_column(sa.String(40), active_history=True)
     possible_emergency: Mapped[bool] = mapped_column(default=False, index=True)
     # active_history: the metrics rollups need the old value of a change (metrics/rollups.py).

@@ -1,1 +1,1 @@
-"""OPCC staff review: the workflow (the only place statuses change), queue, cases, audit."""
+"""OPCC staff review: the triage queue, report cases and staff decisions on them, audit."""

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import uuid
-
 from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from copa.areas.schemas import GSS_CODE, AreaOut
+from copa.audit.schemas import AuditEventOut, InternalNoteOut, StaffMemberOut
+from copa.auth.schemas import AssigneeFilter
 from copa.contacts.schemas import ContactOut
 from copa.feedback.models import ComplaintState, FeedbackKind, FeedbackState
 from copa.messages.schemas import StaffMessageOut
@@ -14,21 +14,9 @@ from copa.notifications.service import sent_to_resident
 from copa.outbox.views import DeliveryOut, DeliveryPartnerOut
 from copa.reports.models import ReportStatus
 from copa.reports.schemas import CategoryRefOut, DestinationOut, PhotoFacts, PointOut
-from copa.review.workflow import REPORT_OUTCOMES
-from copa.web.pagination import PageQuery
+from copa.reports.workflow import REPORT_OUTCOMES
+from copa.web.pagination import DateRangeQuery
 from copa.web.schemas import StrictSchema, Text
-
-
-class DateRangeQuery(PageQuery):
-    """``from``/``to``: Europe/London dates, both inclusive."""
-
-    from_date = fields.Date(data_key="from", metadata={"description": "First day (London)."})
-    to_date = fields.Date(data_key="to", metadata={"description": "Last day (London), inclusive."})
-
-    @validates_schema
-    def _in_order(self, data, **kwargs):  # noqa: ANN001
-        if data.get("from_date") and data.get("to_date") and data["from_date"] > data["to_date"]:
-            raise ValidationError({"to": ["Must not be before from."]})
 
 
 class AuditQuery(DateRangeQuery):
@@ -42,23 +30,6 @@ class AuditQuery(DateRangeQuery):
     target_id = fields.UUID()
 
 
-class AuditEventOut(Schema):
-    id = fields.UUID(required=True)
-    at = fields.DateTime(required=True)
-    actor_kind = fields.String(required=True, metadata={"example": "staff"})
-    actor_id = fields.UUID(allow_none=True)
-    actor_roles = fields.Function(
-        lambda event: [role for role in event.actor_roles.split(",") if role],
-        required=True,
-        metadata={"type": "array", "items": {"type": "string"}},
-    )
-    action = fields.String(required=True, metadata={"example": "report.transition"})
-    target_kind = fields.String(required=True, metadata={"example": "report"})
-    target_id = fields.UUID(allow_none=True)
-    before = fields.Dict(allow_none=True)
-    after = fields.Dict(allow_none=True)
-
-
 # --- the staff review of reports (GET /v1/staff/queue, /v1/staff/reports/...) -----------------
 
 QUEUE_KINDS = ("report", "feedback", *(str(kind) for kind in FeedbackKind))
@@ -70,21 +41,6 @@ QUEUE_STATUSES = sorted(
         *(str(s) for s in FeedbackState),
     }
 )
-
-
-class AssigneeFilter(fields.String):
-    """A user id, ``me`` (the caller) or ``none`` (nobody assigned): queue and case filters."""
-
-    default_error_messages = {"invalid": 'Must be a user id, "me" or "none".'}
-
-    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if text in ("me", "none"):
-            return text
-        try:
-            return uuid.UUID(text)
-        except ValueError as error:
-            raise self.make_error("invalid") from error
 
 
 class QueueQuery(DateRangeQuery):
@@ -120,13 +76,6 @@ class QueueQuery(DateRangeQuery):
     assignee = AssigneeFilter(
         metadata={"description": "A user id, me, or none (unassigned).", "example": "me"}
     )
-
-
-class StaffMemberOut(Schema):
-    """A staff member as other staff see them: who holds a case, who wrote a note."""
-
-    id = fields.UUID(required=True)
-    display_name = fields.String(required=True, metadata={"example": "Sam Jones"})
 
 
 class QueueItemOut(Schema):
@@ -185,13 +134,6 @@ class StaffTimelineEntryOut(Schema):
     outcome = fields.String(allow_none=True)
     public_note = fields.String(allow_none=True)
     internal_note = fields.String(allow_none=True)
-
-
-class InternalNoteOut(Schema):
-    id = fields.UUID(required=True)
-    text = fields.String(required=True)
-    at = fields.DateTime(required=True)
-    author = fields.Nested(StaffMemberOut, allow_none=True)
 
 
 class StaffOpen311Out(Schema):
@@ -328,21 +270,6 @@ class ReportTransitionIn(StrictSchema):
             errors["outcome"] = [f"Required when a report becomes {to}."]
         if errors:
             raise ValidationError(errors)
-
-
-class AssignmentIn(StrictSchema):
-    assignee_id = fields.UUID(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "An active user allowed to hold it (reports: reviewer or admin; "
-            "complaint cases: resolution or admin); null to unassign."
-        },
-    )
-
-
-class InternalNoteIn(StrictSchema):
-    text = Text(required=True, validate=validate.Length(min=1, max=4000))
 
 
 class FeedbackPassOnIn(StrictSchema):

@@ -11,13 +11,14 @@ import sqlalchemy as sa
 from flask import url_for
 from sqlalchemy.orm import selectinload
 
-from copa.audit.models import AuditEvent
+from copa.audit.models import AuditEvent, InternalNote
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
 from copa.auth.service import assignee
 from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback, FeedbackState
 from copa.feedback.service import FeedbackNotFound
+from copa.feedback.workflow import feedback_transition
 from copa.messages.service import staff_messages
 from copa.notifications.service import sent_to_resident
 from copa.open311.models import Open311Request
@@ -26,8 +27,7 @@ from copa.periods import local_day_end, local_day_start
 from copa.reports.models import Photo, Report, ReportStatus
 from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
 from copa.reports.service import ReportNotFound
-from copa.review.models import InternalNote
-from copa.review.workflow import allowed_report_transitions, feedback_transition, transition
+from copa.reports.workflow import allowed_report_transitions, transition
 from copa.routing.models import Channel, Partner, Referral, ReferralState
 from copa.routing.service import (
     UNROUTED_KIND,

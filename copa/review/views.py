@@ -4,6 +4,8 @@ import copy
 
 from flask.views import MethodView
 
+from copa.audit.schemas import AuditEventOut, InternalNoteIn, InternalNoteOut
+from copa.auth.schemas import AssignmentIn
 from copa.reports.schemas import PHOTO_BYTES_RESPONSES
 from copa.review import queue, schemas, service
 from copa.web.access import Role, current_principal, requires
@@ -23,7 +25,7 @@ audit = Blueprint(
 class AuditLog(MethodView):
     @requires(Role.ADMIN)
     @audit.arguments(schemas.AuditQuery, location="query")
-    @audit.response(200, page_of(schemas.AuditEventOut))
+    @audit.response(200, page_of(AuditEventOut))
     def get(self, query):
         """Who did what to what, newest first: actor, roles, action, target, before and after."""
         return service.list_audit(query)
@@ -94,7 +96,7 @@ class StaffReportTransitions(MethodView):
 @staff.route("/reports/<uuid:report_id>/assignment")
 class StaffReportAssignment(MethodView):
     @requires(Role.REVIEWER, Role.ADMIN)
-    @staff.arguments(schemas.AssignmentIn)
+    @staff.arguments(AssignmentIn)
     @staff.response(200, schemas.StaffReportOut)
     def post(self, payload, report_id):
         """Assign a report to an active reviewer or admin, or to nobody (null)."""
@@ -104,8 +106,8 @@ class StaffReportAssignment(MethodView):
 @staff.route("/reports/<uuid:report_id>/notes")
 class StaffReportNotes(MethodView):
     @requires(Role.REVIEWER, Role.ADMIN)
-    @staff.arguments(schemas.InternalNoteIn)
-    @staff.response(201, schemas.InternalNoteOut)
+    @staff.arguments(InternalNoteIn)
+    @staff.response(201, InternalNoteOut)
     def post(self, payload, report_id):
         """Keep an internal note on a report (never shown to the resident or partners)."""
         return service.add_report_note(current_principal(), report_id, payload["text"])

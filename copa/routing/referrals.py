@@ -17,7 +17,7 @@ from copa.messages.models import ResidentMessage
 from copa.messages.service import passed_on_messages
 from copa.reports.models import Photo, Report, ReportStatus
 from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
-from copa.review.workflow import transition
+from copa.reports.workflow import transition
 from copa.routing.models import Referral, ReferralState
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME
 from copa.web.access import Principal

@@ -15,7 +15,7 @@ from copa.db import db, utcnow
 from copa.outbox.models import OutboxMessage
 from copa.refcache import ReferenceCache, attach
 from copa.reports.models import Report, ReportStatus
-from copa.review.workflow import transition
+from copa.reports.workflow import transition
 from copa.routing.models import Channel, Partner, PartnerKind, Referral, RoutingRule
 
 _AREA_RANK = {"ward": 2, "local_authority": 1, "any": 0}
@@ -90,7 +90,7 @@ def route(report: Report, actor: Actor = SYSTEM) -> Referral | None:
 
 def provisional_outcome(partner: Partner) -> str:
     """The outcome a report routed to ``partner`` has until someone decides otherwise: every
-    report that has gone somewhere has one (review/workflow.py REPORT_OUTCOMES)."""
+    report that has gone somewhere has one (reports/workflow.py REPORT_OUTCOMES)."""
     if partner.kind == PartnerKind.POLICE:
         return "passed_to_force_control_room"
     if partner.kind == PartnerKind.OPCC:

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from copa.db import db
 from copa.web.schemas import StrictSchema
@@ -19,6 +19,18 @@ MAX_PAGE_SIZE = 100
 class PageQuery(StrictSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+class DateRangeQuery(PageQuery):
+    """``from``/``to``: Europe/London dates, both inclusive."""
+
+    from_date = fields.Date(data_key="from", metadata={"description": "First day (London)."})
+    to_date = fields.Date(data_key="to", metadata={"description": "Last day (London), inclusive."})
+
+    @validates_schema
+    def _in_order(self, data, **kwargs):  # noqa: ANN001
+        if data.get("from_date") and data.get("to_date") and data["from_date"] > data["to_date"]:
+            raise ValidationError({"to": ["Must not be before from."]})
 
 
 @dataclass

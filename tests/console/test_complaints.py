@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 import sqlalchemy as sa
 
-from copa.audit.models import AuditEvent
+from copa.audit.models import AuditEvent, InternalNote
 from copa.db import db
 from copa.feedback.models import (
     Allegation,
@@ -21,7 +21,6 @@ from copa.feedback.models import (
     ServiceRecoveryAction,
 )
 from copa.periods import LONDON
-from copa.review.models import InternalNote
 from tests.factories import PASSWORD, bearer, register_device, table_counts, user_with_role
 
 LIST = "/console/complaints"

@@ -17,7 +17,7 @@ from copa.feedback.models import (
     ComplaintTimelineEntry,
     ServiceRecoveryAction,
 )
-from copa.review.workflow import COMPLAINT_TRANSITIONS
+from copa.feedback.workflow import COMPLAINT_TRANSITIONS
 from tests.factories import bearer, login, register_device, table_counts, user_with_role
 
 URL = "/v1/staff/complaints"

@@ -217,7 +217,7 @@ def closed_case_committed(app):
     from copa.auth.models import Device
     from copa.db import utcnow
     from copa.feedback.models import ComplaintState, Feedback
-    from copa.review.workflow import complaint_transition
+    from copa.feedback.workflow import complaint_transition
     from copa.web.access import Principal, Role
 
     with app.app_context():

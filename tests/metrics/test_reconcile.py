@@ -126,6 +126,67 @@ def test_a_replaced_vote_leaves_one_count_for_its_resident(app, client, clevelan
     assert "mismatches: 0" in output
 
 
+def test_a_transfer_that_brings_two_counted_votes_uncounts_the_earlier_in_the_rollup(
+    app, client, cleveland
+):
+    old, new = register_device(client), register_device(client)
+    for tokens, option in ((old, "neither"), (new, "very_confident")):
+        cast = client.post(
+            "/v1/confidence/votes",
+            json={"option": option, "area": MIDDLEHAVEN_WARD},
+            headers=bearer(tokens["access_token"]),
+        )
+        assert cast.status_code == 201, cast.get_json()
+    code = client.post("/v1/me/transfer-codes", headers=bearer(old["access_token"])).get_json()
+
+    moved = client.post(
+        "/v1/me/transfer", json={"code": code["code"]}, headers=bearer(new["access_token"])
+    )
+
+    assert moved.status_code == 200, moved.get_json()
+    assert rollup_count(app, ConfidenceRollup, channel="app", option="neither") == 0
+    assert rollup_count(app, ConfidenceRollup, channel="app", option="very_confident") == 1
+    exit_code, output = run_reconcile(app)
+    assert exit_code == 0, output
+    assert "mismatches: 0" in output
+
+
+def test_a_satisfaction_answer_counts_once_in_the_satisfaction_rollup(app, client, cleveland):
+    resident = bearer(register_device(client)["access_token"])
+    resolution = staff_user(app, client, "resolution")
+    response = client.post(
+        "/v1/feedback", json={"kind": "dissatisfaction", "text": "Rude."}, headers=resident
+    )
+    assert response.status_code == 201, response.get_json()
+    feedback_id = response.get_json()["id"]
+    with app.app_context():
+        case_id = db.session.scalar(
+            sa.select(ComplaintCase.id).where(ComplaintCase.feedback_id == uuid.UUID(feedback_id))
+        )
+    for body in (
+        {"to": "contacted"},
+        {"to": "resolved"},
+        {"to": "closed", "outcome": "apology_given"},
+    ):
+        moved = client.post(
+            f"/v1/staff/complaints/{case_id}/transitions", json=body, headers=resolution.headers
+        )
+        assert moved.status_code == 200, moved.get_json()
+    assert rollup_count(app, SatisfactionRollup) == 0
+
+    for score in (4, 1):  # the second answer is refused and counts nothing
+        client.post(
+            f"/v1/feedback/{feedback_id}/satisfaction", json={"score": score}, headers=resident
+        )
+
+    assert rollup_count(app, SatisfactionRollup, score=4) == 1
+    assert rollup_count(app, SatisfactionRollup) == 1
+    assert rollup_count(app, ComplaintRollup, contacted=True) == 1
+    exit_code, output = run_reconcile(app)
+    assert exit_code == 0, output
+    assert "mismatches: 0" in output
+
+
 def test_reconcile_names_a_rollup_that_drifted_and_repair_rewrites_it(app, client, cleveland):
     resident = bearer(register_device(client)["access_token"])
     submit(client, resident)

@@ -17,7 +17,7 @@ from copa.db import db, utcnow
 from copa.open311 import search
 from copa.open311.models import Open311Request
 from copa.reports.models import Photo, Report
-from copa.review.workflow import REPORT_OUTCOMES
+from copa.reports.workflow import REPORT_OUTCOMES
 from copa.routing.models import Referral
 from tests.factories import bearer, signed_in, table_counts
 from tests.open311.conftest import make_client

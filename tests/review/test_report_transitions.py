@@ -10,15 +10,14 @@ from email import message_from_bytes, policy
 import pytest
 import sqlalchemy as sa
 
-from copa.audit.models import AuditEvent
+from copa.audit.models import AuditEvent, InternalNote
 from copa.auth.models import User
 from copa.db import db
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.outbox.signing import new_secret
 from copa.relay.service import run_relay
 from copa.reports.models import ReportStatus, TimelineEntry
-from copa.review.models import InternalNote
-from copa.review.workflow import REPORT_TRANSITIONS
+from copa.reports.workflow import REPORT_TRANSITIONS
 from copa.routing.models import Channel, Partner, Referral
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME
 from tests.factories import PartnerFactory, UserFactory, bearer, login, table_counts
