@@ -122,9 +122,15 @@ def relay_command(once: bool, owner: str | None) -> None:
     from copa.relay.service import default_owner, run_relay
 
     stop = threading.Event()
+
+    def stop_soon(*_: object) -> None:
+        # Not stop.set() here: the handler runs in the main thread, which may be inside
+        # stop.wait() holding the Event's (non-reentrant) lock at that very moment, and would
+        # then wait for itself for ever. Another thread sets it.
+        threading.Thread(target=stop.set, daemon=True).start()
+
     previous = {
-        signum: signal.signal(signum, lambda *_: stop.set())
-        for signum in (signal.SIGTERM, signal.SIGINT)
+        signum: signal.signal(signum, stop_soon) for signum in (signal.SIGTERM, signal.SIGINT)
     }
     owner = owner or default_owner()
     click.echo(f"relay {owner} started")
