@@ -225,3 +225,9 @@ def test_a_bad_quarter_is_an_error_summary_naming_the_field(app, client, world):
 def test_the_maps_are_in_the_analysts_navigation_only(app, client, world):
     sign_in(client, app, "analyst")
     assert 'href="/console/maps"' in client.get("/console/maps").get_data(as_text=True)
+
+
+def test_a_reviewer_has_no_maps_link_and_is_refused_the_page(app, client, world):
+    sign_in(client, app, "reviewer")
+    assert 'href="/console/maps"' not in client.get("/console/queue").get_data(as_text=True)
+    assert client.get("/console/maps").status_code == 403
