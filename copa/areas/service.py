@@ -334,3 +334,49 @@ def list_authorities() -> list[LocalAuthority]:
         .order_by(LocalAuthority.name)
     )
     return list(db.session.scalars(query))
+
+
+# --- boundaries for maps --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WardShape:
+    """A ward's boundary (a shapely (Multi)Polygon in WGS84 lon/lat), for drawing."""
+
+    code: str
+    name: str
+    local_authority_code: str
+    geometry: Any
+
+
+def ward_shapes(authority_code: str | None = None) -> list[WardShape]:
+    """Every ward's boundary (of one local authority, or all), by name; unreadable ones left out."""
+    shapes = WARD_SHAPES.get()
+    if authority_code is None:
+        return list(shapes)
+    return [shape_ for shape_ in shapes if shape_.local_authority_code == authority_code]
+
+
+def ward_shape(ward_code: str) -> WardShape | None:
+    """One ward's boundary, or None when no such ward is stored."""
+    return next((shape_ for shape_ in WARD_SHAPES.get() if shape_.code == ward_code), None)
+
+
+def _load_ward_shapes(session: Session) -> tuple[WardShape, ...]:
+    rows = session.execute(
+        sa.select(Ward.code, Ward.name, Ward.local_authority_code, Ward.geometry).order_by(
+            Ward.name, Ward.code
+        )
+    )
+    shapes = []
+    for code, name, authority, text in rows:
+        try:
+            geometry = shape(json.loads(text))
+        except Exception:  # noqa: BLE001 - one damaged row must not take the maps down
+            current_app.logger.error("ward %s has an unreadable geometry; it is left out", code)
+            continue
+        shapes.append(WardShape(code, name, authority, geometry))
+    return tuple(shapes)
+
+
+WARD_SHAPES = ReferenceCache("ward-shapes", _load_ward_shapes, Ward, LocalAuthority)

@@ -73,6 +73,7 @@ NAV = (
     ("console.tallies", "Counter tallies", (Role.REVIEWER, Role.ANALYST, Role.ADMIN)),
     ("console.call_statistics", "101 call statistics", (Role.ANALYST, Role.ADMIN)),
     ("console.pcc_report", "Quarterly report", (Role.ANALYST, Role.ADMIN)),
+    ("console.maps", "Ward maps", (Role.ANALYST, Role.ADMIN)),
 )
 
 

@@ -28,7 +28,7 @@ from werkzeug.datastructures import MultiDict
 from copa.audit.schemas import InternalNoteIn
 
 # The other sections register their pages on the same blueprint when imported.
-from copa.console import complaints, feedback, operations, service  # noqa: F401
+from copa.console import complaints, feedback, maps, operations, service  # noqa: F401
 from copa.console.pages import (
     NAV,
     QUEUE,
@@ -143,6 +143,7 @@ def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tup
         report=report,
         partners=partner_admin.active_partners(),
         outcomes=REPORT_OUTCOMES,
+        report_map=maps.report_map(report),
         **context,
     )
 

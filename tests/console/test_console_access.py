@@ -87,6 +87,7 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/call-statistics/import"): METRICS,
     ("GET", "/console/pcc-report"): METRICS,
     ("GET", "/console/pcc-report.csv"): METRICS,
+    ("GET", "/console/maps"): METRICS,
 }
 FORMS: dict[tuple[str, str], Callable[[], dict]] = {
     ("POST", "/console/reports/<report_id>/transitions"): lambda: {"to": "in_progress"},
