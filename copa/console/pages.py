@@ -33,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from copa.console import service
 from copa.periods import LONDON
 from copa.web import idempotency
-from copa.web.access import POLICY_ATTR, Role
+from copa.web.access import POLICY_ATTR, Principal, Role
 from copa.web.problems import Problem
 
 blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -156,11 +156,32 @@ def load_form(schema: Schema, form: Mapping[str, Any]) -> dict[str, Any]:
     return schema.load(data)
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path of this console: never an open redirect."""
+# Each role's own first page: the work it comes to the console for (the first that applies).
+LANDING = (
+    (Role.REVIEWER, "console.queue"),
+    (Role.ADMIN, "console.queue"),
+    (Role.RESOLUTION, "console.complaints"),
+    (Role.ANALYST, "console.pcc_report"),
+)
+
+
+def landing(principal: Principal) -> str | None:
+    """The endpoint of ``principal``'s first page, or None when no console page is theirs."""
+    for role, endpoint in LANDING:
+        if principal.has_any(frozenset({role})) and endpoint in current_app.view_functions:
+            return endpoint
+    for endpoint, _, roles in NAV:
+        if endpoint in current_app.view_functions and principal.has_any(frozenset(roles)):
+            return endpoint
+    return None
+
+
+def safe_next(target: str | None, principal: Principal) -> str:
+    """Only a path of this console (never an open redirect); else the role's own first page."""
     if target and target.startswith("/console") and not urlsplit(target).netloc:
         return target
-    return url_for("console.queue")
+    endpoint = landing(principal)
+    return url_for(endpoint) if endpoint else url_for("console.home")
 
 
 @blp.errorhandler(Problem)

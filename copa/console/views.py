@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import (
     Response,
-    current_app,
     flash,
     g,
     redirect,
@@ -30,13 +29,13 @@ from copa.audit.schemas import InternalNoteIn
 # The other sections register their pages on the same blueprint when imported.
 from copa.console import complaints, feedback, operations, service  # noqa: F401
 from copa.console.pages import (
-    NAV,
     QUEUE,
     REVIEW,
     STATIC,
     blp,
     console_page,
     csrf,
+    landing,
     load_form,
     page,
     public,
@@ -73,12 +72,12 @@ def login():
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     try:
-        service.sign_in(email, password)
+        principal = service.sign_in(email, password)
     except service.NotStaff as refused:
         return page("console/login.html", 403, error=refused.detail, email=email)
     except Problem:
         return page("console/login.html", 401, error="Email or password is wrong.", email=email)
-    return redirect(safe_next(request.form.get("next")), 303)
+    return redirect(safe_next(request.form.get("next"), principal), 303)
 
 
 @blp.route("/logout", methods=["POST"])
@@ -92,10 +91,10 @@ def logout():
 @blp.route("/")
 @console_page()
 def home():
-    """The first section the signed-in member of staff may open."""
-    for endpoint, _, roles in NAV:
-        if endpoint in current_app.view_functions and g.principal.has_any(frozenset(roles)):
-            return redirect(url_for(endpoint), 303)
+    """The signed-in member of staff's own first page."""
+    endpoint = landing(g.principal)
+    if endpoint:
+        return redirect(url_for(endpoint), 303)
     return page("console/error.html", 403, message="Your role has no console pages.")
 
 

@@ -358,3 +358,22 @@ def test_a_partner_user_cannot_sign_in_nor_open_a_console_page(page: Page, conso
     ).json()["access_token"]
     page.context.set_extra_http_headers({"Authorization": f"Bearer {token}"})
     assert_kept_out(page, console_server, console_pages(console_server, report["id"]))
+
+
+# --- the first page after sign-in -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "heading"),
+    [
+        ("reviewer", "/console/queue", "Queue"),
+        ("admin", "/console/queue", "Queue"),
+        ("resolution", "/console/complaints", "Complaint cases"),
+        ("analyst", "/console/pcc-report", "Quarterly report to the Police and Crime Panel"),
+    ],
+)
+def test_each_role_signs_in_to_its_own_first_page(page: Page, console_server, role, path, heading):
+    sign_in(page, console_server, role)
+    expect(page).to_have_url(console_server.url(path))
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.get_by_text("Your role does not allow this.")).to_have_count(0)

@@ -148,6 +148,28 @@ def test_sign_in_goes_back_where_it_was_asked_but_never_off_site(app, client, wo
         assert response.headers["Location"] == landed
 
 
+@pytest.mark.parametrize(
+    ("role", "first_page"),
+    [
+        ("reviewer", "/console/queue"),
+        ("admin", "/console/queue"),
+        ("resolution", "/console/complaints"),
+        ("analyst", "/console/pcc-report"),
+    ],
+)
+def test_each_role_lands_on_its_own_first_page(app, client, world, role, first_page):
+    user = user_with_role(app, role)
+    form = client.get("/console/login").get_data(as_text=True)
+    response = client.post(
+        "/console/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_of(form), "next": ""},
+    )
+    assert response.headers["Location"] == first_page
+    assert client.get(first_page).status_code == 200  # never "Your role does not allow this"
+    home = client.get("/console/")
+    assert home.status_code == 303 and home.headers["Location"] == first_page
+
+
 def test_a_form_without_its_csrf_token_changes_nothing(app, client, world):
     report = submit(client, resident(client))
     sign_in(client, app, "reviewer")
