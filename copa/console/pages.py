@@ -30,7 +30,7 @@ from markupsafe import Markup
 from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
 
-from copa.console import service
+from copa.console import service, words
 from copa.periods import LONDON
 from copa.web import idempotency
 from copa.web.access import POLICY_ATTR, Principal, Role
@@ -84,6 +84,16 @@ def london(moment: datetime | str | None) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return moment.astimezone(LONDON).strftime("%-d %b %Y, %H:%M")
+
+
+@blp.app_template_filter("status_words")
+def status_words(code: str | None) -> str:
+    return words.status(code)
+
+
+@blp.app_template_filter("outcome_words")
+def outcome_words(code: str | None) -> str:
+    return words.outcome(code)
 
 
 @blp.app_context_processor

@@ -41,7 +41,7 @@ from copa.console.pages import (
     public,
     safe_next,
 )
-from copa.db import abandon
+from copa.db import abandon, write
 from copa.messages import schemas as message_schemas
 from copa.messages import service as resident_messages
 from copa.reports.workflow import REPORT_OUTCOMES
@@ -152,22 +152,85 @@ def report(report_id: uuid.UUID):
     return _report_page(report_id)
 
 
+# The decision form's fields that only go with a change of status.
+_WITH_A_MOVE = {
+    "partner_id": "Choose the new status (refer to a partner) to go with a partner.",
+    "outcome": "Choose the new status to go with an outcome.",
+    "duplicate_of": "Choose the new status (duplicate) to go with an original report.",
+}
+
+
 @blp.route("/reports/<uuid:report_id>/transitions", methods=["POST"])
 @console_page(*REVIEW)
 def report_transition(report_id: uuid.UUID):
+    """Save a decision. "No change" with a note keeps the status: the note for the resident
+    goes to them as a message (nothing about a status change), the internal note is kept."""
+    form = request.form
     try:
-        payload = load_form(review_schemas.ReportTransitionIn(), request.form)
-        review.transition_report(g.principal, report_id, payload)
+        if form.get("to", "") == "":
+            saved = _notes_only(report_id, form)
+        else:
+            fields = dict(form)
+            if fields.get("duplicate_of"):
+                fields["duplicate_of"] = _report_id_of(fields["duplicate_of"])
+            payload = load_form(review_schemas.ReportTransitionIn(), fields)
+            review.transition_report(g.principal, report_id, payload)
+            saved = "Saved."
     except ValidationError as error:
-        return _report_page(report_id, 422, errors=flatten_messages(error.messages))
+        return _report_page(report_id, 422, errors=flatten_messages(error.messages), form=form)
     except Problem as problem:
         if problem.status == 404:
             raise
-        return _report_page(
-            report_id, problem.status, errors=problem.errors or {"to": [problem.detail or ""]}
-        )
-    flash("Saved.")
+        errors = problem.errors or {"to": [problem.detail or ""]}
+        return _report_page(report_id, problem.status, errors=errors, form=form)
+    flash(saved)
     return redirect(url_for("console.report", report_id=report_id), 303)
+
+
+def _report_id_of(given: str) -> str:
+    """The original report of a duplicate, as staff know it: its reference (or its id)."""
+    given = given.strip()
+    try:
+        return str(uuid.UUID(given))
+    except ValueError:
+        pass
+    found = review.report_id_by_reference(given.upper())
+    if found is None:
+        raise ValidationError({"duplicate_of": [f"No report has the reference {given}."]})
+    return str(found)
+
+
+def _notes_only(report_id: uuid.UUID, form: Any) -> str:
+    errors = {name: [message] for name, message in _WITH_A_MOVE.items() if form.get(name)}
+    public_note = form.get("public_note", "").strip()
+    internal_note = form.get("internal_note", "").strip()
+    if not public_note and not internal_note and not errors:
+        errors["to"] = ["Choose a new status, or write a note."]
+    if errors:
+        raise ValidationError(errors)
+    message = note = None
+    try:
+        if public_note:
+            message = message_schemas.StaffMessageIn().load(
+                {"kind": "message", "text": public_note}
+            )
+    except ValidationError as error:
+        raise ValidationError({"public_note": flatten_messages(error.messages)["text"]}) from None
+    try:
+        if internal_note:
+            note = InternalNoteIn().load({"text": internal_note})
+    except ValidationError as error:
+        raise ValidationError({"internal_note": flatten_messages(error.messages)["text"]}) from None
+    with write():  # both notes, or neither
+        if message:
+            resident_messages.message_resident_on_report(g.principal, report_id, message)
+        if note:
+            review.add_report_note(g.principal, report_id, note["text"])
+    if message and note:
+        return "Status unchanged. The note was sent to the resident and the internal note kept."
+    if message:
+        return "Status unchanged. The note was sent to the resident as a message."
+    return "Status unchanged. The internal note was kept."
 
 
 @blp.route("/reports/<uuid:report_id>/notes", methods=["POST"])

@@ -388,3 +388,108 @@ def test_a_note_form_sent_twice_adds_one_note(app, client, world):
     assert "Something else." not in client.get(f"/console/reports/{report['id']}").get_data(
         as_text=True
     )
+
+
+# --- the decision form ------------------------------------------------------------------------
+
+
+def _events(app, report_id: str) -> list[str]:
+    from copa.notifications.models import Notification
+
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                sa.select(Notification.event)
+                .where(Notification.report_id == uuid.UUID(report_id))
+                .order_by(Notification.created_at)
+            )
+        )
+
+
+def test_the_decision_form_defaults_to_no_change(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    select = html[html.index('<select id="to"') : html.index("</select>", html.index('id="to"'))]
+    first = re.search(r"<option([^>]*)>([^<]*)</option>", select)
+    assert first.group(1) == ' value=""' and first.group(2) == "No change (now Routed)"
+    assert " selected" not in select  # nothing else pre-chosen
+
+
+def test_a_note_only_save_keeps_the_status_and_says_nothing_of_a_move(app, client, world):
+    report = submit(client, resident(client))
+    before = _events(app, report["id"])
+    with app.app_context():
+        moves = len(db.session.get(Report, uuid.UUID(report["id"])).timeline)
+    sign_in(client, app, "reviewer")
+    response = client.post(
+        f"/console/reports/{report['id']}/transitions",
+        data={
+            "csrf_token": token(client, f"/console/reports/{report['id']}"),
+            "to": "",
+            "outcome": "",
+            "partner_id": "",
+            "duplicate_of": "",
+            "public_note": "Thanks: we are looking into it.",
+            "internal_note": "Asked the PCSO to drive past.",
+        },
+    )
+    assert response.status_code == 303
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Status unchanged." in html
+    assert "Thanks: we are looking into it." in html  # the message to the resident
+    assert "Asked the PCSO to drive past." in html  # the internal note
+    with app.app_context():
+        stored = db.session.get(Report, uuid.UUID(report["id"]))
+        assert stored.status == "routed" and len(stored.timeline) == moves
+    told = _events(app, report["id"])[len(before) :]
+    assert len(told) == 1 and not told[0].startswith("report.")  # a message, not a move
+
+
+def test_no_change_and_no_note_is_a_form_error(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    response = client.post(
+        f"/console/reports/{report['id']}/transitions",
+        data={"csrf_token": token(client, f"/console/reports/{report['id']}"), "to": ""},
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Choose a new status, or write a note." in html
+    assert 'aria-invalid="true"' in html
+
+
+def test_a_refused_duplicate_keeps_the_input_then_succeeds_by_reference(app, client, world):
+    someone = resident(client)
+    original = submit(client, someone, description="Youths on the bus shelter roof.")
+    again = submit(client, someone, description="Youths on the bus shelter roof again.")
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{again['id']}"
+    refused = client.post(
+        f"{path}/transitions",
+        data={
+            "csrf_token": token(client, path),
+            "to": "duplicate",
+            "duplicate_of": "COPA-99-999999",
+            "public_note": "Already reported: we are on it.",
+        },
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "No report has the reference COPA-99-999999." in html
+    assert '<option value="duplicate" selected>' in html
+    assert 'value="COPA-99-999999"' in html
+    assert ">Already reported: we are on it.</textarea>" in html
+    saved = client.post(
+        f"{path}/transitions",
+        data={
+            "csrf_token": token(client, path),
+            "to": "duplicate",
+            "duplicate_of": original["reference"].lower(),
+        },
+    )
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.get(Report, uuid.UUID(again["id"]))
+        assert stored.status == "duplicate"
+        assert str(stored.duplicate_of_id) == original["id"]

@@ -1,0 +1,41 @@
+"""Words for the codes staff would otherwise read on console pages: report statuses and
+outcomes (one place, so every page says the same)."""
+
+from __future__ import annotations
+
+REPORT_STATUS = {
+    "received": "Received",
+    "routed": "Routed",
+    "acknowledged": "Acknowledged",
+    "in_progress": "In progress",
+    "resolved": "Resolved",
+    "closed": "Closed",
+    "duplicate": "Duplicate",
+    "rejected": "Rejected",
+}
+
+REPORT_OUTCOME = {
+    "passed_to_force_control_room": "Passed to the force control room",
+    "resolved_by_opcc": "Resolved by the OPCC",
+    "with_opcc": "With the OPCC",
+    "passed_to_resolution_team": "Passed to the Resolution Team",
+    "referred_to_partner": "Referred to a partner",
+    "resolved_by_partner": "Resolved by the partner",
+    "signposted": "Signposted",
+    "duplicate": "A duplicate",
+    "no_further_action": "No further action",
+}
+
+
+def plain(code: object) -> str:
+    """Any other code in words: ``first_contact`` is "First contact"."""
+    text = str(code or "").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def status(code: str | None) -> str:
+    return REPORT_STATUS.get(code or "", plain(code))
+
+
+def outcome(code: str | None) -> str:
+    return REPORT_OUTCOME.get(code or "", plain(code))
