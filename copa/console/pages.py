@@ -96,6 +96,11 @@ def outcome_words(code: str | None) -> str:
     return words.outcome(code)
 
 
+@blp.app_template_filter("audit_words")
+def audit_words(action: str) -> str:
+    return words.audit_action(action)
+
+
 @blp.app_context_processor
 def _navigation() -> dict[str, Any]:
     def console_links(principal) -> list[dict[str, str]]:  # noqa: ANN001

@@ -25,6 +25,7 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from copa.audit.schemas import InternalNoteIn
+from copa.auth.schemas import AssignmentIn
 
 # The other sections register their pages on the same blueprint when imported.
 from copa.console import complaints, feedback, operations, service  # noqa: F401
@@ -44,6 +45,7 @@ from copa.console.pages import (
 from copa.db import abandon, write
 from copa.messages import schemas as message_schemas
 from copa.messages import service as resident_messages
+from copa.reports.photos import PhotoNotFound
 from copa.reports.workflow import REPORT_OUTCOMES
 from copa.review import queue as triage
 from copa.review import schemas as review_schemas
@@ -231,6 +233,55 @@ def _notes_only(report_id: uuid.UUID, form: Any) -> str:
     if message:
         return "Status unchanged. The note was sent to the resident as a message."
     return "Status unchanged. The internal note was kept."
+
+
+@blp.route("/reports/<uuid:report_id>/assignment", methods=["POST"])
+@console_page(*REVIEW)
+def report_assign(report_id: uuid.UUID):
+    """Take a report (assignee=me) or give it back (assignee=none), as the API does."""
+    chosen = request.form.get("assignee", "")
+    if chosen == "me":
+        chosen = str(g.principal.id)
+    try:
+        payload = AssignmentIn().load({"assignee_id": None if chosen == "none" else chosen})
+        review.assign_report(g.principal, report_id, payload["assignee_id"])
+    except ValidationError as error:
+        return _report_page(report_id, 422, assign_errors=flatten_messages(error.messages))
+    except Problem as problem:
+        if problem.status == 404:
+            raise
+        errors = problem.errors or {"assignee_id": [problem.detail or ""]}
+        return _report_page(report_id, problem.status, assign_errors=errors)
+    flash("Report unassigned." if payload["assignee_id"] is None else "Report assigned to you.")
+    return redirect(url_for("console.report", report_id=report_id), 303)
+
+
+@blp.route("/reports/<uuid:report_id>/redactions", methods=["POST"])
+@console_page(*REVIEW)
+def report_redact(report_id: uuid.UUID):
+    """Replace the description, or withdraw a photo, with a reason (as the API does)."""
+    form = request.form
+    what = form.get("what", "description")
+    fields: dict[str, Any] = {"reason": form.get("reason", "")}
+    if what == "description":
+        fields["description"] = form.get("description", "")
+    else:
+        fields["photo_id"] = what
+    try:
+        payload = load_form(review_schemas.ReportRedactionIn(), fields)
+        review.redact_report(g.principal, report_id, payload)
+    except ValidationError as error:
+        errors = flatten_messages(error.messages)
+        if "photo_id" in errors:
+            errors["what"] = errors.pop("photo_id")
+        return _report_page(report_id, 422, redact_errors=errors, redact_form=form)
+    except Problem as problem:
+        if problem.status == 404 and not isinstance(problem, PhotoNotFound):
+            raise
+        errors = problem.errors or {"what": [problem.detail or ""]}
+        return _report_page(report_id, problem.status, redact_errors=errors, redact_form=form)
+    flash("Redacted. The original is kept in the audit trail, for admins only.")
+    return redirect(url_for("console.report", report_id=report_id), 303)
 
 
 @blp.route("/reports/<uuid:report_id>/notes", methods=["POST"])

@@ -26,6 +26,15 @@ REPORT_OUTCOME = {
     "no_further_action": "No further action",
 }
 
+AUDIT_ACTION = {
+    "report.transition": "Status changed",
+    "report.assign": "Assignment changed",
+    "report.note": "Internal note added",
+    "report.redact": "Redacted",
+    "report.message": "Message to the resident",
+    "report.message.pass_on": "Message passed on to the partner",
+}
+
 
 def plain(code: object) -> str:
     """Any other code in words: ``first_contact`` is "First contact"."""
@@ -39,3 +48,7 @@ def status(code: str | None) -> str:
 
 def outcome(code: str | None) -> str:
     return REPORT_OUTCOME.get(code or "", plain(code))
+
+
+def audit_action(action: str) -> str:
+    return AUDIT_ACTION.get(action, plain(action.replace(".", " ")))

@@ -423,3 +423,42 @@ def test_a_refused_duplicate_keeps_the_input_then_succeeds_by_reference(page: Pa
     expect(page.locator("#report-status")).to_contain_text("Duplicate")
     stored = staff_report(console_server, "reviewer", again["id"])
     assert stored["status"] == "duplicate"
+
+
+# --- assignment, redaction and the audit trail on the report page -------------------------------
+
+
+def test_assignment_and_redaction_from_the_report_page(page: Page, console_server):
+    report = submit_report(console_server, "Jane Doe at number 12 lets her dog foul the path.")
+    sign_in(page, console_server, "reviewer")
+    page.goto(console_server.url(f"/console/reports/{report['id']}"))
+    expect(page.locator("#report-assignee")).to_have_text("Nobody")
+    page.get_by_role("button", name="Assign to me").click()
+    expect(page.get_by_role("status")).to_contain_text("Report assigned to you.")
+    expect(page.locator("#report-assignee")).to_have_text(
+        console_server.users["reviewer"].display_name
+    )
+
+    page.get_by_label("What to redact").select_option("description")
+    page.get_by_label("Replacement description (when redacting the description)").fill(
+        "[name removed] lets her dog foul the path."
+    )
+    page.get_by_role("button", name="Redact").click()  # no reason: refused, input kept
+    expect(page.get_by_role("alert")).to_contain_text("Reason")
+    expect(page.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
+    expect(
+        page.get_by_label("Replacement description (when redacting the description)")
+    ).to_have_value("[name removed] lets her dog foul the path.")
+    page.get_by_label("Reason").fill("A named neighbour.")
+    page.get_by_role("button", name="Redact").click()
+    expect(page.get_by_role("status")).to_contain_text("Redacted.")
+    expect(page.locator("p.description")).to_have_text("[name removed] lets her dog foul the path.")
+    expect(page.locator("body")).not_to_contain_text("Jane Doe")
+
+    audit = page.get_by_role("table", name="Audit trail of this report, oldest first")
+    expect(audit).to_contain_text("Assignment changed")
+    expect(audit).to_contain_text("Redacted")
+
+    stored = staff_report(console_server, "reviewer", report["id"])
+    assert stored["description"] == "[name removed] lets her dog foul the path."
+    assert stored["assignee"]["display_name"] == console_server.users["reviewer"].display_name

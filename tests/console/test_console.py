@@ -372,9 +372,9 @@ def test_a_note_form_sent_twice_adds_one_note(app, client, world):
     sign_in(client, app, "reviewer")
     html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
     keys = re.findall(r'name="form_key" value="([^"]+)"', html)
-    # The decision form, the message form and the note form (last), each its own.
-    assert len(keys) == len(set(keys)) == 3
-    form = {"csrf_token": csrf_of(html), "form_key": keys[-1], "text": "Rang the council."}
+    # The assignment, decision, message, note (last but one) and redaction forms, each its own.
+    assert len(keys) == len(set(keys)) == 5
+    form = {"csrf_token": csrf_of(html), "form_key": keys[-2], "text": "Rang the council."}
     first = client.post(f"/console/reports/{report['id']}/notes", data=form)
     again = client.post(f"/console/reports/{report['id']}/notes", data=form)
     assert first.status_code == again.status_code == 303
@@ -493,3 +493,58 @@ def test_a_refused_duplicate_keeps_the_input_then_succeeds_by_reference(app, cli
         stored = db.session.get(Report, uuid.UUID(again["id"]))
         assert stored.status == "duplicate"
         assert str(stored.duplicate_of_id) == original["id"]
+
+
+# --- assignment, redaction and the audit trail -------------------------------------------------
+
+
+def test_a_reviewer_takes_a_report_and_gives_it_back(app, client, world):
+    report = submit(client, resident(client))
+    user = sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    taken = client.post(
+        f"{path}/assignment", data={"csrf_token": token(client, path), "assignee": "me"}
+    )
+    assert taken.status_code == 303
+    html = client.get(path).get_data(as_text=True)
+    assert "Report assigned to you." in html
+    assert f'<dd id="report-assignee">{user.display_name}</dd>' in html
+    assert "Assignment changed" in html  # in the audit trail
+    back = client.post(
+        f"{path}/assignment", data={"csrf_token": token(client, path), "assignee": "none"}
+    )
+    assert back.status_code == 303
+    assert '<dd id="report-assignee">Nobody</dd>' in client.get(path).get_data(as_text=True)
+    bad = client.post(
+        f"{path}/assignment", data={"csrf_token": token(client, path), "assignee": "x"}
+    )
+    assert bad.status_code == 422 and "The assignment was not changed" in bad.get_data(as_text=True)
+
+
+def test_a_reviewer_redacts_the_description_with_a_reason(app, client, world):
+    report = submit(
+        client, resident(client), description="My neighbour John Smith at no. 4 does it."
+    )
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    missing = client.post(
+        f"{path}/redactions",
+        data={"csrf_token": token(client, path), "what": "description", "description": "x"},
+    )
+    assert missing.status_code == 422
+    html = missing.get_data(as_text=True)
+    assert "Nothing was redacted" in html and 'id="redact_reason-error"' in html
+    done = client.post(
+        f"{path}/redactions",
+        data={
+            "csrf_token": token(client, path),
+            "what": "description",
+            "description": "My neighbour [name removed] does it.",
+            "reason": "A named third party.",
+        },
+    )
+    assert done.status_code == 303
+    html = client.get(path).get_data(as_text=True)
+    assert "My neighbour [name removed] does it." in html
+    assert "John Smith" not in html  # not even in the audit trail, outside the admin role
+    assert "Redacted" in html and "Kept for admins" in html
