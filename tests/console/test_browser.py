@@ -392,7 +392,9 @@ def test_a_note_only_save_leaves_the_status_unchanged(page: Page, console_server
 
     expect(page.get_by_role("status")).to_contain_text("Status unchanged.")
     expect(page.locator("#report-status")).to_have_text(re.compile(r"^Routed \("))
-    expect(page.get_by_text("Thanks: the council has been told.")).to_be_visible()
+    expect(
+        page.locator("article.note").filter(has_text="Thanks: the council has been told.")
+    ).to_contain_text("to the resident")  # sent as a message
     stored = staff_report(console_server, "reviewer", report["id"])
     assert stored["status"] == "routed"
     assert [entry["to_status"] for entry in stored["timeline"]] == ["received", "routed"]
