@@ -96,6 +96,11 @@ def outcome_words(code: str | None) -> str:
     return words.outcome(code)
 
 
+@blp.app_template_filter("plain_words")
+def plain_words(code: str | None) -> str:
+    return words.plain(code)
+
+
 @blp.app_template_filter("audit_words")
 def audit_words(action: str) -> str:
     return words.audit_action(action)

@@ -24,8 +24,10 @@ from flask import (
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from copa.areas import service as areas
 from copa.audit.schemas import InternalNoteIn
 from copa.auth.schemas import AssignmentIn
+from copa.catalog import service as catalog
 
 # The other sections register their pages on the same blueprint when imported.
 from copa.console import complaints, feedback, operations, service  # noqa: F401
@@ -103,34 +105,39 @@ def home():
 # --- the queue and reports --------------------------------------------------------------------
 
 
+# What the queue shows unless asked for more: what still needs someone (the API lists all).
+SETTLED = frozenset({"closed", "resolved", "duplicate", "rejected", "passed_on", "answered"})
+OPEN_STATUSES = [status for status in review_schemas.QUEUE_STATUSES if status not in SETTLED]
+ANY_STATUS = "any"
+
+
 @blp.route("/queue")
 @console_page(*QUEUE)
 def queue():
+    """Open items by default; "any" status shows the settled ones too."""
     args = MultiDict((k, v) for k, v in request.args.items(multi=True) if v != "")
     data: dict[str, Any] = args.to_dict()
-    if "status" in args:
-        data["status"] = args.getlist("status")  # repeatable, as in the API
+    chosen = args.getlist("status")
+    if chosen == [ANY_STATUS]:
+        data.pop("status")
+    elif chosen:
+        data["status"] = chosen  # repeatable, as in the API
+    else:
+        data["status"] = OPEN_STATUSES
+    choices = {
+        "statuses": review_schemas.QUEUE_STATUSES,
+        "kinds": review_schemas.QUEUE_KINDS,
+        "categories": catalog.list_categories(),
+        "authorities": areas.list_authorities(),
+    }
     try:
         query = review_schemas.QueueQuery().load(data)
     except ValidationError as error:
-        return page(
-            "console/queue.html",
-            422,  # as the API answers a bad query
-            results=None,
-            errors=flatten_messages(error.messages),
-            args=args,
-            statuses=review_schemas.QUEUE_STATUSES,
-            kinds=review_schemas.QUEUE_KINDS,
-        )
+        errors = flatten_messages(error.messages)
+        # as the API answers a bad query
+        return page("console/queue.html", 422, results=None, errors=errors, args=args, **choices)
     result = triage.staff_queue(g.principal, query)
-    return page(
-        "console/queue.html",
-        results=result,
-        errors={},
-        args=args,
-        statuses=review_schemas.QUEUE_STATUSES,
-        kinds=review_schemas.QUEUE_KINDS,
-    )
+    return page("console/queue.html", results=result, errors={}, args=args, **choices)
 
 
 def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tuple[str, int]:

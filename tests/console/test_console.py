@@ -548,3 +548,45 @@ def test_a_reviewer_redacts_the_description_with_a_reason(app, client, world):
     assert "My neighbour [name removed] does it." in html
     assert "John Smith" not in html  # not even in the audit trail, outside the admin role
     assert "Redacted" in html and "Kept for admins" in html
+
+
+# --- the queue: open items by default, chosen filters -------------------------------------------
+
+
+def test_the_queue_shows_open_items_unless_asked_for_the_rest(app, client, world):
+    someone = resident(client)
+    closed = submit(client, someone, description="A man with a knife by the chip shop right now.")
+    still_open = submit(client, someone, description="Bins left out on the pavement again.")
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{closed['id']}"
+    response = client.post(
+        f"{path}/transitions",
+        data={"csrf_token": token(client, path), "to": "closed", "outcome": "no_further_action"},
+    )
+    assert response.status_code == 303
+    default = client.get("/console/queue").get_data(as_text=True)
+    assert still_open["reference"] in default
+    assert closed["reference"] not in default  # a closed possible emergency is no longer on top
+    everything = client.get("/console/queue?status=any").get_data(as_text=True)
+    assert closed["reference"] in everything and still_open["reference"] in everything
+    assert '<option value="any" selected>Any, including closed</option>' in everything
+    only_closed = client.get("/console/queue?status=closed").get_data(as_text=True)
+    assert closed["reference"] in only_closed and still_open["reference"] not in only_closed
+    assert "<td>Closed</td>" in only_closed  # the status in words
+
+
+def test_the_queue_filters_are_chosen_not_typed(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    html = client.get("/console/queue").get_data(as_text=True)
+    assert '<select id="category" name="category">' in html
+    assert '<option value="asb" >' in html or '<option value="asb">' in html
+    assert '<select id="local_authority" name="local_authority">' in html
+    assert '<option value="E06000002" >Middlesbrough</option>' in html
+    assert '<optgroup label="Middlesbrough">' in html
+    assert '<option value="E05001497" >' in html  # Middlehaven ward
+    chosen = client.get("/console/queue?ward=E05001497&category=asb").get_data(as_text=True)
+    assert report["reference"] in chosen
+    assert '<option value="E05001497" selected>' in chosen
+    elsewhere = client.get("/console/queue?local_authority=E06000001").get_data(as_text=True)
+    assert report["reference"] not in elsewhere
