@@ -78,12 +78,13 @@ NAV = (
 
 @blp.app_template_filter("london")
 def london(moment: datetime | str | None) -> str:
-    """A moment as Europe/London local time, e.g. 23 Nov 2026, 14:05."""
+    """A moment as Europe/London local time with its zone, e.g. 23 Nov 2026 14:05 GMT (BST in
+    summer)."""
     if moment is None or moment == "":
         return ""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment.astimezone(LONDON).strftime("%-d %b %Y, %H:%M")
+    return moment.astimezone(LONDON).strftime("%-d %b %Y %H:%M %Z")
 
 
 @blp.app_template_filter("status_words")

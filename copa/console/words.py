@@ -3,6 +3,9 @@ outcomes (one place, so every page says the same)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 REPORT_STATUS = {
     "received": "Received",
     "routed": "Routed",
@@ -52,3 +55,40 @@ def outcome(code: str | None) -> str:
 
 def audit_action(action: str) -> str:
     return AUDIT_ACTION.get(action, plain(action.replace(".", " ")))
+
+
+def answers(
+    questions: Sequence[Mapping[str, Any]], given: Mapping[str, Any] | None
+) -> list[tuple[str, str]]:
+    """A report's answers as its category's question text and option labels, in the order
+    residents saw them; an answer to a question no longer asked keeps its code in words."""
+    given = dict(given or {})
+    shown: list[tuple[str, str]] = []
+    for question in questions:
+        code = str(question.get("code"))
+        if code in given:
+            shown.append((_question_text(question), _answer(question, given.pop(code))))
+    shown.extend((plain(code), _answer({}, value)) for code, value in given.items())
+    return shown
+
+
+def _question_text(question: Mapping[str, Any]) -> str:
+    return str(question.get("description") or plain(question.get("code")))
+
+
+def _answer(question: Mapping[str, Any], value: Any) -> str:
+    labels = {
+        str(option.get("key")): str(option.get("name"))
+        for option in question.get("values") or []
+        if isinstance(option, Mapping)
+    }
+    values = value if isinstance(value, list | tuple) else [value]
+    return ", ".join(_one(labels, item) for item in values)
+
+
+def _one(labels: Mapping[str, str], value: Any) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if str(value) in labels:
+        return labels[str(value)]
+    return str(value)

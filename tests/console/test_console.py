@@ -320,7 +320,9 @@ def test_rerouting_from_the_report_page_makes_a_referral(app, client, world):
             sa.select(Referral).where(Referral.report_id == uuid.UUID(report["id"]))
         ).all()
         assert str(referrals[-1].partner_id) == council
-        assert f"Middlesbrough Council: {referrals[-1].state}" in html  # the referral's heading
+        assert (
+            f"Middlesbrough Council: {referrals[-1].state.capitalize()}" in html
+        )  # the referral's heading
         assert db.session.get(Report, uuid.UUID(report["id"])).destination_name == (
             "Middlesbrough Council"
         )
@@ -590,3 +592,29 @@ def test_the_queue_filters_are_chosen_not_typed(app, client, world):
     assert '<option value="E05001497" selected>' in chosen
     elsewhere = client.get("/console/queue?local_authority=E06000001").get_data(as_text=True)
     assert report["reference"] not in elsewhere
+
+
+# --- words for codes, and times with their zone ---------------------------------------------------
+
+
+def test_answers_show_question_text_and_option_labels(app, client, world):
+    report = submit(
+        client,
+        resident(client),
+        category="vehicle_asb",
+        answers={"vehicle_type": "quad_bike", "registration": "AB12 CDE"},
+        description="Quad bikes tearing up the park.",
+    )
+    sign_in(client, app, "reviewer")
+    html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    assert "<dt>What kind of vehicle?</dt><dd>Quad bike</dd>" in html
+    assert "<dt>Registration number, if you saw it</dt><dd>AB12 CDE</dd>" in html
+    assert "quad_bike" not in html and "vehicle_type" not in html
+
+
+def test_times_are_london_time_with_the_zone_shown(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    assert re.search(r">\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} (GMT|BST)</time>", html)
+    assert ">routed<" not in html and "Routed" in html
