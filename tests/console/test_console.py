@@ -618,3 +618,31 @@ def test_times_are_london_time_with_the_zone_shown(app, client, world):
     html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
     assert re.search(r">\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} (GMT|BST)</time>", html)
     assert ">routed<" not in html and "Routed" in html
+
+
+def test_a_reviewer_withdraws_a_photo_with_a_reason(app, client, world, tmp_path, monkeypatch):
+    from copa.reports import photos
+    from tests.review.test_redaction import upload_photo
+
+    monkeypatch.setitem(app.config, "PHOTO_STORAGE_DIR", str(tmp_path / "photos"))
+    app.extensions.pop(photos.STORE_EXTENSION, None)
+    someone = resident(client)
+    report = submit(client, someone)
+    photo = upload_photo(client, someone, report["id"])
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    html = client.get(path).get_data(as_text=True)
+    assert f'<option value="{photo["id"]}">Photo 1 (withdraw it)</option>' in html
+    done = client.post(
+        f"{path}/redactions",
+        data={"csrf_token": token(client, path), "what": photo["id"], "reason": "A face."},
+    )
+    assert done.status_code == 303, done.get_data(as_text=True)
+    html = client.get(path).get_data(as_text=True)
+    assert f"/photos/{photo['id']}" not in html  # neither shown nor offered again
+    again = client.post(
+        f"{path}/redactions",
+        data={"csrf_token": token(client, path), "what": photo["id"], "reason": "A face."},
+    )
+    assert again.status_code == 404 and "No such photo." in again.get_data(as_text=True)
+    app.extensions.pop(photos.STORE_EXTENSION, None)
