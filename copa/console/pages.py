@@ -30,10 +30,10 @@ from markupsafe import Markup
 from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
 
-from copa.console import service
+from copa.console import service, words
 from copa.periods import LONDON
 from copa.web import idempotency
-from copa.web.access import POLICY_ATTR, Role
+from copa.web.access import POLICY_ATTR, Principal, Role
 from copa.web.problems import Problem
 
 blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -79,12 +79,33 @@ NAV = (
 
 @blp.app_template_filter("london")
 def london(moment: datetime | str | None) -> str:
-    """A moment as Europe/London local time, e.g. 23 Nov 2026, 14:05."""
+    """A moment as Europe/London local time with its zone, e.g. 23 Nov 2026 14:05 GMT (BST in
+    summer)."""
     if moment is None or moment == "":
         return ""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment.astimezone(LONDON).strftime("%-d %b %Y, %H:%M")
+    return moment.astimezone(LONDON).strftime("%-d %b %Y %H:%M %Z")
+
+
+@blp.app_template_filter("status_words")
+def status_words(code: str | None) -> str:
+    return words.status(code)
+
+
+@blp.app_template_filter("outcome_words")
+def outcome_words(code: str | None) -> str:
+    return words.outcome(code)
+
+
+@blp.app_template_filter("plain_words")
+def plain_words(code: str | None) -> str:
+    return words.plain(code)
+
+
+@blp.app_template_filter("audit_words")
+def audit_words(action: str) -> str:
+    return words.audit_action(action)
 
 
 @blp.app_context_processor
@@ -157,11 +178,32 @@ def load_form(schema: Schema, form: Mapping[str, Any]) -> dict[str, Any]:
     return schema.load(data)
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path of this console: never an open redirect."""
+# Each role's own first page: the work it comes to the console for (the first that applies).
+LANDING = (
+    (Role.REVIEWER, "console.queue"),
+    (Role.ADMIN, "console.queue"),
+    (Role.RESOLUTION, "console.complaints"),
+    (Role.ANALYST, "console.pcc_report"),
+)
+
+
+def landing(principal: Principal) -> str | None:
+    """The endpoint of ``principal``'s first page, or None when no console page is theirs."""
+    for role, endpoint in LANDING:
+        if principal.has_any(frozenset({role})) and endpoint in current_app.view_functions:
+            return endpoint
+    for endpoint, _, roles in NAV:
+        if endpoint in current_app.view_functions and principal.has_any(frozenset(roles)):
+            return endpoint
+    return None
+
+
+def safe_next(target: str | None, principal: Principal) -> str:
+    """Only a path of this console (never an open redirect); else the role's own first page."""
     if target and target.startswith("/console") and not urlsplit(target).netloc:
         return target
-    return url_for("console.queue")
+    endpoint = landing(principal)
+    return url_for(endpoint) if endpoint else url_for("console.home")
 
 
 @blp.errorhandler(Problem)

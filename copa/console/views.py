@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import (
     Response,
-    current_app,
     flash,
     g,
     redirect,
@@ -25,26 +24,30 @@ from flask import (
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from copa.areas import service as areas
 from copa.audit.schemas import InternalNoteIn
+from copa.auth.schemas import AssignmentIn
+from copa.catalog import service as catalog
 
 # The other sections register their pages on the same blueprint when imported.
-from copa.console import complaints, feedback, maps, operations, service  # noqa: F401
+from copa.console import complaints, feedback, maps, operations, service, words  # noqa: F401
 from copa.console.pages import (
-    NAV,
     QUEUE,
     REVIEW,
     STATIC,
     blp,
     console_page,
     csrf,
+    landing,
     load_form,
     page,
     public,
     safe_next,
 )
-from copa.db import abandon
+from copa.db import abandon, write
 from copa.messages import schemas as message_schemas
 from copa.messages import service as resident_messages
+from copa.reports.photos import PhotoNotFound
 from copa.reports.workflow import REPORT_OUTCOMES
 from copa.review import queue as triage
 from copa.review import schemas as review_schemas
@@ -73,12 +76,12 @@ def login():
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     try:
-        service.sign_in(email, password)
+        principal = service.sign_in(email, password)
     except service.NotStaff as refused:
         return page("console/login.html", 403, error=refused.detail, email=email)
     except Problem:
         return page("console/login.html", 401, error="Email or password is wrong.", email=email)
-    return redirect(safe_next(request.form.get("next")), 303)
+    return redirect(safe_next(request.form.get("next"), principal), 303)
 
 
 @blp.route("/logout", methods=["POST"])
@@ -92,44 +95,49 @@ def logout():
 @blp.route("/")
 @console_page()
 def home():
-    """The first section the signed-in member of staff may open."""
-    for endpoint, _, roles in NAV:
-        if endpoint in current_app.view_functions and g.principal.has_any(frozenset(roles)):
-            return redirect(url_for(endpoint), 303)
+    """The signed-in member of staff's own first page."""
+    endpoint = landing(g.principal)
+    if endpoint:
+        return redirect(url_for(endpoint), 303)
     return page("console/error.html", 403, message="Your role has no console pages.")
 
 
 # --- the queue and reports --------------------------------------------------------------------
 
 
+# What the queue shows unless asked for more: what still needs someone (the API lists all).
+SETTLED = frozenset({"closed", "resolved", "duplicate", "rejected", "passed_on", "answered"})
+OPEN_STATUSES = [status for status in review_schemas.QUEUE_STATUSES if status not in SETTLED]
+ANY_STATUS = "any"
+
+
 @blp.route("/queue")
 @console_page(*QUEUE)
 def queue():
+    """Open items by default; "any" status shows the settled ones too."""
     args = MultiDict((k, v) for k, v in request.args.items(multi=True) if v != "")
     data: dict[str, Any] = args.to_dict()
-    if "status" in args:
-        data["status"] = args.getlist("status")  # repeatable, as in the API
+    chosen = args.getlist("status")
+    if chosen == [ANY_STATUS]:
+        data.pop("status")
+    elif chosen:
+        data["status"] = chosen  # repeatable, as in the API
+    else:
+        data["status"] = OPEN_STATUSES
+    choices = {
+        "statuses": review_schemas.QUEUE_STATUSES,
+        "kinds": review_schemas.QUEUE_KINDS,
+        "categories": catalog.list_categories(),
+        "authorities": areas.list_authorities(),
+    }
     try:
         query = review_schemas.QueueQuery().load(data)
     except ValidationError as error:
-        return page(
-            "console/queue.html",
-            422,  # as the API answers a bad query
-            results=None,
-            errors=flatten_messages(error.messages),
-            args=args,
-            statuses=review_schemas.QUEUE_STATUSES,
-            kinds=review_schemas.QUEUE_KINDS,
-        )
+        errors = flatten_messages(error.messages)
+        # as the API answers a bad query
+        return page("console/queue.html", 422, results=None, errors=errors, args=args, **choices)
     result = triage.staff_queue(g.principal, query)
-    return page(
-        "console/queue.html",
-        results=result,
-        errors={},
-        args=args,
-        statuses=review_schemas.QUEUE_STATUSES,
-        kinds=review_schemas.QUEUE_KINDS,
-    )
+    return page("console/queue.html", results=result, errors={}, args=args, **choices)
 
 
 def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tuple[str, int]:
@@ -141,6 +149,7 @@ def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tup
         "console/report.html",
         status,
         report=report,
+        answers=words.answers(catalog.questions_of(shown.category), report.get("answers")),
         partners=partner_admin.active_partners(),
         outcomes=REPORT_OUTCOMES,
         report_map=maps.report_map(report),
@@ -154,21 +163,133 @@ def report(report_id: uuid.UUID):
     return _report_page(report_id)
 
 
+# The decision form's fields that only go with a change of status.
+_WITH_A_MOVE = {
+    "partner_id": "Choose the new status (refer to a partner) to go with a partner.",
+    "outcome": "Choose the new status to go with an outcome.",
+    "duplicate_of": "Choose the new status (duplicate) to go with an original report.",
+}
+
+
 @blp.route("/reports/<uuid:report_id>/transitions", methods=["POST"])
 @console_page(*REVIEW)
 def report_transition(report_id: uuid.UUID):
+    """Save a decision. "No change" with a note keeps the status: the note for the resident
+    goes to them as a message (nothing about a status change), the internal note is kept."""
+    form = request.form
     try:
-        payload = load_form(review_schemas.ReportTransitionIn(), request.form)
-        review.transition_report(g.principal, report_id, payload)
+        if form.get("to", "") == "":
+            saved = _notes_only(report_id, form)
+        else:
+            fields = dict(form)
+            if fields.get("duplicate_of"):
+                fields["duplicate_of"] = _report_id_of(fields["duplicate_of"])
+            payload = load_form(review_schemas.ReportTransitionIn(), fields)
+            review.transition_report(g.principal, report_id, payload)
+            saved = "Saved."
     except ValidationError as error:
-        return _report_page(report_id, 422, errors=flatten_messages(error.messages))
+        return _report_page(report_id, 422, errors=flatten_messages(error.messages), form=form)
     except Problem as problem:
         if problem.status == 404:
             raise
-        return _report_page(
-            report_id, problem.status, errors=problem.errors or {"to": [problem.detail or ""]}
-        )
-    flash("Saved.")
+        errors = problem.errors or {"to": [problem.detail or ""]}
+        return _report_page(report_id, problem.status, errors=errors, form=form)
+    flash(saved)
+    return redirect(url_for("console.report", report_id=report_id), 303)
+
+
+def _report_id_of(given: str) -> str:
+    """The original report of a duplicate, as staff know it: its reference (or its id)."""
+    given = given.strip()
+    try:
+        return str(uuid.UUID(given))
+    except ValueError:
+        pass
+    found = review.report_id_by_reference(given.upper())
+    if found is None:
+        raise ValidationError({"duplicate_of": [f"No report has the reference {given}."]})
+    return str(found)
+
+
+def _notes_only(report_id: uuid.UUID, form: Any) -> str:
+    errors = {name: [message] for name, message in _WITH_A_MOVE.items() if form.get(name)}
+    public_note = form.get("public_note", "").strip()
+    internal_note = form.get("internal_note", "").strip()
+    if not public_note and not internal_note and not errors:
+        errors["to"] = ["Choose a new status, or write a note."]
+    if errors:
+        raise ValidationError(errors)
+    message = note = None
+    try:
+        if public_note:
+            message = message_schemas.StaffMessageIn().load(
+                {"kind": "message", "text": public_note}
+            )
+    except ValidationError as error:
+        raise ValidationError({"public_note": flatten_messages(error.messages)["text"]}) from None
+    try:
+        if internal_note:
+            note = InternalNoteIn().load({"text": internal_note})
+    except ValidationError as error:
+        raise ValidationError({"internal_note": flatten_messages(error.messages)["text"]}) from None
+    with write():  # both notes, or neither
+        if message:
+            resident_messages.message_resident_on_report(g.principal, report_id, message)
+        if note:
+            review.add_report_note(g.principal, report_id, note["text"])
+    if message and note:
+        return "Status unchanged. The note was sent to the resident and the internal note kept."
+    if message:
+        return "Status unchanged. The note was sent to the resident as a message."
+    return "Status unchanged. The internal note was kept."
+
+
+@blp.route("/reports/<uuid:report_id>/assignment", methods=["POST"])
+@console_page(*REVIEW)
+def report_assign(report_id: uuid.UUID):
+    """Take a report (assignee=me) or give it back (assignee=none), as the API does."""
+    chosen = request.form.get("assignee", "")
+    if chosen == "me":
+        chosen = str(g.principal.id)
+    try:
+        payload = AssignmentIn().load({"assignee_id": None if chosen == "none" else chosen})
+        review.assign_report(g.principal, report_id, payload["assignee_id"])
+    except ValidationError as error:
+        return _report_page(report_id, 422, assign_errors=flatten_messages(error.messages))
+    except Problem as problem:
+        if problem.status == 404:
+            raise
+        errors = problem.errors or {"assignee_id": [problem.detail or ""]}
+        return _report_page(report_id, problem.status, assign_errors=errors)
+    flash("Report unassigned." if payload["assignee_id"] is None else "Report assigned to you.")
+    return redirect(url_for("console.report", report_id=report_id), 303)
+
+
+@blp.route("/reports/<uuid:report_id>/redactions", methods=["POST"])
+@console_page(*REVIEW)
+def report_redact(report_id: uuid.UUID):
+    """Replace the description, or withdraw a photo, with a reason (as the API does)."""
+    form = request.form
+    what = form.get("what", "description")
+    fields: dict[str, Any] = {"reason": form.get("reason", "")}
+    if what == "description":
+        fields["description"] = form.get("description", "")
+    else:
+        fields["photo_id"] = what
+    try:
+        payload = load_form(review_schemas.ReportRedactionIn(), fields)
+        review.redact_report(g.principal, report_id, payload)
+    except ValidationError as error:
+        errors = flatten_messages(error.messages)
+        if "photo_id" in errors:
+            errors["what"] = errors.pop("photo_id")
+        return _report_page(report_id, 422, redact_errors=errors, redact_form=form)
+    except Problem as problem:
+        if problem.status == 404 and not isinstance(problem, PhotoNotFound):
+            raise
+        errors = problem.errors or {"what": [problem.detail or ""]}
+        return _report_page(report_id, problem.status, redact_errors=errors, redact_form=form)
+    flash("Redacted. The original is kept in the audit trail, for admins only.")
     return redirect(url_for("console.report", report_id=report_id), 303)
 
 

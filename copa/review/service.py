@@ -232,6 +232,11 @@ def transition_report(
     return staff_report(principal, report_id)
 
 
+def report_id_by_reference(reference: str) -> uuid.UUID | None:
+    """The id of the report with this reference (e.g. COPA-26-000003), or None."""
+    return db.session.scalar(sa.select(Report.id).where(Report.reference == reference))
+
+
 def _locked_report(report_id: uuid.UUID) -> Report:
     """The report, its row locked: two staff decisions on it apply one after the other."""
     report = db.session.scalar(

@@ -93,7 +93,7 @@ def test_reviewer_filters_to_emergencies_and_routes_one_to_a_partner(page: Page,
     page.get_by_role("button", name="Save decision").click()
 
     expect(page.get_by_role("status")).to_contain_text("Saved.")
-    expect(page.locator("#report-status")).to_contain_text("routed")
+    expect(page.locator("#report-status")).to_contain_text("Routed")
     expect(page.locator("#report-destination")).to_have_text("Thirteen Housing")
     expect(thirteen).to_be_visible()
     expect(thirteen).to_contain_text("Sent ")
@@ -358,3 +358,109 @@ def test_a_partner_user_cannot_sign_in_nor_open_a_console_page(page: Page, conso
     ).json()["access_token"]
     page.context.set_extra_http_headers({"Authorization": f"Bearer {token}"})
     assert_kept_out(page, console_server, console_pages(console_server, report["id"]))
+
+
+# --- the first page after sign-in -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "heading"),
+    [
+        ("reviewer", "/console/queue", "Queue"),
+        ("admin", "/console/queue", "Queue"),
+        ("resolution", "/console/complaints", "Complaint cases"),
+        ("analyst", "/console/pcc-report", "Quarterly report to the Police and Crime Panel"),
+    ],
+)
+def test_each_role_signs_in_to_its_own_first_page(page: Page, console_server, role, path, heading):
+    sign_in(page, console_server, role)
+    expect(page).to_have_url(console_server.url(path))
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.get_by_text("Your role does not allow this.")).to_have_count(0)
+
+
+# --- the decision form ------------------------------------------------------------------------
+
+
+def test_a_note_only_save_leaves_the_status_unchanged(page: Page, console_server):
+    report = submit_report(console_server, "Graffiti on the underpass again.")
+    sign_in(page, console_server, "reviewer")
+    page.goto(console_server.url(f"/console/reports/{report['id']}"))
+    expect(page.get_by_label("New status")).to_have_value("")  # "No change" unless chosen
+    page.get_by_label("Note for the resident").fill("Thanks: the council has been told.")
+    page.get_by_role("button", name="Save decision").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Status unchanged.")
+    expect(page.locator("#report-status")).to_have_text(re.compile(r"^Routed \("))
+    expect(
+        page.locator("article.note").filter(has_text="Thanks: the council has been told.")
+    ).to_contain_text("to the resident")  # sent as a message
+    stored = staff_report(console_server, "reviewer", report["id"])
+    assert stored["status"] == "routed"
+    assert [entry["to_status"] for entry in stored["timeline"]] == ["received", "routed"]
+
+
+def test_a_refused_duplicate_keeps_the_input_then_succeeds_by_reference(page: Page, console_server):
+    original = submit_report(console_server, "Motorbikes on the playing field.")
+    again = submit_report(console_server, "Motorbikes on the playing field again.")
+    sign_in(page, console_server, "reviewer")
+    page.goto(console_server.url(f"/console/reports/{again['id']}"))
+    page.get_by_label("New status").select_option("duplicate")
+    reference = page.get_by_label("Original report reference (when marking a duplicate)")
+    reference.fill("COPA-99-999999")
+    page.get_by_label("Note for the resident").fill("Already reported: we are on it.")
+    page.get_by_role("button", name="Save decision").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("No report has the reference COPA-99-999999.")
+    expect(page.get_by_label("New status")).to_have_value("duplicate")
+    expect(reference).to_have_value("COPA-99-999999")
+    expect(reference).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Note for the resident")).to_have_value(
+        "Already reported: we are on it."
+    )
+
+    reference.fill(original["reference"])
+    page.get_by_role("button", name="Save decision").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved.")
+    expect(page.locator("#report-status")).to_contain_text("Duplicate")
+    stored = staff_report(console_server, "reviewer", again["id"])
+    assert stored["status"] == "duplicate"
+
+
+# --- assignment, redaction and the audit trail on the report page -------------------------------
+
+
+def test_assignment_and_redaction_from_the_report_page(page: Page, console_server):
+    report = submit_report(console_server, "Jane Doe at number 12 lets her dog foul the path.")
+    sign_in(page, console_server, "reviewer")
+    page.goto(console_server.url(f"/console/reports/{report['id']}"))
+    expect(page.locator("#report-assignee")).to_have_text("Nobody")
+    page.get_by_role("button", name="Assign to me").click()
+    expect(page.get_by_role("status")).to_contain_text("Report assigned to you.")
+    expect(page.locator("#report-assignee")).to_have_text(
+        console_server.users["reviewer"].display_name
+    )
+
+    page.get_by_label("What to redact").select_option("description")
+    page.get_by_label("Replacement description (when redacting the description)").fill(
+        "[name removed] lets her dog foul the path."
+    )
+    page.get_by_role("button", name="Redact").click()  # no reason: refused, input kept
+    expect(page.get_by_role("alert")).to_contain_text("Reason")
+    expect(page.get_by_label("Reason")).to_have_attribute("aria-invalid", "true")
+    expect(
+        page.get_by_label("Replacement description (when redacting the description)")
+    ).to_have_value("[name removed] lets her dog foul the path.")
+    page.get_by_label("Reason").fill("A named neighbour.")
+    page.get_by_role("button", name="Redact").click()
+    expect(page.get_by_role("status")).to_contain_text("Redacted.")
+    expect(page.locator("p.description")).to_have_text("[name removed] lets her dog foul the path.")
+    expect(page.locator("body")).not_to_contain_text("Jane Doe")
+
+    audit = page.get_by_role("table", name="Audit trail of this report, oldest first")
+    expect(audit).to_contain_text("Assignment changed")
+    expect(audit).to_contain_text("Redacted")
+
+    stored = staff_report(console_server, "reviewer", report["id"])
+    assert stored["description"] == "[name removed] lets her dog foul the path."
+    assert stored["assignee"]["display_name"] == console_server.users["reviewer"].display_name

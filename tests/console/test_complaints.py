@@ -144,7 +144,7 @@ def test_a_resolution_officer_works_a_case_from_first_contact_to_closing(app, cl
     shown = text_of(page)
     assert "First contact recorded." in shown
     assert "State Contacted" in shown
-    assert "First contact 7 Jan 2025, 11:30" in shown
+    assert "First contact 7 Jan 2025 11:30 GMT" in shown
     assert "Time to first contact 1 day, 2 hours and 30 minutes" in shown
     assert stored(app, case_id)["first_contact_at"] == datetime(2025, 1, 7, 11, 30, tzinfo=UTC)
 
@@ -201,7 +201,7 @@ def test_contacted_at_is_london_wall_clock_time_in_summer_too(app, client):
     # 10:00 in London in July is 09:00 UTC: an hour after the case was logged.
     assert stored(app, case_id)["first_contact_at"] == datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
     assert "Time to first contact 1 hour" in text_of(page)
-    assert "First contact 1 Jul 2025, 10:00" in text_of(page)
+    assert "First contact 1 Jul 2025 10:00 BST" in text_of(page)
 
 
 def test_first_contact_without_a_time_is_now(app, client):

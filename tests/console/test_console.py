@@ -148,6 +148,28 @@ def test_sign_in_goes_back_where_it_was_asked_but_never_off_site(app, client, wo
         assert response.headers["Location"] == landed
 
 
+@pytest.mark.parametrize(
+    ("role", "first_page"),
+    [
+        ("reviewer", "/console/queue"),
+        ("admin", "/console/queue"),
+        ("resolution", "/console/complaints"),
+        ("analyst", "/console/pcc-report"),
+    ],
+)
+def test_each_role_lands_on_its_own_first_page(app, client, world, role, first_page):
+    user = user_with_role(app, role)
+    form = client.get("/console/login").get_data(as_text=True)
+    response = client.post(
+        "/console/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_of(form), "next": ""},
+    )
+    assert response.headers["Location"] == first_page
+    assert client.get(first_page).status_code == 200  # never "Your role does not allow this"
+    home = client.get("/console/")
+    assert home.status_code == 303 and home.headers["Location"] == first_page
+
+
 def test_a_form_without_its_csrf_token_changes_nothing(app, client, world):
     report = submit(client, resident(client))
     sign_in(client, app, "reviewer")
@@ -298,7 +320,9 @@ def test_rerouting_from_the_report_page_makes_a_referral(app, client, world):
             sa.select(Referral).where(Referral.report_id == uuid.UUID(report["id"]))
         ).all()
         assert str(referrals[-1].partner_id) == council
-        assert f"Middlesbrough Council: {referrals[-1].state}" in html  # the referral's heading
+        assert (
+            f"Middlesbrough Council: {referrals[-1].state.capitalize()}" in html
+        )  # the referral's heading
         assert db.session.get(Report, uuid.UUID(report["id"])).destination_name == (
             "Middlesbrough Council"
         )
@@ -350,9 +374,9 @@ def test_a_note_form_sent_twice_adds_one_note(app, client, world):
     sign_in(client, app, "reviewer")
     html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
     keys = re.findall(r'name="form_key" value="([^"]+)"', html)
-    # The decision form, the message form and the note form (last), each its own.
-    assert len(keys) == len(set(keys)) == 3
-    form = {"csrf_token": csrf_of(html), "form_key": keys[-1], "text": "Rang the council."}
+    # The assignment, decision, message, note (last but one) and redaction forms, each its own.
+    assert len(keys) == len(set(keys)) == 5
+    form = {"csrf_token": csrf_of(html), "form_key": keys[-2], "text": "Rang the council."}
     first = client.post(f"/console/reports/{report['id']}/notes", data=form)
     again = client.post(f"/console/reports/{report['id']}/notes", data=form)
     assert first.status_code == again.status_code == 303
@@ -366,3 +390,259 @@ def test_a_note_form_sent_twice_adds_one_note(app, client, world):
     assert "Something else." not in client.get(f"/console/reports/{report['id']}").get_data(
         as_text=True
     )
+
+
+# --- the decision form ------------------------------------------------------------------------
+
+
+def _events(app, report_id: str) -> list[str]:
+    from copa.notifications.models import Notification
+
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                sa.select(Notification.event)
+                .where(Notification.report_id == uuid.UUID(report_id))
+                .order_by(Notification.created_at)
+            )
+        )
+
+
+def test_the_decision_form_defaults_to_no_change(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    select = html[html.index('<select id="to"') : html.index("</select>", html.index('id="to"'))]
+    first = re.search(r"<option([^>]*)>([^<]*)</option>", select)
+    assert first.group(1) == ' value=""' and first.group(2) == "No change (now Routed)"
+    assert " selected" not in select  # nothing else pre-chosen
+
+
+def test_a_note_only_save_keeps_the_status_and_says_nothing_of_a_move(app, client, world):
+    report = submit(client, resident(client))
+    before = _events(app, report["id"])
+    with app.app_context():
+        moves = len(db.session.get(Report, uuid.UUID(report["id"])).timeline)
+    sign_in(client, app, "reviewer")
+    response = client.post(
+        f"/console/reports/{report['id']}/transitions",
+        data={
+            "csrf_token": token(client, f"/console/reports/{report['id']}"),
+            "to": "",
+            "outcome": "",
+            "partner_id": "",
+            "duplicate_of": "",
+            "public_note": "Thanks: we are looking into it.",
+            "internal_note": "Asked the PCSO to drive past.",
+        },
+    )
+    assert response.status_code == 303
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Status unchanged." in html
+    assert "Thanks: we are looking into it." in html  # the message to the resident
+    assert "Asked the PCSO to drive past." in html  # the internal note
+    with app.app_context():
+        stored = db.session.get(Report, uuid.UUID(report["id"]))
+        assert stored.status == "routed" and len(stored.timeline) == moves
+    told = _events(app, report["id"])[len(before) :]
+    assert len(told) == 1 and not told[0].startswith("report.")  # a message, not a move
+
+
+def test_no_change_and_no_note_is_a_form_error(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    response = client.post(
+        f"/console/reports/{report['id']}/transitions",
+        data={"csrf_token": token(client, f"/console/reports/{report['id']}"), "to": ""},
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Choose a new status, or write a note." in html
+    assert 'aria-invalid="true"' in html
+
+
+def test_a_refused_duplicate_keeps_the_input_then_succeeds_by_reference(app, client, world):
+    someone = resident(client)
+    original = submit(client, someone, description="Youths on the bus shelter roof.")
+    again = submit(client, someone, description="Youths on the bus shelter roof again.")
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{again['id']}"
+    refused = client.post(
+        f"{path}/transitions",
+        data={
+            "csrf_token": token(client, path),
+            "to": "duplicate",
+            "duplicate_of": "COPA-99-999999",
+            "public_note": "Already reported: we are on it.",
+        },
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "No report has the reference COPA-99-999999." in html
+    assert '<option value="duplicate" selected>' in html
+    assert 'value="COPA-99-999999"' in html
+    assert ">Already reported: we are on it.</textarea>" in html
+    saved = client.post(
+        f"{path}/transitions",
+        data={
+            "csrf_token": token(client, path),
+            "to": "duplicate",
+            "duplicate_of": original["reference"].lower(),
+        },
+    )
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.get(Report, uuid.UUID(again["id"]))
+        assert stored.status == "duplicate"
+        assert str(stored.duplicate_of_id) == original["id"]
+
+
+# --- assignment, redaction and the audit trail -------------------------------------------------
+
+
+def test_a_reviewer_takes_a_report_and_gives_it_back(app, client, world):
+    report = submit(client, resident(client))
+    user = sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    taken = client.post(
+        f"{path}/assignment", data={"csrf_token": token(client, path), "assignee": "me"}
+    )
+    assert taken.status_code == 303
+    html = client.get(path).get_data(as_text=True)
+    assert "Report assigned to you." in html
+    assert f'<dd id="report-assignee">{user.display_name}</dd>' in html
+    assert "Assignment changed" in html  # in the audit trail
+    back = client.post(
+        f"{path}/assignment", data={"csrf_token": token(client, path), "assignee": "none"}
+    )
+    assert back.status_code == 303
+    assert '<dd id="report-assignee">Nobody</dd>' in client.get(path).get_data(as_text=True)
+    bad = client.post(
+        f"{path}/assignment", data={"csrf_token": token(client, path), "assignee": "x"}
+    )
+    assert bad.status_code == 422 and "The assignment was not changed" in bad.get_data(as_text=True)
+
+
+def test_a_reviewer_redacts_the_description_with_a_reason(app, client, world):
+    report = submit(
+        client, resident(client), description="My neighbour John Smith at no. 4 does it."
+    )
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    missing = client.post(
+        f"{path}/redactions",
+        data={"csrf_token": token(client, path), "what": "description", "description": "x"},
+    )
+    assert missing.status_code == 422
+    html = missing.get_data(as_text=True)
+    assert "Nothing was redacted" in html and 'id="redact_reason-error"' in html
+    done = client.post(
+        f"{path}/redactions",
+        data={
+            "csrf_token": token(client, path),
+            "what": "description",
+            "description": "My neighbour [name removed] does it.",
+            "reason": "A named third party.",
+        },
+    )
+    assert done.status_code == 303
+    html = client.get(path).get_data(as_text=True)
+    assert "My neighbour [name removed] does it." in html
+    assert "John Smith" not in html  # not even in the audit trail, outside the admin role
+    assert "Redacted" in html and "Kept for admins" in html
+
+
+# --- the queue: open items by default, chosen filters -------------------------------------------
+
+
+def test_the_queue_shows_open_items_unless_asked_for_the_rest(app, client, world):
+    someone = resident(client)
+    closed = submit(client, someone, description="A man with a knife by the chip shop right now.")
+    still_open = submit(client, someone, description="Bins left out on the pavement again.")
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{closed['id']}"
+    response = client.post(
+        f"{path}/transitions",
+        data={"csrf_token": token(client, path), "to": "closed", "outcome": "no_further_action"},
+    )
+    assert response.status_code == 303
+    default = client.get("/console/queue").get_data(as_text=True)
+    assert still_open["reference"] in default
+    assert closed["reference"] not in default  # a closed possible emergency is no longer on top
+    everything = client.get("/console/queue?status=any").get_data(as_text=True)
+    assert closed["reference"] in everything and still_open["reference"] in everything
+    assert '<option value="any" selected>Any, including closed</option>' in everything
+    only_closed = client.get("/console/queue?status=closed").get_data(as_text=True)
+    assert closed["reference"] in only_closed and still_open["reference"] not in only_closed
+    assert "<td>Closed</td>" in only_closed  # the status in words
+
+
+def test_the_queue_filters_are_chosen_not_typed(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    html = client.get("/console/queue").get_data(as_text=True)
+    assert '<select id="category" name="category">' in html
+    assert '<option value="asb" >' in html or '<option value="asb">' in html
+    assert '<select id="local_authority" name="local_authority">' in html
+    assert '<option value="E06000002" >Middlesbrough</option>' in html
+    assert '<optgroup label="Middlesbrough">' in html
+    assert '<option value="E05001497" >' in html  # Middlehaven ward
+    chosen = client.get("/console/queue?ward=E05001497&category=asb").get_data(as_text=True)
+    assert report["reference"] in chosen
+    assert '<option value="E05001497" selected>' in chosen
+    elsewhere = client.get("/console/queue?local_authority=E06000001").get_data(as_text=True)
+    assert report["reference"] not in elsewhere
+
+
+# --- words for codes, and times with their zone ---------------------------------------------------
+
+
+def test_answers_show_question_text_and_option_labels(app, client, world):
+    report = submit(
+        client,
+        resident(client),
+        category="vehicle_asb",
+        answers={"vehicle_type": "quad_bike", "registration": "AB12 CDE"},
+        description="Quad bikes tearing up the park.",
+    )
+    sign_in(client, app, "reviewer")
+    html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    assert "<dt>What kind of vehicle?</dt><dd>Quad bike</dd>" in html
+    assert "<dt>Registration number, if you saw it</dt><dd>AB12 CDE</dd>" in html
+    assert "quad_bike" not in html and "vehicle_type" not in html
+
+
+def test_times_are_london_time_with_the_zone_shown(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
+    assert re.search(r">\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} (GMT|BST)</time>", html)
+    assert ">routed<" not in html and "Routed" in html
+
+
+def test_a_reviewer_withdraws_a_photo_with_a_reason(app, client, world, tmp_path, monkeypatch):
+    from copa.reports import photos
+    from tests.review.test_redaction import upload_photo
+
+    monkeypatch.setitem(app.config, "PHOTO_STORAGE_DIR", str(tmp_path / "photos"))
+    app.extensions.pop(photos.STORE_EXTENSION, None)
+    someone = resident(client)
+    report = submit(client, someone)
+    photo = upload_photo(client, someone, report["id"])
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    html = client.get(path).get_data(as_text=True)
+    assert f'<option value="{photo["id"]}">Photo 1 (withdraw it)</option>' in html
+    done = client.post(
+        f"{path}/redactions",
+        data={"csrf_token": token(client, path), "what": photo["id"], "reason": "A face."},
+    )
+    assert done.status_code == 303, done.get_data(as_text=True)
+    html = client.get(path).get_data(as_text=True)
+    assert f"/photos/{photo['id']}" not in html  # neither shown nor offered again
+    again = client.post(
+        f"{path}/redactions",
+        data={"csrf_token": token(client, path), "what": photo["id"], "reason": "A face."},
+    )
+    assert again.status_code == 404 and "No such photo." in again.get_data(as_text=True)
+    app.extensions.pop(photos.STORE_EXTENSION, None)

@@ -56,6 +56,8 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/reports/<report_id>"): REVIEW,
     ("POST", "/console/reports/<report_id>/transitions"): REVIEW,
     ("POST", "/console/reports/<report_id>/notes"): REVIEW,
+    ("POST", "/console/reports/<report_id>/assignment"): REVIEW,
+    ("POST", "/console/reports/<report_id>/redactions"): REVIEW,
     ("POST", "/console/reports/<report_id>/messages"): REVIEW,
     ("POST", "/console/reports/<report_id>/messages/<resident_message_id>/pass-on"): REVIEW,
     ("GET", "/console/reports/<report_id>/photos/<photo_id>"): REVIEW,
@@ -92,6 +94,12 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
 FORMS: dict[tuple[str, str], Callable[[], dict]] = {
     ("POST", "/console/reports/<report_id>/transitions"): lambda: {"to": "in_progress"},
     ("POST", "/console/reports/<report_id>/notes"): lambda: {"text": "Checked."},
+    ("POST", "/console/reports/<report_id>/assignment"): lambda: {"assignee": "none"},
+    ("POST", "/console/reports/<report_id>/redactions"): lambda: {
+        "what": "description",
+        "description": "[redacted]",
+        "reason": "A name.",
+    },
     ("POST", "/console/complaints/<case_id>/escalation"): lambda: {"reason": "Schedule 3."},
     ("POST", "/console/complaints/<case_id>/closure"): lambda: {"outcome": "withdrawn"},
     ("POST", "/console/complaints/<case_id>/actions"): lambda: {"kind": "apology"},

@@ -156,6 +156,31 @@ def test_a_dead_letter_is_listed_and_retried_back_to_pending(app, client, role):
     assert f'id="delivery-{message_id}"' in pending
 
 
+def test_after_a_retry_the_attempt_count_still_counts_the_attempts_made(app, client):
+    message_id, _ = make_delivery(app)
+    with app.app_context():
+        message = db.session.get(OutboxMessage, uuid.UUID(message_id))
+        message.attempts = 3
+        for _ in range(2):  # three attempts in its log in all
+            db.session.add(
+                DeliveryAttempt(
+                    message=message,
+                    attempted_at=utcnow(),
+                    duration_ms=12,
+                    status_code=500,
+                    error="500: down for maintenance",
+                    outcome="retry",
+                )
+            )
+        db.session.commit()
+    sign_in(client, app, "reviewer")
+    submit(client, "/console/deliveries", f"/console/deliveries/{message_id}/retry", {})
+    pending = text_of(client.get("/console/deliveries?state=pending"))
+    row = pending[pending.index(f'id="delivery-{message_id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "<td>3 (0 since the last retry)</td>" in row  # never "0" above three attempts
+
+
 def test_the_deliveries_page_shows_dead_letters_unless_another_state_is_chosen(app, client):
     dead_id, _ = make_delivery(app)
     delivered_id, _ = make_delivery(app, MessageState.DELIVERED)
