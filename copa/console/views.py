@@ -28,7 +28,7 @@ from werkzeug.datastructures import MultiDict
 from copa.audit.schemas import InternalNoteIn
 
 # The other sections register their pages on the same blueprint when imported.
-from copa.console import complaints, feedback, operations, service  # noqa: F401
+from copa.console import categories, complaints, feedback, operations, service  # noqa: F401
 from copa.console.pages import (
     NAV,
     QUEUE,
