@@ -9,6 +9,7 @@ report, ``Report.questions_asked``), so changing or removing a question rewrites
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
+from copa.catalog.schemas import CODE
 from copa.catalog.service import CategoryNotFound
 from copa.db import db, write
 from copa.web.access import Principal
@@ -53,8 +55,10 @@ def list_categories(active: bool | None, page: int, page_size: int) -> PageResul
 
 def get_category(code: str) -> Category:
     """One category by code, offered or not; ``CategoryNotFound`` (404) otherwise."""
-    category = db.session.scalar(sa.select(Category).where(Category.code == code))
-    if category is None:
+    # A code no category can have (e.g. with a NUL, which PostgreSQL refuses) is not looked up.
+    known = re.fullmatch(CODE, code) is not None
+    category = known and db.session.scalar(sa.select(Category).where(Category.code == code))
+    if not category:
         raise CategoryNotFound("There is no category with that code.")
     return category
 
