@@ -146,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     from copa.auth.views import blp as auth
     from copa.auth.views import users
     from copa.call_statistics.views import blp as call_statistics
+    from copa.catalog.views import admin as catalog_admin
     from copa.catalog.views import blp as catalog
     from copa.confidence.views import blp as confidence
     from copa.extensions import api
@@ -201,6 +202,7 @@ def register_blueprints(app: Flask) -> None:
         open311_clients,
         open311,
         signposts_admin,
+        catalog_admin,
     ):
         api.register_blueprint(blueprint)
     # The console serves pages, not API operations: a plain Flask blueprint, outside openapi.yaml.

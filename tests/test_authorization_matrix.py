@@ -195,6 +195,25 @@ def _signpost() -> dict:
     }
 
 
+def _category() -> dict:
+    return {
+        "json": {
+            "code": f"matrix_{uuid.uuid4().hex[:12]}",
+            "name": "Bins left out",
+            "group": "non_policing",
+            "default_destination": "council",
+            "questions": [
+                {
+                    "code": "how_many",
+                    "datatype": "singlevaluelist",
+                    "description": "How many bins?",
+                    "values": [{"key": "one", "name": "One"}, {"key": "more", "name": "More"}],
+                }
+            ],
+        }
+    }
+
+
 def _open311_request() -> dict:
     form = {
         "service_code": "graffiti",
@@ -334,6 +353,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/admin/signposts/<signpost_id>"): Entry(ADMIN),
     ("PATCH", "/v1/admin/signposts/<signpost_id>"): Entry(ADMIN, body=_json(sort_order=1)),
     ("DELETE", "/v1/admin/signposts/<signpost_id>"): Entry(ADMIN),
+    ("POST", "/v1/admin/categories"): Entry(ADMIN, body=_category),
+    ("GET", "/v1/admin/categories"): Entry(ADMIN),
+    ("GET", "/v1/admin/categories/<code>"): Entry(ADMIN, ids={"code": "dog_fouling"}),
+    ("PATCH", "/v1/admin/categories/<code>"): Entry(
+        ADMIN, ids={"code": "dog_fouling"}, body=_json(sort_order=1)
+    ),
+    ("DELETE", "/v1/admin/categories/<code>"): Entry(ADMIN, ids={"code": "dog_fouling"}),
     # the Commissioner's measures: aggregates, for analysts and admins
     ("GET", "/v1/metrics/confidence"): Entry(METRICS),
     ("GET", "/v1/metrics/demand"): Entry(METRICS),

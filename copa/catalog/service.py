@@ -142,8 +142,57 @@ def _has_control(value: str) -> bool:
 
 def questions_of(category: Category) -> list[dict[str, Any]]:
     """The category's extra questions in the order residents see them."""
-    questions = [q for q in category.attributes or [] if isinstance(q, Mapping) and "code" in q]
-    return sorted(questions, key=lambda q: (_order(q), str(q["code"])))
+    return list(questions_of_list(category.attributes or []))
+
+
+def asked_copy(category: Category) -> list[dict[str, Any]]:
+    """The category's questions as they stand, to keep with a report made now."""
+    return [dict(question) for question in questions_of(category)]
+
+
+def answered_questions(
+    asked: list[Mapping[str, Any]], answers: Mapping[str, object]
+) -> list[dict[str, Any]]:
+    """Answers in question order, each with the question text and the names of the chosen
+    values as they were when asked. An answer to no question asked keeps its code as text."""
+    shown: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for question in questions_of_list(asked):
+        code = str(question["code"])
+        if code not in answers:
+            continue
+        seen.add(code)
+        shown.append(_answered(question, answers[code]))
+    for code, answer in answers.items():
+        if code not in seen:
+            shown.append(_answered({"code": code}, answer))
+    return shown
+
+
+def questions_of_list(questions: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Stored questions in the order residents see them (dropping anything that is not one)."""
+    kept = [q for q in questions or [] if isinstance(q, Mapping) and "code" in q]
+    return sorted(kept, key=lambda q: (_order(q), str(q["code"])))
+
+
+def _answered(question: Mapping[str, Any], answer: object) -> dict[str, Any]:
+    datatype = question.get("datatype", "string")
+    labels: list[str] = []
+    if datatype in ("singlevaluelist", "multivaluelist"):
+        names = {
+            str(value["key"]): str(value.get("name", value["key"]))
+            for value in question.get("values") or []
+            if isinstance(value, Mapping) and "key" in value
+        }
+        chosen = answer if isinstance(answer, list) else [answer]
+        labels = [names.get(str(key), str(key)) for key in chosen]
+    return {
+        "code": str(question["code"]),
+        "question": str(question.get("description") or question["code"]),
+        "datatype": datatype,
+        "answer": answer,
+        "labels": labels,
+    }
 
 
 def _order(question: Mapping[str, Any]) -> int:

@@ -1,8 +1,8 @@
 """What every console page shares: the blueprint, sign-in and role checks (``console_page``),
 CSRF, the security headers, navigation, rendering, form loading and the error pages.
 
-The pages themselves are in ``views`` (sign-in, queue, reports), ``complaints``, ``feedback``
-and ``operations``; each imports this module, never another page module.
+The pages themselves are in ``views`` (sign-in, queue, reports), ``complaints``, ``feedback``,
+``operations`` and ``categories``; each imports this module, never another page module.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ NAV = (
     ("console.call_statistics", "101 call statistics", (Role.ANALYST, Role.ADMIN)),
     ("console.pcc_report", "Quarterly report", (Role.ANALYST, Role.ADMIN)),
     ("console.maps", "Ward maps", (Role.ANALYST, Role.ADMIN)),
+    ("console.categories", "Categories", (Role.ADMIN,)),
 )
 
 

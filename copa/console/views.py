@@ -30,7 +30,7 @@ from copa.auth.schemas import AssignmentIn
 from copa.catalog import service as catalog
 
 # The other sections register their pages on the same blueprint when imported.
-from copa.console import complaints, feedback, maps, operations, service, words  # noqa: F401
+from copa.console import categories, complaints, feedback, maps, operations, service, words  # noqa: F401
 from copa.console.pages import (
     QUEUE,
     REVIEW,
@@ -149,7 +149,14 @@ def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tup
         "console/report.html",
         status,
         report=report,
-        answers=words.answers(catalog.questions_of(shown.category), report.get("answers")),
+        # The questions as the resident was asked them (a copy kept with the report), not as
+        # an admin may have changed them since.
+        answers=words.answers(
+            shown.questions_asked
+            if shown.questions_asked is not None
+            else catalog.questions_of(shown.category),
+            report.get("answers"),
+        ),
         partners=partner_admin.active_partners(),
         outcomes=REPORT_OUTCOMES,
         report_map=maps.report_map(report),

@@ -72,9 +72,13 @@ def body(referral: Referral, report: Report, partner: Partner, base_url: str) ->
     lines += ["", "Description:", report.description, ""]
     if report.answers:
         lines.append("Answers:")
-        for code, value in sorted(report.answers.items()):
+        # As the resident was asked: the question's text and the choices' labels of then.
+        for answered in report.answered_questions:
+            value = answered["answer"]
             shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            lines.append(f"  {code}: {shown}")
+            if answered["labels"]:
+                shown = ", ".join(answered["labels"])
+            lines.append(f"  {answered['question']} ({answered['code']}): {shown}")
         lines.append("")
     contact = report.contact if report.share_contact_with_partner else None
     if contact is not None:

@@ -54,6 +54,10 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
     occurred_at: Mapped[datetime | None]
     happening_now: Mapped[bool] = mapped_column(default=False)
     answers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # A copy of the category's extra questions as the resident was asked them (text, choices):
+    # an admin's later change to the category rewrites nothing here. None: made before copies
+    # were kept and not backfilled; the category's current questions stand in.
+    questions_asked: Mapped[list[dict] | None] = mapped_column(sa.JSON)
     anonymous: Mapped[bool] = mapped_column(default=False)
     contact_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("contact.id", ondelete="SET NULL"), index=True
@@ -95,6 +99,16 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
         order_by="Photo.created_at",
         cascade="all, delete-orphan",
     )
+
+    @property
+    def answered_questions(self) -> list[dict]:
+        """Each answer beside the question text and choice labels the resident was shown."""
+        from copa.catalog.service import answered_questions
+
+        asked = self.questions_asked
+        if asked is None:
+            asked = self.category.attributes or []
+        return answered_questions(asked, self.answers or {})
 
     @property
     def area(self) -> dict | None:

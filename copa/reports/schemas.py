@@ -7,6 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from copa.areas.schemas import AreaOut, PointIn
+from copa.catalog.schemas import AnsweredQuestionOut
 from copa.contacts.schemas import ContactIn, ResidentContactOut
 from copa.emergency import EMERGENCY_ADVICE
 from copa.signposts import service as signposts
@@ -121,6 +122,11 @@ class ReportOut(ReportSummaryOut):
     occurred_at = fields.DateTime(allow_none=True)
     happening_now = fields.Boolean(required=True)
     answers = fields.Dict(required=True)
+    answered_questions = fields.List(
+        fields.Nested(AnsweredQuestionOut),
+        required=True,
+        metadata={"description": "The answers with the questions and choices as asked."},
+    )
     anonymous = fields.Boolean(required=True)
     contact = fields.Nested(ResidentContactOut, allow_none=True)
     share_contact_with_partner = fields.Boolean(required=True)

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from copa.areas.schemas import GSS_CODE, AreaOut
 from copa.audit.schemas import AuditEventOut, InternalNoteOut, StaffMemberOut
 from copa.auth.schemas import AssigneeFilter
+from copa.catalog.schemas import AnsweredQuestionOut
 from copa.contacts.schemas import ContactOut
 from copa.feedback.models import ComplaintState, FeedbackKind, FeedbackState
 from copa.messages.schemas import StaffMessageOut
@@ -184,6 +185,11 @@ class StaffReportOut(Schema):
     occurred_at = fields.DateTime(allow_none=True)
     happening_now = fields.Boolean(required=True)
     answers = fields.Dict(required=True)
+    answered_questions = fields.List(
+        fields.Nested(AnsweredQuestionOut),
+        required=True,
+        metadata={"description": "The answers with the questions and choices as asked."},
+    )
     anonymous = fields.Boolean(required=True)
     contact = fields.Nested(
         ContactOut, allow_none=True, metadata={"description": "Null when none or erased."}

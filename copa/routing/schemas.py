@@ -9,6 +9,7 @@ from flask import url_for
 from marshmallow import Schema, fields, validate
 
 from copa.areas.schemas import AreaOut
+from copa.catalog.schemas import AnsweredQuestionOut
 from copa.contacts.schemas import ContactOut
 from copa.messages.schemas import PartnerMessageOut
 from copa.reports.schemas import CategoryRefOut, PhotoFacts, PointOut
@@ -291,6 +292,12 @@ class PartnerReferralOut(PartnerReferralSummaryOut):
     occurred_at = fields.DateTime(attribute="report.occurred_at", allow_none=True)
     happening_now = fields.Boolean(attribute="report.happening_now", required=True)
     answers = fields.Dict(attribute="report.answers", required=True)
+    answered_questions = fields.List(
+        fields.Nested(AnsweredQuestionOut),
+        attribute="report.answered_questions",
+        required=True,
+        metadata={"description": "The answers with the questions and choices as asked."},
+    )
     photos = fields.List(
         fields.Nested(ReferralPhotoOut),
         attribute="report.photos",

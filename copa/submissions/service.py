@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from copa.areas.service import Location, locate_point
 from copa.catalog.models import Category
-from copa.catalog.service import category_for_report, validate_answers
+from copa.catalog.service import asked_copy, category_for_report, validate_answers
 from copa.contacts.service import new_contact
 from copa.db import db, utcnow, write
 from copa.emergency import possible_emergency
@@ -96,6 +96,7 @@ def new_report(
         ward_code=area.ward_code if area else None,
         local_authority_code=area.local_authority_code if area else None,
         happening_now=happening_now,
+        questions_asked=asked_copy(category),  # what the resident was asked, kept as asked
         status=ReportStatus.RECEIVED,
         possible_emergency=possible_emergency(description, happening_now),
         photos=[],  # known empty: no lazy load when the response lists them

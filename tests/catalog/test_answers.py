@@ -7,6 +7,7 @@ import math
 import pytest
 import sqlalchemy as sa
 
+from copa import import_models
 from copa.catalog.models import Category
 from copa.catalog.service import (
     InvalidAnswers,
@@ -37,6 +38,10 @@ def question(code, datatype, *, required=False, order=1, keys=None):  # noqa: AN
         q["values"] = [{"key": key, "name": key.title()} for key in keys]
     return q
 
+
+# Building a Category at import configures every mapper: all models must be known first (the
+# app factory imports them, but no app exists yet when this module is collected on its own).
+import_models()
 
 # One question of each Open311 datatype, none required (requiredness is tested on its own).
 EVERY_DATATYPE = Category(

@@ -250,6 +250,51 @@ def test_analyst_opens_the_quarterly_report_and_downloads_its_csv(
     assert text == response.text
 
 
+# --- the admin ------------------------------------------------------------------------------
+
+
+def test_admin_adds_a_category_with_a_question_that_the_app_then_offers(page: Page, console_server):
+    before = console_server.api("GET", "/v1/categories")
+    etag = before.headers["ETag"]
+
+    sign_in(page, console_server, "admin")
+    page.get_by_role("navigation", name="Console sections").get_by_role(
+        "link", name="Categories"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Categories")
+    page.get_by_role("link", name="Add a category").click()
+    page.get_by_label("Category code").fill("bins_left_out")
+    page.get_by_label("Name").fill("Bins left out")
+    page.get_by_label("Group").select_option(label="Not for the police")
+    page.get_by_label("Default destination").select_option(label="The council of the area")
+    page.get_by_label("Keywords").fill("bins, pavement")
+    first = page.get_by_role("group", name="Question 1 (optional)")
+    first.get_by_label("Question code").fill("how_many")
+    first.get_by_label("Question as residents read it").fill("How many bins?")
+    first.get_by_label("Kind of answer").select_option(label="One choice from a list")
+    first.get_by_label("Choices (for a list)").fill("one = One\nseveral = Several")
+    first.get_by_label("An answer is required").check()
+    page.get_by_role("button", name="Add category").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Added “Bins left out”")
+    expect(page.get_by_role("link", name="Bins left out")).to_be_visible()
+
+    # A resident's app that kept the old list is told it changed, and sees the question.
+    after = console_server.api("GET", "/v1/categories", headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["ETag"] != etag
+    added = next(c for c in after.json() if c["code"] == "bins_left_out")
+    assert added["questions"] == [
+        {
+            "code": "how_many",
+            "datatype": "singlevaluelist",
+            "required": True,
+            "description": "How many bins?",
+            "order": 1,
+            "values": [{"key": "one", "name": "One"}, {"key": "several", "name": "Several"}],
+        }
+    ]
+
+
 # --- keyboard use ---------------------------------------------------------------------------
 
 

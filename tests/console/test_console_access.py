@@ -44,6 +44,7 @@ REVIEW = frozenset({"reviewer", "admin"})
 COMPLAINTS = frozenset({"resolution", "admin"})
 TALLIES = frozenset({"reviewer", "analyst", "admin"})
 METRICS = frozenset({"analyst", "admin"})
+ADMIN = frozenset({"admin"})
 
 # (method, rule) -> who may; and the form a POST sends (invalid is fine: past authorization).
 CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
@@ -90,6 +91,13 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/pcc-report"): METRICS,
     ("GET", "/console/pcc-report.csv"): METRICS,
     ("GET", "/console/maps"): METRICS,
+    ("GET", "/console/categories"): ADMIN,
+    ("POST", "/console/categories"): ADMIN,
+    ("GET", "/console/categories/new"): ADMIN,
+    ("GET", "/console/categories/<code>"): ADMIN,
+    ("POST", "/console/categories/<code>"): ADMIN,
+    ("POST", "/console/categories/<code>/deactivate"): ADMIN,
+    ("POST", "/console/categories/<code>/reactivate"): ADMIN,
 }
 FORMS: dict[tuple[str, str], Callable[[], dict]] = {
     ("POST", "/console/reports/<report_id>/transitions"): lambda: {"to": "in_progress"},
@@ -192,6 +200,7 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
             "message_id": str(message.id),
             "resident_message_id": information.get_json()["id"],
             "filename": "console.css",
+            "code": "dog_fouling",
         }
     yield found
     app.extensions.pop(photos.STORE_EXTENSION, None)

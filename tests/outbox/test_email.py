@@ -67,7 +67,7 @@ def test_an_email_to_the_partner_is_written_as_an_eml_file(app, mail_dir):
     assert f"Reference: {reference}" in text
     assert "Fridge and mattress dumped by the bins" in text
     assert "Location: 54.5762, -1.2348" in text
-    assert "  waste_type: household, tyres" in text
+    assert "  What kind of waste? (waste_type): Household, Tyres" in text  # as asked
     # An absolute link: the partner's mail client has no page to resolve a path against.
     assert f"\n{PUBLIC_BASE_URL}/v1/partner/referrals/{referral.id}\n" in text
     # Not shared: nothing of the resident's contact anywhere in the message.
