@@ -435,3 +435,27 @@ def test_only_admins_change_categories(client, reviewer, resident):
         assert client.post(ADMIN, json=bins(), headers=headers).status_code == 403
         assert client.delete(f"{ADMIN}/graffiti", headers=headers).status_code == 403
     assert client.get(ADMIN).status_code == 401
+
+
+def test_the_console_shows_an_old_report_with_the_question_it_was_asked(
+    app, client, admin, resident
+):
+    from tests.console.test_console import sign_in
+
+    asked = _graffiti_questions("Is it offensive?", "Yes", surface=False)
+    assert (
+        client.patch(f"{ADMIN}/graffiti", json={"questions": asked}, headers=admin).status_code
+        == 200
+    )
+    old = report(client, resident, "graffiti", {"offensive": "yes"})
+    reworded = _graffiti_questions("Does it use offensive words?", "Yes, offensive", surface=False)
+    assert (
+        client.patch(f"{ADMIN}/graffiti", json={"questions": reworded}, headers=admin).status_code
+        == 200
+    )
+
+    sign_in(client, app, "reviewer")
+    page = client.get(f"/console/reports/{old['id']}").get_data(as_text=True)
+
+    assert "Is it offensive?" in page
+    assert "Does it use offensive words?" not in page and "Yes, offensive" not in page
