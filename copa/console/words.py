@@ -39,8 +39,19 @@ AUDIT_ACTION = {
 }
 
 
+# Codes whose words are not the code itself.
+_NAMED = {
+    "fcm": "Push (Android)",
+    "apns": "Push (iPhone)",
+    "inbox": "In-app inbox",
+    "open311": "Open311",
+}
+
+
 def plain(code: object) -> str:
     """Any other code in words: ``first_contact`` is "First contact"."""
+    if str(code) in _NAMED:
+        return _NAMED[str(code)]
     text = str(code or "").replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 

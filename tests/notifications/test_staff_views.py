@@ -123,6 +123,7 @@ def test_console_report_page_shows_what_the_resident_was_told(app, client, world
     html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
 
     assert "What the resident was told" in html
-    assert "report.received" in html and ">fcm<" in html and ">inbox<" in html
+    assert "Report received" in html  # report.received, in words
+    assert ">Push (Android)<" in html and ">In-app inbox<" in html  # fcm and inbox
     assert TOKEN not in html
     assert uuid.UUID(report["id"])

@@ -74,6 +74,11 @@ def _deactivate_signpost(app, client):
     return client.delete(f"/v1/admin/signposts/{signpost.get_json()['id']}", headers=admin)
 
 
+def _deactivate_category(app, client):
+    admin = _admin(app, client)  # the reference data has graffiti
+    return client.delete("/v1/admin/categories/graffiti", headers=admin)
+
+
 CALLS: dict[tuple[str, str], Callable] = {
     ("POST", "/v1/auth/logout"): _logout,
     ("DELETE", "/v1/me"): _erase_me,
@@ -81,6 +86,7 @@ CALLS: dict[tuple[str, str], Callable] = {
     ("DELETE", "/v1/admin/partners/{partner_id}"): _deactivate_partner,
     ("DELETE", "/v1/admin/routing-rules/{rule_id}"): _deactivate_rule,
     ("DELETE", "/v1/admin/signposts/{signpost_id}"): _deactivate_signpost,
+    ("DELETE", "/v1/admin/categories/{code}"): _deactivate_category,
 }
 
 
