@@ -24,9 +24,11 @@ import sqlalchemy as sa
 from copa.audit.service import Actor, record
 from copa.db import db, utcnow, write
 from copa.feedback.models import ComplaintCase, ComplaintState, Feedback
+from copa.feedback.service import ComplaintNotFound, FeedbackNotFound
 from copa.messages.models import MessageDirection, ResidentMessage
 from copa.notifications.service import notify
 from copa.reports.models import Report, ReportStatus
+from copa.reports.service import ReportNotFound, locked_report
 from copa.web.access import Principal
 from copa.web.problems import Conflict, NotFound, Unprocessable, problem_type
 
@@ -53,19 +55,6 @@ CLOSED_REPORT_STATUSES = frozenset(
 OPCC = "OPCC"
 RESOLUTION_TEAM = "Resolution Team"
 YOU = "You"
-
-
-# The same problem types as the reports and feedback features give for these.
-class ReportNotFound(NotFound):
-    type = problem_type("report-not-found")
-
-
-class FeedbackNotFound(NotFound):
-    type = problem_type("feedback-not-found")
-
-
-class ComplaintNotFound(NotFound):
-    type = problem_type("complaint-not-found")
 
 
 class MessageNotFound(NotFound):
@@ -114,7 +103,7 @@ def message_resident_on_report(
     """A reviewer asks the resident behind a report for more information, or tells them
     something: the message, the resident's notification and an audit event, together."""
     with write():
-        report = _locked_report(report_id)
+        report = locked_report(report_id)
         message = _staff_message(principal, payload, report.device_id, report_id=report.id)
         notify(_EVENT_OF_KIND[message.kind], report=report, note=message.text)
         _audit(principal, "report.message", "report", report.id, message)
@@ -187,18 +176,6 @@ def passed_on_messages(report_id: uuid.UUID) -> list[ResidentMessage]:
             .order_by(ResidentMessage.created_at, ResidentMessage.id)
         )
     )
-
-
-def _locked_report(report_id: uuid.UUID) -> Report:
-    report = db.session.scalar(
-        sa.select(Report)
-        .where(Report.id == report_id)
-        .with_for_update(of=Report)
-        .execution_options(populate_existing=True)
-    )
-    if report is None:
-        raise ReportNotFound("No such report.")
-    return report
 
 
 def _staff_message(

@@ -18,6 +18,20 @@ class ReportNotFound(NotFound):
     type = problem_type("report-not-found")
 
 
+def locked_report(report_id: uuid.UUID) -> Report:
+    """The report, its row locked for the rest of the caller's transaction: two changes to it
+    (staff decisions, messages) apply one after the other."""
+    report = db.session.scalar(
+        sa.select(Report)
+        .where(Report.id == report_id)
+        .with_for_update(of=Report)
+        .execution_options(populate_existing=True)
+    )
+    if report is None:
+        raise ReportNotFound("No such report.")
+    return report
+
+
 def own_reports(principal: Principal, page: int, page_size: int) -> PageResult:
     """The resident's reports, newest first."""
     statement = (

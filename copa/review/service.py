@@ -26,7 +26,7 @@ from copa.outbox.models import OutboxMessage
 from copa.periods import local_day_end, local_day_start
 from copa.reports.models import Photo, Report, ReportStatus
 from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
-from copa.reports.service import ReportNotFound
+from copa.reports.service import ReportNotFound, locked_report
 from copa.reports.workflow import allowed_report_transitions, transition
 from copa.routing.models import Channel, Partner, Referral, ReferralState
 from copa.routing.service import (
@@ -191,7 +191,7 @@ def transition_report(
     or rejected. One timeline row and one audit event, whatever else happens.
     """
     with write():
-        report = _locked_report(report_id)
+        report = locked_report(report_id)
         actor = Actor.of(principal)
         to = payload["to"]
         # A move the workflow does not allow is its 409 (naming those it does), before anything
@@ -235,19 +235,6 @@ def transition_report(
 def report_id_by_reference(reference: str) -> uuid.UUID | None:
     """The id of the report with this reference (e.g. COPA-26-000003), or None."""
     return db.session.scalar(sa.select(Report.id).where(Report.reference == reference))
-
-
-def _locked_report(report_id: uuid.UUID) -> Report:
-    """The report, its row locked: two staff decisions on it apply one after the other."""
-    report = db.session.scalar(
-        sa.select(Report)
-        .where(Report.id == report_id)
-        .with_for_update(of=Report)
-        .execution_options(populate_existing=True)
-    )
-    if report is None:
-        raise ReportNotFound("No such report.")
-    return report
 
 
 def _active_partner(partner_id: uuid.UUID) -> Partner:
@@ -309,7 +296,7 @@ def assign_report(
 ) -> _Shown:
     """Give a report to an active reviewer or admin, or to nobody (``None``)."""
     with write():
-        report = _locked_report(report_id)
+        report = locked_report(report_id)
         before = report.assignee_id
         report.assignee = assignee(assignee_id, _ASSIGNABLE_ROLES)
         record(
@@ -349,7 +336,7 @@ def redact_report(principal: Principal, report_id: uuid.UUID, payload: Mapping[s
     photo's bytes are kept for them too.
     """
     with write():
-        report = _locked_report(report_id)
+        report = locked_report(report_id)
         reason = payload["reason"]
         if "description" in payload:
             before: dict[str, Any] = {"description": report.description}
