@@ -167,7 +167,8 @@ _POST_BODY = {
     "required": True,
     "description": "Open311's fields, plus `attribute[code]=value` for each extra question "
     "(`attribute[code][]` once per value of a multi-value one). Multipart may carry a photo "
-    "as `media`.",
+    "as `media`: JPEG, PNG or HEIC/HEIF (told apart by content), at most 8 MiB, stored "
+    "re-encoded with no metadata (a HEIC photo as JPEG).",
     "content": {
         "application/x-www-form-urlencoded": {
             "schema": {

@@ -1,7 +1,8 @@
 """Photos of a resident's reports: checked from their content, re-encoded, stored, served, purged.
 
-A photo is stored only after it has been decoded and written again from its pixels alone, upright
-(EXIF orientation applied), so no EXIF, GPS, comment, XMP or ICC data can survive. The bytes live
+A photo (JPEG, PNG, or HEIC/HEIF as iPhones take them) is stored only after it has been decoded
+and written again from its pixels alone, upright (EXIF orientation applied), so no EXIF, GPS,
+comment, XMP or ICC data can survive, nor a HEIF's thumbnails or auxiliary images. The bytes live
 in a ``PhotoStore`` (a directory by default; an object store can take its place); the database
 row says what they are. Files are written before the row is committed and removed again if that
 commit fails, so there is never a row without its file.
@@ -25,6 +26,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from flask import current_app
 from PIL import Image, ImageOps
+from pillow_heif import register_heif_opener
 from werkzeug.datastructures import FileStorage
 
 from copa.db import db, utcnow, write
@@ -36,13 +38,13 @@ from copa.web.problems import Conflict, NotFound, Problem, Unprocessable, proble
 
 log = logging.getLogger(__name__)
 
-try:  # HEIC (iPhone photos) only where the plugin is installed; it is not a dependency.
-    from pillow_heif import register_heif_opener
-except ImportError:  # pragma: no cover - depends on the installation
-    _READABLE_FORMATS: tuple[str, ...] = ("JPEG", "PNG")
-else:  # pragma: no cover - depends on the installation
-    register_heif_opener()
-    _READABLE_FORMATS = ("JPEG", "PNG", "HEIF")
+# iPhones take HEIC (HEIF holding HEVC) by default. pillow-heif is the maintained Pillow plugin
+# for it and ships libheif with its HEVC decoder in its wheels, so no system library is needed.
+# Embedded thumbnails, depth maps and other auxiliary images are never read: only the primary
+# image's pixels are kept, so a thumbnail that shows something else (or carries its own metadata)
+# cannot reach the stored photo, and no memory is spent decoding them.
+register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+_READABLE_FORMATS = ("JPEG", "PNG", "HEIF")  # told apart by content, never by name or type
 
 STORE_EXTENSION = "copa_photo_store"  # app.extensions key of the cached store
 JPEG_QUALITY = 85
@@ -185,9 +187,10 @@ class CleanImage:
 
 
 def clean_image(data: bytes, max_pixels: int) -> CleanImage:
-    """Decode ``data`` (JPEG, PNG, or HEIC with the plugin) and encode its pixels again, upright.
+    """Decode ``data`` (JPEG, PNG or HEIC/HEIF) and encode its pixels again, upright.
 
-    The format comes from the content alone. Raises ``PhotoUnreadable`` for anything else
+    The format comes from the content alone. A HEIC photo is stored as JPEG: every browser,
+    phone and partner system shows JPEG, while HEIC shows in few browsers beyond Safari. Raises ``PhotoUnreadable`` for anything else
     (including truncated files) and ``PhotoTooManyPixels`` before decoding an image whose header
     declares more than ``max_pixels``.
     """
@@ -202,8 +205,12 @@ def clean_image(data: bytes, max_pixels: int) -> CleanImage:
                 raise _not_a_photo()
             if width * height > max_pixels:
                 raise _too_many_pixels(max_pixels)
-            image.load()  # truncated data raises here (ImageFile.LOAD_TRUNCATED_IMAGES stays off)
+            # Truncated data raises here (ImageFile.LOAD_TRUNCATED_IMAGES stays off; libheif
+            # refuses an item whose data runs past the end of the file).
+            image.load()
             keep_alpha = image.format == "PNG" and _has_alpha(image)
+            # HEIF: libheif has already turned it upright (irot/imir) and pillow-heif reset the
+            # EXIF orientation to 1, so this does nothing more for it.
             upright = ImageOps.exif_transpose(image)
             pixels = upright.convert("RGBA" if keep_alpha else "RGB")
     except Image.DecompressionBombError as error:
@@ -230,8 +237,8 @@ def _has_alpha(image: Image.Image) -> bool:
 
 def _not_a_photo() -> PhotoUnreadable:
     return PhotoUnreadable(
-        "The photo could not be read: send a complete JPEG or PNG image.",
-        "Not a complete JPEG or PNG image.",
+        "The photo could not be read: send a complete JPEG, PNG or HEIC image.",
+        "Not a complete JPEG, PNG or HEIC image.",
     )
 
 

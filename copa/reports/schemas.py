@@ -154,4 +154,11 @@ class ReportOut(ReportSummaryOut):
 
 
 class PhotoUploadIn(Schema):
-    photo = Upload(required=True, metadata={"description": "A JPEG or PNG photo, at most 8 MiB."})
+    photo = Upload(
+        required=True,
+        metadata={
+            "description": "A JPEG, PNG or HEIC/HEIF photo (image/jpeg, image/png, image/heic, "
+            "image/heif; told apart by content), at most 8 MiB. Stored as JPEG (PNG when it has "
+            "transparency)."
+        },
+    )

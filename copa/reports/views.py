@@ -46,9 +46,10 @@ class ReportPhotos(MethodView):
     @blp.arguments(schemas.PhotoUploadIn, location="files")
     @blp.response(201, schemas.PhotoOut)
     def post(self, files, report_id):
-        """Add a photo to the resident's own report (JPEG or PNG, at most 5 per report).
+        """Add a photo to the resident's own report (JPEG, PNG or HEIC, at most 5 per report).
 
-        The photo is re-encoded from its pixels, upright, with no EXIF, GPS, comment or XMP.
+        The photo is re-encoded from its pixels, upright, with no EXIF, GPS, comment, XMP, ICC
+        profile or (HEIC) thumbnail and auxiliary image; a HEIC photo is stored as JPEG.
         """
         photo = photos.add_photo(current_principal(), report_id, files["photo"])
         return (
