@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from copa.catalog.service import questions_of
 from copa.db import db, write
 from copa.routing.models import Partner, RoutingRule
 from copa.routing.partner_admin import changed_settings
+from copa.routing.service import precedence
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import NotFound, Unprocessable, problem_type
@@ -75,6 +77,61 @@ def list_rules(
     if active is not None:
         statement = statement.where(RoutingRule.active.is_(active))
     return paginate(statement, page, page_size)
+
+
+def rules_in_evaluation_order() -> list[RoutingRule]:
+    """Every rule by category, each category's in the order routing weighs them: a rule on an
+    answer first, then ward, local authority, any area; the oldest first among equals (the one
+    that wins a tie). Inactive rules (or rules of inactive partners) last in their category."""
+    rules = db.session.scalars(
+        sa.select(RoutingRule).order_by(RoutingRule.created_at, RoutingRule.id)
+    ).all()
+
+    def weight(rule: RoutingRule) -> tuple[str, bool, tuple[bool, int]]:
+        live = rule.active and rule.partner.active
+        answer, area = precedence(rule)
+        return (rule.category_code, not live, (not answer, -area))
+
+    return sorted(rules, key=weight)  # stable: the oldest first among equals
+
+
+def rules_broken_by(category_code: str, questions: list[Mapping[str, Any]]) -> list[BrokenRule]:
+    """The active rules of the category that would never match again were its questions
+    these: their question removed, their answer no longer a choice, or the question no longer
+    one a rule can match."""
+    by_code = {str(q.get("code")): q for q in questions}
+    broken = []
+    rules = db.session.scalars(
+        sa.select(RoutingRule)
+        .where(
+            RoutingRule.category_code == category_code,
+            RoutingRule.active.is_(True),
+            RoutingRule.answer_code.is_not(None),
+        )
+        .order_by(RoutingRule.created_at, RoutingRule.id)
+    )
+    for rule in rules:
+        question = by_code.get(rule.answer_code or "")
+        datatype = (question or {}).get("datatype", "string")
+        keys = [str(v.get("key")) for v in (question or {}).get("values") or []]
+        if question is None:
+            why = "that question would be removed"
+        elif datatype in ("number", "datetime"):
+            why = "that question's answers would no longer be a choice or text"
+        elif datatype in ("singlevaluelist", "multivaluelist") and rule.answer_value not in keys:
+            why = "that answer would no longer be a choice"
+        else:
+            continue
+        broken.append(BrokenRule(rule, why))
+    return broken
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    """An active rule a change of its category's questions would leave never matching."""
+
+    rule: RoutingRule
+    why: str
 
 
 def get_rule(rule_id: uuid.UUID) -> RoutingRule:
