@@ -2,7 +2,8 @@
 them, add, change and stop a rule, and the tester that says where a report would go.
 
 The forms go through the API's own schemas and services (/v1/admin/routing-rules); the tester
-asks ``routing.service.explain_route``, which is ``route``'s own decision with nothing written.
+asks ``rule_admin.try_route`` as POST /v1/admin/routing-rules/test does: routing's own decision
+(``routing.service.explain_route``, over ``choose_rule``), with nothing written.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from copa.console.pages import blp, console_page, load_form, page
 from copa.db import abandon
 from copa.routing import partner_admin, rule_admin
 from copa.routing import schemas as routing_schemas
-from copa.routing import service as routing
 from copa.web.access import Role
 from copa.web.problems import Problem, Unprocessable, flatten_messages
 
@@ -353,31 +353,31 @@ def routing_rule_test():
     errors: list[dict[str, str]] = []
     decision = place = None
     if category is not None and args.get("find"):
-        ward_code = authority_code = None
         lat, lon = args.get("lat", "").strip(), args.get("lon", "").strip()
         try:
+            point = None
             if lat or lon:
                 try:
-                    located = areas.locate(float(lat), float(lon))
+                    point = {"lat": float(lat), "lon": float(lon)}
                 except ValueError:
                     raise Unprocessable(
                         "Give the point's latitude and longitude as numbers, e.g. 54.5762 "
                         "and -1.2348."
                     ) from None
-                ward_code, authority_code = located.ward_code, located.local_authority_code
-                place = f"{located.ward_name} ward ({located.local_authority_name})"
-            elif args.get("ward"):
-                found = areas.area_by_code(args["ward"])
-                ward_code, authority_code = found.ward_code, found.local_authority_code
-                place = catalogue.area(found.level, found.code)
+            decision = rule_admin.try_route(
+                category.code,
+                point=point,
+                area_code=None if point else (args.get("ward") or None),
+                answers=answers,
+            )
         except Problem as problem:
             if problem.status != 422:
                 raise
             errors.append(
                 {"key": "lat", "target": "lat", "label": "Where", "text": problem.detail or ""}
             )
-        if not errors:
-            decision = routing.explain_route(category.code, ward_code, authority_code, answers)
+        if decision is not None and decision.ward_code:
+            place = catalogue.area("ward", decision.ward_code)
     checks = []
     if decision is not None:
         checks = [{**catalogue.rule(check.rule), "check": check} for check in decision.checks]

@@ -11,13 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from copa.areas.models import LocalAuthority, Ward
+from copa.areas.service import area_by_code, locate_point
 from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
 from copa.catalog.service import questions_of
 from copa.db import db, write
 from copa.routing.models import Partner, RoutingRule
 from copa.routing.partner_admin import changed_settings
-from copa.routing.service import precedence
+from copa.routing.service import RouteDecision, explain_route, precedence
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import NotFound, Unprocessable, problem_type
@@ -29,6 +30,10 @@ class RoutingRuleNotFound(NotFound):
 
 class InvalidRoutingRule(Unprocessable):
     type = problem_type("invalid-routing-rule")
+
+
+class InvalidRoutingTest(Unprocessable):
+    type = problem_type("invalid-routing-test")
 
 
 _RULE_FIELDS = (
@@ -132,6 +137,33 @@ class BrokenRule:
 
     rule: RoutingRule
     why: str
+
+
+def try_route(
+    category_code: str,
+    *,
+    point: Mapping[str, float] | None = None,
+    area_code: str | None = None,
+    answers: Mapping[str, object] | None = None,
+) -> RouteDecision:
+    """Where a report of the category, at ``point`` or in the ward or local authority
+    ``area_code`` (or with no location), with ``answers``, would go and by which rule: routing's
+    own decision (``explain_route``), nothing written."""
+    errors: dict[str, list[str]] = {}
+    if db.session.scalar(sa.select(Category.id).where(Category.code == category_code)) is None:
+        errors["category_code"] = ["No category with this code."]
+    if point is not None and area_code is not None:
+        errors["area_code"] = ["Give a location or an area code, not both."]
+    if errors:
+        raise InvalidRoutingTest("The routing test is not valid.", errors=errors)
+    ward_code = authority_code = None
+    if point is not None:
+        located = locate_point(point)
+        ward_code, authority_code = located.ward_code, located.local_authority_code
+    elif area_code is not None:
+        area = area_by_code(area_code, field="area_code")
+        ward_code, authority_code = area.ward_code, area.local_authority_code
+    return explain_route(category_code, ward_code, authority_code, dict(answers or {}))
 
 
 def get_rule(rule_id: uuid.UUID) -> RoutingRule:
