@@ -5,6 +5,7 @@ as routing itself decides; and a category change that would leave a rule never m
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -99,7 +100,7 @@ def test_an_admin_adds_a_ward_rule_and_the_tester_shows_it_chosen(app, client, a
     )
     assert made.status_code == 201, made.get_json()
     with app.app_context():
-        report = db.session.get(Report, __import__("uuid").UUID(made.get_json()["id"]))
+        report = db.session.get(Report, uuid.UUID(made.get_json()["id"]))
         assert report.destination_name.startswith("Thirteen")
 
 
