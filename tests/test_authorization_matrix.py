@@ -340,6 +340,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/admin/routing-rules/<rule_id>"): Entry(ADMIN),
     ("PATCH", "/v1/admin/routing-rules/<rule_id>"): Entry(ADMIN),
     ("DELETE", "/v1/admin/routing-rules/<rule_id>"): Entry(ADMIN),
+    ("POST", "/v1/admin/routing-rules/test"): Entry(
+        ADMIN, body=lambda: {"json": {"category_code": "fly_tipping", "answers": {"size": "large"}}}
+    ),
     ("POST", "/v1/admin/users"): Entry(ADMIN),
     ("GET", "/v1/admin/users"): Entry(ADMIN),
     ("GET", "/v1/admin/users/<user_id>"): Entry(ADMIN),

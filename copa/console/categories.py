@@ -14,11 +14,14 @@ from typing import Any
 from flask import flash, g, redirect, request, url_for
 from marshmallow import ValidationError
 
+from copa.areas import service as areas
 from copa.catalog import category_admin
 from copa.catalog import schemas as catalog_schemas
 from copa.catalog.models import CategoryGroup, DefaultDestination
 from copa.catalog.service import questions_of
 from copa.console.pages import blp, console_page, load_form, page
+from copa.db import abandon
+from copa.routing import rule_admin
 from copa.web.access import Role
 from copa.web.problems import Problem, flatten_messages
 
@@ -96,7 +99,8 @@ def _payload(form: Mapping[str, str]) -> tuple[dict[str, Any], list[int]]:
     data: dict[str, Any] = {
         key: value
         for key, value in form.items()
-        if not key.startswith("q-") and key not in ("location_required", "keywords", "sort_order")
+        if not key.startswith("q-")
+        and key not in ("location_required", "keywords", "sort_order", "confirm_rules")
     }
     data["location_required"] = form.get("location_required") == "yes"
     keywords = form.get("keywords", "")
@@ -196,7 +200,10 @@ def categories():
 
 
 def _edit_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    if status >= 400:
+        abandon()  # a refused change leaves nothing behind, nor any lock held
     form = context.setdefault("form", {})
+    context.setdefault("broken", [])
     slots = _slots(form)
     first_spare = (max(slots) + 1) if slots else 0
     context.setdefault("errors", [])
@@ -259,6 +266,12 @@ def category_update(code: str):
     try:
         changes = load_form(catalog_schemas.CategoryPatchIn(), data)
         changes.setdefault("description", "")  # an emptied field clears it
+        broken = _broken_rules(found, changes.get("questions"))
+        if broken and form.get("confirm_rules") != "yes":
+            # Routing would change without a word: the admin sees which rules first, and
+            # saves again (ticking that they accept it) or keeps the question or choice.
+            form["code"] = code
+            return _edit_page(409, form=form, category=found, broken=broken)
         category_admin.update_category(g.principal, code, changes)
     except ValidationError as error:
         form["code"] = code
@@ -266,7 +279,43 @@ def category_update(code: str):
             422, form=form, category=found, errors=_errors(flatten_messages(error.messages), origin)
         )
     flash(f"Saved “{found.name}”. Reports already made keep the questions they were asked.")
+    for rule in broken:
+        flash(
+            f"Warning: {rule['words']} will never match again ({rule['why']}). Change or stop it."
+        )
     return redirect(url_for("console.categories"), 303)
+
+
+def _broken_rules(category: Any, questions: list | None) -> list[dict[str, Any]]:
+    """The active routing rules a change of the category's questions would leave never
+    matching, in words (none when the questions are not changed)."""
+    if questions is None:
+        return []
+    shown = []
+    asked = {str(q["code"]): q for q in questions_of(category)}  # as they stand, before the change
+    for broken in rule_admin.rules_broken_by(category.code, questions):
+        rule = broken.rule
+        question = asked.get(rule.answer_code or "", {})
+        labels = {
+            str(v.get("key")): str(v.get("name", v.get("key")))
+            for v in question.get("values") or []
+        }
+        answer = f"“{question.get('description') or rule.answer_code}” is answered “{labels.get(str(rule.answer_value), rule.answer_value)}”"
+        area = "anywhere"
+        if rule.area_level != "any":
+            try:
+                area = "in " + areas.area_by_code(rule.area_code).name
+            except Problem:
+                area = f"in {rule.area_code}"
+        shown.append(
+            {
+                "id": rule.id,
+                "words": f"the rule sending {category.name} reports {area} to "
+                f"{rule.partner.name} when {answer}",
+                "why": broken.why,
+            }
+        )
+    return shown
 
 
 @blp.route("/categories/<string(maxlength=64):code>/deactivate", methods=["POST"])

@@ -2,7 +2,7 @@
 CSRF, the security headers, navigation, rendering, form loading and the error pages.
 
 The pages themselves are in ``views`` (sign-in, queue, reports), ``complaints``, ``feedback``,
-``operations`` and ``categories``; each imports this module, never another page module.
+``operations``, ``categories``, ``partners`` and ``routing``; each imports this module, never another page module.
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ NAV = (
     ("console.pcc_report", "Quarterly report", (Role.ANALYST, Role.ADMIN)),
     ("console.maps", "Ward maps", (Role.ANALYST, Role.ADMIN)),
     ("console.categories", "Categories", (Role.ADMIN,)),
+    ("console.partners", "Partners", (Role.ADMIN,)),
+    ("console.routing_rules", "Routing rules", (Role.ADMIN,)),
 )
 
 

@@ -30,7 +30,17 @@ from copa.auth.schemas import AssignmentIn
 from copa.catalog import service as catalog
 
 # The other sections register their pages on the same blueprint when imported.
-from copa.console import categories, complaints, feedback, maps, operations, service, words  # noqa: F401
+from copa.console import (  # noqa: F401
+    categories,
+    complaints,
+    feedback,
+    maps,
+    operations,
+    partners,
+    routing,
+    service,
+    words,
+)
 from copa.console.pages import (
     QUEUE,
     REVIEW,

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from copa.areas.models import LocalAuthority, Ward
+from copa.areas.service import area_by_code, locate_point
 from copa.audit.service import Actor, deactivate, record
 from copa.catalog.models import Category
 from copa.catalog.service import questions_of
 from copa.db import db, write
 from copa.routing.models import Partner, RoutingRule
 from copa.routing.partner_admin import changed_settings
+from copa.routing.service import RouteDecision, explain_route, precedence
 from copa.web.access import Principal
 from copa.web.pagination import PageResult, paginate
 from copa.web.problems import NotFound, Unprocessable, problem_type
@@ -27,6 +30,10 @@ class RoutingRuleNotFound(NotFound):
 
 class InvalidRoutingRule(Unprocessable):
     type = problem_type("invalid-routing-rule")
+
+
+class InvalidRoutingTest(Unprocessable):
+    type = problem_type("invalid-routing-test")
 
 
 _RULE_FIELDS = (
@@ -75,6 +82,88 @@ def list_rules(
     if active is not None:
         statement = statement.where(RoutingRule.active.is_(active))
     return paginate(statement, page, page_size)
+
+
+def rules_in_evaluation_order() -> list[RoutingRule]:
+    """Every rule by category, each category's in the order routing weighs them: a rule on an
+    answer first, then ward, local authority, any area; the oldest first among equals (the one
+    that wins a tie). Inactive rules (or rules of inactive partners) last in their category."""
+    rules = db.session.scalars(
+        sa.select(RoutingRule).order_by(RoutingRule.created_at, RoutingRule.id)
+    ).all()
+
+    def weight(rule: RoutingRule) -> tuple[str, bool, tuple[bool, int]]:
+        live = rule.active and rule.partner.active
+        answer, area = precedence(rule)
+        return (rule.category_code, not live, (not answer, -area))
+
+    return sorted(rules, key=weight)  # stable: the oldest first among equals
+
+
+def rules_broken_by(category_code: str, questions: list[Mapping[str, Any]]) -> list[BrokenRule]:
+    """The active rules of the category that would never match again were its questions
+    these: their question removed, their answer no longer a choice, or the question no longer
+    one a rule can match."""
+    by_code = {str(q.get("code")): q for q in questions}
+    broken = []
+    rules = db.session.scalars(
+        sa.select(RoutingRule)
+        .where(
+            RoutingRule.category_code == category_code,
+            RoutingRule.active.is_(True),
+            RoutingRule.answer_code.is_not(None),
+        )
+        .order_by(RoutingRule.created_at, RoutingRule.id)
+    )
+    for rule in rules:
+        question = by_code.get(rule.answer_code or "")
+        datatype = (question or {}).get("datatype", "string")
+        keys = [str(v.get("key")) for v in (question or {}).get("values") or []]
+        if question is None:
+            why = "that question would be removed"
+        elif datatype in ("number", "datetime"):
+            why = "that question's answers would no longer be a choice or text"
+        elif datatype in ("singlevaluelist", "multivaluelist") and rule.answer_value not in keys:
+            why = "that answer would no longer be a choice"
+        else:
+            continue
+        broken.append(BrokenRule(rule, why))
+    return broken
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    """An active rule a change of its category's questions would leave never matching."""
+
+    rule: RoutingRule
+    why: str
+
+
+def try_route(
+    category_code: str,
+    *,
+    point: Mapping[str, float] | None = None,
+    area_code: str | None = None,
+    answers: Mapping[str, object] | None = None,
+) -> RouteDecision:
+    """Where a report of the category, at ``point`` or in the ward or local authority
+    ``area_code`` (or with no location), with ``answers``, would go and by which rule: routing's
+    own decision (``explain_route``), nothing written."""
+    errors: dict[str, list[str]] = {}
+    if db.session.scalar(sa.select(Category.id).where(Category.code == category_code)) is None:
+        errors["category_code"] = ["No category with this code."]
+    if point is not None and area_code is not None:
+        errors["area_code"] = ["Give a location or an area code, not both."]
+    if errors:
+        raise InvalidRoutingTest("The routing test is not valid.", errors=errors)
+    ward_code = authority_code = None
+    if point is not None:
+        located = locate_point(point)
+        ward_code, authority_code = located.ward_code, located.local_authority_code
+    elif area_code is not None:
+        area = area_by_code(area_code, field="area_code")
+        ward_code, authority_code = area.ward_code, area.local_authority_code
+    return explain_route(category_code, ward_code, authority_code, dict(answers or {}))
 
 
 def get_rule(rule_id: uuid.UUID) -> RoutingRule:

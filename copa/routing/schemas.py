@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import url_for
 from marshmallow import Schema, fields, validate
 
-from copa.areas.schemas import AreaOut
+from copa.areas.schemas import AreaOut, PointIn
 from copa.catalog.schemas import AnsweredQuestionOut
 from copa.contacts.schemas import ContactOut
 from copa.messages.schemas import PartnerMessageOut
@@ -213,6 +213,64 @@ class RoutingRuleOut(Schema):
     active = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+
+
+class RoutingTestIn(StrictSchema):
+    """A report as the routing tester takes it: a category, where (a point, or a ward or local
+    authority code, or neither), and answers to its questions."""
+
+    category_code = Text(required=True, validate=validate.Length(min=1, max=64))
+    location = fields.Nested(PointIn, metadata={"description": "Where the report is."})
+    area_code = Text(
+        validate=validate.Length(min=1, max=9),
+        metadata={"description": "A ward or local authority GSS code, instead of a location."},
+    )
+    answers = fields.Dict(
+        keys=Text(validate=validate.Length(min=1, max=64)),
+        values=fields.Raw(),
+        load_default=dict,
+        metadata={
+            "description": "Answers by question code: a choice's key, text, or a list of keys.",
+            "example": {"size": "large"},
+        },
+    )
+
+
+class RuleCheckOut(Schema):
+    rule = fields.Nested(RoutingRuleOut, required=True)
+    matched = fields.Boolean(required=True)
+    mismatch = fields.String(
+        allow_none=True,
+        metadata={"description": "Why it did not match: area or answer (null when it did)."},
+    )
+    chosen = fields.Boolean(required=True)
+
+
+class RoutingTestOut(Schema):
+    """Where the report would go and by which rule, as routing decides it now."""
+
+    category_code = fields.String(required=True)
+    ward_code = fields.String(allow_none=True)
+    local_authority_code = fields.String(allow_none=True)
+    rule = fields.Nested(
+        RoutingRuleOut,
+        allow_none=True,
+        metadata={"description": "The rule that decides; null when none matches."},
+    )
+    partner = fields.Nested(PartnerRefOut, allow_none=True)
+    destination_kind = fields.String(
+        required=True,
+        metadata={"description": "The partner's kind, or unrouted: OPCC staff decide."},
+    )
+    destination_name = fields.String(required=True)
+    outcome = fields.String(
+        allow_none=True, metadata={"description": "The provisional outcome the report would have."}
+    )
+    checks = fields.List(
+        fields.Nested(RuleCheckOut),
+        required=True,
+        metadata={"description": "Each active rule of the category, in the order weighed."},
+    )
 
 
 # --- the partner API ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,22 +53,115 @@ def choose_rule(
     The rule comes from the per-process cache, shared: read it, and ``attach`` its partner
     before linking rows to it."""
     rules = ACTIVE_RULES.get().get(category_code, ())
+    return _best(_matching(rules, ward_code, local_authority_code, answers))
+
+
+def _mismatch(
+    rule: RoutingRule,
+    ward_code: str | None,
+    local_authority_code: str | None,
+    answers: Mapping[str, object],
+) -> str | None:
+    """Why ``rule`` does not apply to a report in that area with those answers; None when it
+    does. The one test of a rule, for routing and for its explanation alike."""
     area_of_level = {"ward": ward_code, "local_authority": local_authority_code}
-
-    def matches(rule: RoutingRule) -> bool:
-        if rule.area_level != "any" and rule.area_code != area_of_level.get(rule.area_level):
-            return False
-        if rule.answer_code is None:
-            return True
-        answer = answers.get(rule.answer_code)
-        return answer == rule.answer_value or (
-            isinstance(answer, list) and rule.answer_value in answer
-        )
-
-    matching = [rule for rule in rules if matches(rule)]
-    if not matching:
+    if rule.area_level != "any" and rule.area_code != area_of_level.get(rule.area_level):
+        return "area"
+    if rule.answer_code is None:
         return None
-    return max(matching, key=lambda r: (r.answer_code is not None, _AREA_RANK[r.area_level]))
+    answer = answers.get(rule.answer_code)
+    if answer == rule.answer_value or (isinstance(answer, list) and rule.answer_value in answer):
+        return None
+    return "answer"
+
+
+def _matching(
+    rules: tuple[RoutingRule, ...],
+    ward_code: str | None,
+    local_authority_code: str | None,
+    answers: Mapping[str, object],
+) -> list[RoutingRule]:
+    return [r for r in rules if _mismatch(r, ward_code, local_authority_code, answers) is None]
+
+
+def precedence(rule: RoutingRule) -> tuple[bool, int]:
+    """How a matching rule weighs against others (higher wins): an answer condition first,
+    then ward over local authority over any area."""
+    return (rule.answer_code is not None, _AREA_RANK[rule.area_level])
+
+
+def _best(matching: list[RoutingRule]) -> RoutingRule | None:
+    # max() keeps the first of equals: among rules of the same precedence the oldest wins.
+    return max(matching, key=precedence) if matching else None
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """One active rule of the category, as the decision saw it."""
+
+    rule: RoutingRule
+    matched: bool
+    mismatch: str | None  # "area" or "answer" when it did not match
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """Where a report would go and why, as ``route`` would decide it now (nothing written).
+
+    ``rule`` and ``partner`` are None when no rule matches: the report then waits, unrouted,
+    for OPCC staff (``destination_name``)."""
+
+    category_code: str
+    ward_code: str | None
+    local_authority_code: str | None
+    answers: dict[str, object]
+    rule: RoutingRule | None
+    partner: Partner | None
+    destination_kind: str
+    destination_name: str
+    outcome: str | None  # the provisional outcome the report would have
+    checks: tuple[RuleCheck, ...]
+
+
+def explain_route(
+    category_code: str,
+    ward_code: str | None,
+    local_authority_code: str | None,
+    answers: Mapping[str, object],
+) -> RouteDecision:
+    """Which destination a report of this category, area and answers would go to, by which
+    rule, and how each active rule of the category fared: ``route``'s own decision, nothing
+    written."""
+    rule = choose_rule(category_code, ward_code, local_authority_code, answers)
+    checks = tuple(
+        RuleCheck(
+            rule=each,
+            matched=(why := _mismatch(each, ward_code, local_authority_code, answers)) is None,
+            mismatch=why,
+            chosen=each is rule,
+        )
+        # In the order they are weighed: the highest precedence first, the oldest first among
+        # equals (sorted() is stable over the cache's oldest-first order).
+        for each in sorted(ACTIVE_RULES.get().get(category_code, ()), key=precedence, reverse=True)
+    )
+    if rule is None:
+        kind, name, partner, outcome = UNROUTED_KIND, UNROUTED_NAME, None, None
+    else:
+        partner = rule.partner
+        kind, name, outcome = partner.kind, partner.name, provisional_outcome(partner)
+    return RouteDecision(
+        category_code=category_code,
+        ward_code=ward_code,
+        local_authority_code=local_authority_code,
+        answers=dict(answers),
+        rule=rule,
+        partner=partner,
+        destination_kind=kind,
+        destination_name=name,
+        outcome=outcome,
+        checks=checks,
+    )
 
 
 def route(report: Report, actor: Actor = SYSTEM) -> Referral | None:

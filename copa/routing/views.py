@@ -111,6 +111,24 @@ class RoutingRules(MethodView):
         )
 
 
+@routing_rules.route("/test")
+class RoutingTest(MethodView):
+    @requires(Role.ADMIN)
+    @routing_rules.arguments(schemas.RoutingTestIn)
+    @routing_rules.response(200, schemas.RoutingTestOut)
+    def post(self, payload):
+        """Where a report would go, and by which rule: routing's own decision, nothing saved.
+
+        Give a `location` or an `area_code` (or neither, for a report with no location).
+        """
+        return rule_admin.try_route(
+            payload["category_code"],
+            point=payload.get("location"),
+            area_code=payload.get("area_code"),
+            answers=payload["answers"],
+        )
+
+
 @routing_rules.route("/<uuid:rule_id>")
 class RoutingRuleItem(MethodView):
     @requires(Role.ADMIN)

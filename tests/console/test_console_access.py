@@ -24,7 +24,7 @@ from copa.feedback.models import ComplaintCase
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.outbox.signing import new_secret
 from copa.reports import photos
-from copa.routing.models import Channel
+from copa.routing.models import Channel, RoutingRule
 from tests.factories import (
     PASSWORD,
     bearer,
@@ -98,6 +98,21 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/categories/<code>"): ADMIN,
     ("POST", "/console/categories/<code>/deactivate"): ADMIN,
     ("POST", "/console/categories/<code>/reactivate"): ADMIN,
+    ("GET", "/console/partners"): ADMIN,
+    ("POST", "/console/partners"): ADMIN,
+    ("GET", "/console/partners/new"): ADMIN,
+    ("GET", "/console/partners/<partner_id>"): ADMIN,
+    ("POST", "/console/partners/<partner_id>"): ADMIN,
+    ("POST", "/console/partners/<partner_id>/deactivate"): ADMIN,
+    ("POST", "/console/partners/<partner_id>/reactivate"): ADMIN,
+    ("GET", "/console/routing-rules"): ADMIN,
+    ("POST", "/console/routing-rules"): ADMIN,
+    ("GET", "/console/routing-rules/new"): ADMIN,
+    ("GET", "/console/routing-rules/test"): ADMIN,
+    ("GET", "/console/routing-rules/<rule_id>"): ADMIN,
+    ("POST", "/console/routing-rules/<rule_id>"): ADMIN,
+    ("POST", "/console/routing-rules/<rule_id>/deactivate"): ADMIN,
+    ("POST", "/console/routing-rules/<rule_id>/reactivate"): ADMIN,
 }
 FORMS: dict[tuple[str, str], Callable[[], dict]] = {
     ("POST", "/console/reports/<report_id>/transitions"): lambda: {"to": "in_progress"},
@@ -191,6 +206,7 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
             sa.select(OutboxMessage).where(OutboxMessage.partner_id == partner.id)
         )
         message.state = MessageState.DEAD
+        rule = db.session.scalar(sa.select(RoutingRule).order_by(RoutingRule.id).limit(1))
         db.session.commit()
         found = {
             "report_id": report["id"],
@@ -201,6 +217,8 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
             "resident_message_id": information.get_json()["id"],
             "filename": "console.css",
             "code": "dog_fouling",
+            "partner_id": str(partner.id),
+            "rule_id": str(rule.id),
         }
     yield found
     app.extensions.pop(photos.STORE_EXTENSION, None)
