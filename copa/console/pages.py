@@ -126,14 +126,37 @@ def actor_kind_words(code: str | None) -> str:
 
 
 @blp.app_template_filter("changes")
-def changes(event: Mapping[str, Any]) -> list[dict[str, str]]:
-    return words.changes(event.get("before"), event.get("after"))
+def changes(
+    event: Mapping[str, Any], named: Mapping[str, User] | None = None
+) -> list[dict[str, str]]:
+    """An audit event's before and after as rows; user ids (an assignee's, say) by name."""
+    names = {key: user.display_name for key, user in (named or {}).items()}
+    return words.changes(event.get("before"), event.get("after"), names)
+
+
+def _user_ids(event: Mapping[str, Any]) -> Iterable[str]:
+    """The user ids an audit event names: its actor's, a user it changed, and any ``..._id``
+    value kept in it (the page looks each up; those of no user are left as they are)."""
+    if event.get("actor_id"):
+        yield str(event["actor_id"])
+    if event.get("target_kind") == "user" and event.get("target_id"):
+        yield str(event["target_id"])
+    for side in (event.get("before") or {}, event.get("after") or {}):
+        for key, value in side.items():
+            if key.endswith("_id") and isinstance(value, str):
+                yield value
 
 
 def people(events: Iterable[Mapping[str, Any]]) -> dict[str, User]:
-    """The users who acted in ``events`` (audit events as the API shows them), by id: the
-    audit log keeps only an actor's id and roles, the page names the person."""
-    ids = {uuid.UUID(str(event["actor_id"])) for event in events if event.get("actor_id")}
+    """The users named in ``events`` (audit events as the API shows them), by id: the audit
+    log keeps only an actor's id and roles, the page names the person."""
+    ids = set()
+    for event in events:
+        for text in _user_ids(event):
+            try:
+                ids.add(uuid.UUID(text))
+            except ValueError:
+                continue
     if not ids:
         return {}
     found = db.session.scalars(sa.select(User).where(User.id.in_(ids)))

@@ -120,34 +120,41 @@ def actor_kind(code: str | None) -> str:
     return ACTOR_KIND.get(code or "", plain(code))
 
 
-def value(shown: Any) -> str:
-    """A value kept in the audit log, as a person reads it."""
+def value(shown: Any, names: Mapping[str, str] | None = None) -> str:
+    """A value kept in the audit log, as a person reads it (an id in ``names`` by its name)."""
+    if names and isinstance(shown, str) and shown in names:
+        return names[shown]
     if shown is None or shown == "" or shown == []:
         return "(none)"
     if isinstance(shown, bool):
         return "yes" if shown else "no"
     if isinstance(shown, list | tuple):
-        return ", ".join(value(item) for item in shown)
+        return ", ".join(value(item, names) for item in shown)
     if isinstance(shown, dict):
-        return "; ".join(f"{plain(key)}: {value(item)}" for key, item in shown.items())
+        return "; ".join(f"{plain(key)}: {value(item, names)}" for key, item in shown.items())
     return str(shown)
 
 
 def changes(
-    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    names: Mapping[str, str] | None = None,
 ) -> list[dict[str, str]]:
     """An audit event's before and after as rows: what, was, now (only what differs, or all of
-    ``after`` when there is no ``before``)."""
+    ``after`` when there is no ``before``); ids in ``names`` by their names."""
     before, after = before or {}, after or {}
     rows = []
     for key in [*before, *(key for key in after if key not in before)]:
         was, now = before.get(key), after.get(key)
         if key in before and key in after and was == now:
             continue
-        shown = roles if key == "roles" else value
+
+        def shown(kept: Any, key: str = key) -> str:
+            return roles(kept) if key == "roles" else value(kept, names)
+
         rows.append(
             {
-                "what": plain(key),
+                "what": plain(key.removesuffix("_id") if names and key.endswith("_id") else key),
                 "was": shown(was) if key in before else "",
                 "now": shown(now) if key in after else "",
             }
