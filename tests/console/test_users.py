@@ -133,7 +133,10 @@ def test_an_admin_changes_roles_and_the_change_is_audited(app, client, admin):
     assert response.status_code == 303, text_of(response)
     assert sorted(user_row(app, user.email).roles) == ["resolution", "reviewer"]
     trail = text_of(client.get(f"/console/audit?target_kind=user&target_id={user.id}"))
-    assert "User changed" in trail and "was Reviewer; now Resolution Team, Reviewer" in trail
+    assert (
+        "User changed" in trail
+        and "<strong>Roles</strong>: was Reviewer; now Resolution Team, Reviewer" in trail
+    )
 
 
 def test_the_last_admin_cannot_be_disabled_and_the_page_says_why(app, client, admin):
