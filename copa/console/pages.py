@@ -8,13 +8,14 @@ The pages themselves are in ``views`` (sign-in, queue, reports), ``complaints``,
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -30,7 +31,9 @@ from markupsafe import Markup
 from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
 
+from copa.auth.models import User
 from copa.console import service, words
+from copa.db import db
 from copa.periods import LONDON
 from copa.web import idempotency
 from copa.web.access import POLICY_ATTR, Principal, Role
@@ -77,6 +80,9 @@ NAV = (
     ("console.categories", "Categories", (Role.ADMIN,)),
     ("console.partners", "Partners", (Role.ADMIN,)),
     ("console.routing_rules", "Routing rules", (Role.ADMIN,)),
+    ("console.users", "Users", (Role.ADMIN,)),
+    ("console.open311_clients", "Open311 clients", (Role.ADMIN,)),
+    ("console.audit", "Audit log", (Role.ADMIN,)),
 )
 
 
@@ -109,6 +115,54 @@ def plain_words(code: str | None) -> str:
 @blp.app_template_filter("audit_words")
 def audit_words(action: str) -> str:
     return words.audit_action(action)
+
+
+@blp.app_template_filter("role_words")
+def role_words(codes: list[str] | str | None) -> str:
+    return words.roles(codes)
+
+
+@blp.app_template_filter("actor_kind_words")
+def actor_kind_words(code: str | None) -> str:
+    return words.actor_kind(code)
+
+
+@blp.app_template_filter("changes")
+def changes(
+    event: Mapping[str, Any], named: Mapping[str, User] | None = None
+) -> list[dict[str, str]]:
+    """An audit event's before and after as rows; user ids (an assignee's, say) by name."""
+    names = {key: user.display_name for key, user in (named or {}).items()}
+    return words.changes(event.get("before"), event.get("after"), names)
+
+
+def _user_ids(event: Mapping[str, Any]) -> Iterable[str]:
+    """The user ids an audit event names: its actor's, a user it changed, and any ``..._id``
+    value kept in it (the page looks each up; those of no user are left as they are)."""
+    if event.get("actor_id"):
+        yield str(event["actor_id"])
+    if event.get("target_kind") == "user" and event.get("target_id"):
+        yield str(event["target_id"])
+    for side in (event.get("before") or {}, event.get("after") or {}):
+        for key, value in side.items():
+            if key.endswith("_id") and isinstance(value, str):
+                yield value
+
+
+def people(events: Iterable[Mapping[str, Any]]) -> dict[str, User]:
+    """The users named in ``events`` (audit events as the API shows them), by id: the audit
+    log keeps only an actor's id and roles, the page names the person."""
+    ids = set()
+    for event in events:
+        for text in _user_ids(event):
+            try:
+                ids.add(uuid.UUID(text))
+            except ValueError:
+                continue
+    if not ids:
+        return {}
+    found = db.session.scalars(sa.select(User).where(User.id.in_(ids)))
+    return {str(user.id): user for user in found}
 
 
 @blp.app_context_processor

@@ -31,14 +31,17 @@ from copa.catalog import service as catalog
 
 # The other sections register their pages on the same blueprint when imported.
 from copa.console import (  # noqa: F401
+    audit_log,
     categories,
     complaints,
     feedback,
     maps,
+    open311_clients,
     operations,
     partners,
     routing,
     service,
+    users,
     words,
 )
 from copa.console.pages import (
@@ -51,6 +54,7 @@ from copa.console.pages import (
     landing,
     load_form,
     page,
+    people,
     public,
     safe_next,
 )
@@ -170,6 +174,7 @@ def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tup
         partners=partner_admin.active_partners(),
         outcomes=REPORT_OUTCOMES,
         report_map=maps.report_map(report),
+        people=people(report["audit"]),
         **context,
     )
 

@@ -36,7 +36,44 @@ AUDIT_ACTION = {
     "report.redact": "Redacted",
     "report.message": "Message to the resident",
     "report.message.pass_on": "Message passed on to the partner",
+    "report.message_pass_on": "Message passed on to the partner",
+    "user.create": "User added",
+    "user.update": "User changed",
+    "open311_client.create": "Open311 client added",
+    "open311_client.update": "Open311 client changed",
+    "open311_client.replace_key": "Open311 API key replaced",
+    "category.create": "Category added",
+    "category.update": "Category changed",
+    "partner.create": "Partner added",
+    "partner.update": "Partner changed",
+    "routing_rule.create": "Routing rule added",
+    "routing_rule.update": "Routing rule changed",
+    "complaint.transition": "Complaint case moved on",
+    "complaint.assign": "Complaint case assignment changed",
+    "complaint.note": "Internal note added to a complaint case",
+    "complaint.message": "Message to the complainant",
+    "complaint.action": "Complaint action recorded",
+    "complaint.allegation": "Allegation recorded",
+    "feedback.transition": "Feedback handled",
+    "delivery.retry": "Delivery retried",
+    "referral.acknowledge": "Referral acknowledged by the partner",
+    "tally.create": "Counter tally recorded",
+    "call_statistics.set": "101 call statistics set",
+    "signpost.create": "Signpost added",
+    "signpost.update": "Signpost changed",
+    "signpost.reorder": "Signposts reordered",
 }
+
+ROLE = {
+    "reviewer": "Reviewer",
+    "resolution": "Resolution Team",
+    "analyst": "Analyst",
+    "admin": "Admin",
+    "partner": "Partner user",
+    "resident": "Resident",
+}
+
+ACTOR_KIND = {"staff": "Staff", "partner": "Partner user", "system": "The system"}
 
 
 # Codes whose words are not the code itself.
@@ -66,6 +103,63 @@ def outcome(code: str | None) -> str:
 
 def audit_action(action: str) -> str:
     return AUDIT_ACTION.get(action, plain(action.replace(".", " ")))
+
+
+def role(code: str | None) -> str:
+    return ROLE.get(code or "", plain(code))
+
+
+def roles(codes: Sequence[str] | str | None) -> str:
+    """Roles in words, e.g. "Admin, Reviewer" (a comma-separated text or a list)."""
+    if isinstance(codes, str):
+        codes = [code for code in codes.split(",") if code]
+    return ", ".join(role(code) for code in sorted(codes or []))
+
+
+def actor_kind(code: str | None) -> str:
+    return ACTOR_KIND.get(code or "", plain(code))
+
+
+def value(shown: Any, names: Mapping[str, str] | None = None) -> str:
+    """A value kept in the audit log, as a person reads it (an id in ``names`` by its name)."""
+    if names and isinstance(shown, str) and shown in names:
+        return names[shown]
+    if shown is None or shown == "" or shown == []:
+        return "(none)"
+    if isinstance(shown, bool):
+        return "yes" if shown else "no"
+    if isinstance(shown, list | tuple):
+        return ", ".join(value(item, names) for item in shown)
+    if isinstance(shown, dict):
+        return "; ".join(f"{plain(key)}: {value(item, names)}" for key, item in shown.items())
+    return str(shown)
+
+
+def changes(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    names: Mapping[str, str] | None = None,
+) -> list[dict[str, str]]:
+    """An audit event's before and after as rows: what, was, now (only what differs, or all of
+    ``after`` when there is no ``before``); ids in ``names`` by their names."""
+    before, after = before or {}, after or {}
+    rows = []
+    for key in [*before, *(key for key in after if key not in before)]:
+        was, now = before.get(key), after.get(key)
+        if key in before and key in after and was == now:
+            continue
+
+        def shown(kept: Any, key: str = key) -> str:
+            return roles(kept) if key == "roles" else value(kept, names)
+
+        rows.append(
+            {
+                "what": plain(key.removesuffix("_id") if names and key.endswith("_id") else key),
+                "was": shown(was) if key in before else "",
+                "now": shown(now) if key in after else "",
+            }
+        )
+    return rows
 
 
 def answers(

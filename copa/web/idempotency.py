@@ -48,6 +48,7 @@ from copa.web.problems import Conflict, Problem, Unprocessable, problem_type
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEPT_HEADERS = ("Content-Type", "Location")
+STORED_INSTEAD = "copa_stored_instead"  # a Response attribute: what to keep for a repeat
 
 
 class InvalidIdempotencyKey(Problem):
@@ -104,7 +105,9 @@ def once(key: str, work: Callable[[], Any]) -> Response:
             response = make_response(work())
             if response.status_code >= 500 or unit_failed():
                 raise _DoNotStore(response)  # a refusal the view caught and showed: store nothing
-            _complete(session, claim, response)
+            # An answer that shows a secret once (a new API key) names what a repeat shows
+            # instead: the secret itself is never stored.
+            _complete(session, claim, getattr(response, STORED_INSTEAD, None) or response)
     except _DoNotStore as stop:
         _release(claim)
         return stop.response

@@ -21,6 +21,7 @@ from PIL import Image
 
 from copa.db import db
 from copa.feedback.models import ComplaintCase
+from copa.open311 import api_clients
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.outbox.signing import new_secret
 from copa.reports import photos
@@ -113,6 +114,21 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/routing-rules/<rule_id>"): ADMIN,
     ("POST", "/console/routing-rules/<rule_id>/deactivate"): ADMIN,
     ("POST", "/console/routing-rules/<rule_id>/reactivate"): ADMIN,
+    ("GET", "/console/users"): ADMIN,
+    ("GET", "/console/users/new"): ADMIN,
+    ("POST", "/console/users"): ADMIN,
+    ("GET", "/console/users/<user_id>"): ADMIN,
+    ("POST", "/console/users/<user_id>"): ADMIN,
+    ("POST", "/console/users/<user_id>/password"): ADMIN,
+    ("POST", "/console/users/<user_id>/disable"): ADMIN,
+    ("POST", "/console/users/<user_id>/enable"): ADMIN,
+    ("GET", "/console/open311-clients"): ADMIN,
+    ("GET", "/console/open311-clients/new"): ADMIN,
+    ("POST", "/console/open311-clients"): ADMIN,
+    ("POST", "/console/open311-clients/<client_id>/api-key"): ADMIN,
+    ("POST", "/console/open311-clients/<client_id>/deactivate"): ADMIN,
+    ("POST", "/console/open311-clients/<client_id>/reactivate"): ADMIN,
+    ("GET", "/console/audit"): ADMIN,
 }
 FORMS: dict[tuple[str, str], Callable[[], dict]] = {
     ("POST", "/console/reports/<report_id>/transitions"): lambda: {"to": "in_progress"},
@@ -137,6 +153,12 @@ FORMS: dict[tuple[str, str], Callable[[], dict]] = {
         "text": "We are looking into it.",
         "kind": "message",
     },
+    ("POST", "/console/users"): lambda: {"display_name": "X", "email": "x@copa.example"},
+    ("POST", "/console/users/<user_id>/password"): lambda: {
+        "password": "a new password, long enough",
+        "password_again": "a new password, long enough",
+    },
+    ("POST", "/console/open311-clients"): lambda: {"name": "FixMyStreet"},
 }
 
 
@@ -219,6 +241,14 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
             "code": "dog_fouling",
             "partner_id": str(partner.id),
             "rule_id": str(rule.id),
+            # A user the user pages may change (never the caller: disabling them would end
+            # the very session the matrix checks with).
+            "user_id": str(user_with_role(app, "analyst").id),
+            "client_id": str(
+                api_clients.create_client(
+                    None, {"name": "FixMyStreet", "jurisdiction_id": "cleveland.police.uk"}
+                ).id
+            ),
         }
     yield found
     app.extensions.pop(photos.STORE_EXTENSION, None)
