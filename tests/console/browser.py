@@ -344,6 +344,16 @@ if sync_playwright is not None:
     expect.set_options(timeout=TIMEOUT_MS)
 
 
+def screen(page: Page, name: str) -> None:
+    """Save the page as ``<COPA_SCREENS_DIR>/<name>.png`` (full page) when that variable is set
+    (``make screens`` sets it to docs/screens, the pictures of the README); else nothing."""
+    directory = os.environ.get("COPA_SCREENS_DIR")
+    if not directory:
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True, timeout=TIMEOUT_MS)
+
+
 def sign_in(page: Page, server: Server, role: str) -> None:
     """Sign in through the form, by its labels, as the staff user of ``role``."""
     user = server.users[role]
