@@ -342,6 +342,22 @@ def test_a_decision_the_workflow_refuses_is_shown_and_changes_nothing(app, clien
         assert db.session.get(Report, uuid.UUID(report["id"])).status == "routed"
 
 
+def test_the_audit_trail_gives_statuses_and_outcomes_in_words(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    closed = client.post(
+        f"{path}/transitions",
+        data={"csrf_token": token(client, path), "to": "closed", "outcome": "resolved_by_opcc"},
+    )
+    assert closed.status_code == 303
+
+    audit = client.get(path).get_data(as_text=True).split('id="audit"')[1]
+
+    assert "Status: Closed" in audit and "Outcome: Resolved by the OPCC" in audit
+    assert "resolved_by_opcc" not in audit
+
+
 def test_notes_are_kept_on_the_report(app, client, world):
     report = submit(client, resident(client))
     sign_in(client, app, "reviewer")
