@@ -7,7 +7,7 @@ COPA_HOST ?= 127.0.0.1
 COPA_PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test serve migrate seed openapi lock lint clean
+.PHONY: run test screens serve migrate seed openapi lock lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(VENV)/.installed-test
 	@command -v chromium >/dev/null || echo "NOTE: Chromium not found: the console browser tests will be SKIPPED (apt-get install chromium to run them)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## screens: the README's pictures of the console: its browser tests, saving each main page to docs/screens
+screens: $(VENV)/.installed-test
+	COPA_SCREENS_DIR=docs/screens $(BIN)/python -m pytest -p no:cacheprovider -n 0 -m slow tests/console -k browser
 
 ## openapi: regenerate openapi.yaml from the code (a test fails when it is stale)
 openapi: $(VENV)/.installed-run

@@ -314,6 +314,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/v1/staff/feedback/<feedback_id>/answer"): Entry(
         QUEUE, body=_json(response="Thank you: we will look at it.")
     ),
+    ("POST", "/v1/staff/feedback/<feedback_id>/close"): Entry(
+        QUEUE, body=_json(reason="Sent twice; the first was passed on.")
+    ),
     ("GET", "/v1/staff/deliveries"): Entry(REVIEW),
     ("POST", "/v1/staff/deliveries/<message_id>/retry"): Entry(REVIEW),
     ("POST", "/v1/staff/confidence/tallies"): Entry(TALLIES),

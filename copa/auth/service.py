@@ -75,6 +75,14 @@ def assignee(user_id: uuid.UUID | None, roles: frozenset[str]) -> User | None:
     return user
 
 
+def assignable(roles: frozenset[str]) -> list[User]:
+    """The users work may be given to (active, holding one of ``roles``), by name."""
+    users = db.session.scalars(
+        sa.select(User).where(User.active.is_(True)).order_by(User.display_name, User.email)
+    )
+    return [user for user in users if not roles.isdisjoint(user.roles or ())]
+
+
 def _hasher() -> PasswordHasher:
     """argon2id with the configured cost (COPA_PASSWORD_HASH_*; the defaults are RFC 9106's
     low-memory profile, which argon2-cffi recommends)."""

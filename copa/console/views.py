@@ -172,6 +172,11 @@ def _report_page(report_id: uuid.UUID, status: int = 200, **context: Any) -> tup
             report.get("answers"),
         ),
         partners=partner_admin.active_partners(),
+        assignees=[
+            {"id": str(user.id), "name": user.display_name}
+            for user in review.report_assignees()
+            if user.id != g.principal.id
+        ],
         outcomes=REPORT_OUTCOMES,
         report_map=maps.report_map(report),
         people=people(report["audit"]),
@@ -269,13 +274,14 @@ def _notes_only(report_id: uuid.UUID, form: Any) -> str:
 @blp.route("/reports/<uuid:report_id>/assignment", methods=["POST"])
 @console_page(*REVIEW)
 def report_assign(report_id: uuid.UUID):
-    """Take a report (assignee=me) or give it back (assignee=none), as the API does."""
+    """Take a report (assignee=me), give it to another reviewer or admin (their id) or give it
+    back (assignee=none), as the API does."""
     chosen = request.form.get("assignee", "")
     if chosen == "me":
         chosen = str(g.principal.id)
     try:
         payload = AssignmentIn().load({"assignee_id": None if chosen == "none" else chosen})
-        review.assign_report(g.principal, report_id, payload["assignee_id"])
+        shown = review.assign_report(g.principal, report_id, payload["assignee_id"])
     except ValidationError as error:
         return _report_page(report_id, 422, assign_errors=flatten_messages(error.messages))
     except Problem as problem:
@@ -283,7 +289,12 @@ def report_assign(report_id: uuid.UUID):
             raise
         errors = problem.errors or {"assignee_id": [problem.detail or ""]}
         return _report_page(report_id, problem.status, assign_errors=errors)
-    flash("Report unassigned." if payload["assignee_id"] is None else "Report assigned to you.")
+    if shown.assignee is None:
+        flash("Report unassigned.")
+    elif shown.assignee.id == g.principal.id:
+        flash("Report assigned to you.")
+    else:
+        flash(f"Report assigned to {shown.assignee.display_name}.")
     return redirect(url_for("console.report", report_id=report_id), 303)
 
 

@@ -1,5 +1,6 @@
 """Words for the codes staff would otherwise read on console pages: report statuses and
-outcomes (one place, so every page says the same)."""
+outcomes, feedback and complaint states, kinds and outcomes (one place, so every page says the
+same)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ REPORT_OUTCOME = {
     "signposted": "Signposted",
     "duplicate": "A duplicate",
     "no_further_action": "No further action",
+    # How a complaint case ended (copa.feedback.workflow.COMPLAINT_OUTCOMES).
+    "service_recovered": "Put right (service recovered)",
+    "explanation_given": "Explanation given",
+    "apology_given": "Apology given",
+    "referred_to_professional_standards": "Referred to Professional Standards (Schedule 3)",
+    "withdrawn": "Withdrawn by the complainant",
 }
 
 AUDIT_ACTION = {
@@ -82,6 +89,10 @@ _NAMED = {
     "apns": "Push (iPhone)",
     "inbox": "In-app inbox",
     "open311": "Open311",
+    "dissatisfaction": "Dissatisfaction (a complaint)",
+    "service_recovery": "Service recovery",
+    "to_resident": "To the resident",
+    "from_resident": "From the resident",
 }
 
 

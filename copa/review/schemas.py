@@ -298,6 +298,20 @@ class FeedbackAnswerIn(StrictSchema):
     response = Text(required=True, validate=validate.Length(min=1, max=4000))
 
 
+class FeedbackCloseIn(StrictSchema):
+    """A compliment or suggestion closed with nothing passed on or answered: why, for staff."""
+
+    reason = Text(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={
+            "description": "Why it is closed as it is; kept in the audit log, never shown to "
+            "the resident.",
+            "example": "The same compliment was sent twice; the first was passed on.",
+        },
+    )
+
+
 class ReportRedactionIn(StrictSchema):
     """Exactly one of ``description`` (the replacement text) or ``photo_id``."""
 
@@ -355,4 +369,14 @@ class StaffFeedbackOut(Schema):
             "items": {"$ref": "#/components/schemas/Sent"},
             "description": "What the resident was told, per channel, oldest first.",
         },
+    )
+    messages = fields.List(
+        fields.Nested(StaffMessageOut),
+        required=True,
+        metadata={"description": "The conversation with the resident, oldest first."},
+    )
+    audit = fields.List(
+        fields.Nested(AuditEventOut),
+        required=True,
+        metadata={"description": "Audit events of this feedback, oldest first."},
     )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from copa.audit.models import AuditEvent, InternalNote
 from copa.audit.service import Actor, record, trail
 from copa.auth.models import User
-from copa.auth.service import assignee
+from copa.auth.service import assignable, assignee
 from copa.db import db, utcnow, write
 from copa.feedback.models import Feedback, FeedbackState
 from copa.feedback.service import FeedbackNotFound
@@ -310,6 +310,11 @@ def assign_report(
     return staff_report(principal, report_id)
 
 
+def report_assignees() -> list[User]:
+    """Who a report may be given to: active reviewers and admins, by name."""
+    return assignable(_ASSIGNABLE_ROLES)
+
+
 def add_report_note(principal: Principal, report_id: uuid.UUID, text: str) -> _Shown:
     """Keep an internal note on a report (never shown outside the OPCC)."""
     with write():
@@ -391,8 +396,9 @@ def _redact_stored_answers(report: Report) -> None:
             row.response_body = json.dumps(answer)
 
 
-def staff_feedback(feedback_id: uuid.UUID) -> Feedback:
-    """One resident's feedback for staff, with its contact and complaint case."""
+def staff_feedback(feedback_id: uuid.UUID) -> _Shown:
+    """One resident's feedback for staff, with its contact, complaint case, conversation and
+    audit trail."""
     feedback = db.session.scalar(
         sa.select(Feedback)
         .where(Feedback.id == feedback_id)
@@ -400,12 +406,12 @@ def staff_feedback(feedback_id: uuid.UUID) -> Feedback:
     )
     if feedback is None:
         raise FeedbackNotFound("No such feedback.")
-    return feedback
+    return _Shown(feedback, audit=trail("feedback", feedback.id))
 
 
 def pass_on_compliment(
     principal: Principal, feedback_id: uuid.UUID, payload: Mapping[str, Any]
-) -> Feedback:
+) -> _Shown:
     """Pass a compliment on to whoever it praises, and close it; the resident is told to whom.
     Anything but a compliment still waiting is a 409."""
     with write():
@@ -424,7 +430,7 @@ def pass_on_compliment(
 
 def answer_suggestion(
     principal: Principal, feedback_id: uuid.UUID, payload: Mapping[str, Any]
-) -> Feedback:
+) -> _Shown:
     """Answer a suggestion, and close it; the resident reads the response. Anything but a
     suggestion still waiting is a 409."""
     with write():
@@ -432,6 +438,23 @@ def answer_suggestion(
         actor = Actor.of(principal)
         feedback_transition(feedback, FeedbackState.ANSWERED, actor, response=payload["response"])
         feedback_transition(feedback, FeedbackState.CLOSED, actor)
+    return staff_feedback(feedback_id)
+
+
+def close_feedback(
+    principal: Principal, feedback_id: uuid.UUID, payload: Mapping[str, Any]
+) -> _Shown:
+    """Close a compliment or suggestion with nothing to pass on or answer (a duplicate, a
+    message with no one to praise); the reason is kept in the audit log for staff, the resident
+    is told nothing more. Anything but a compliment or suggestion still open is a 409."""
+    with write():
+        feedback = _locked_feedback(feedback_id)
+        feedback_transition(
+            feedback,
+            FeedbackState.CLOSED,
+            Actor.of(principal),
+            details={"internal_note": payload["reason"]},
+        )
     return staff_feedback(feedback_id)
 
 

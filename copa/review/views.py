@@ -159,3 +159,18 @@ class StaffFeedbackAnswer(MethodView):
         Only a suggestion not yet handled: anything else is 409.
         """
         return service.answer_suggestion(current_principal(), feedback_id, payload)
+
+
+@staff.route("/feedback/<uuid:feedback_id>/close")
+class StaffFeedbackClose(MethodView):
+    @requires(Role.REVIEWER, Role.RESOLUTION, Role.ADMIN)
+    @staff.arguments(schemas.FeedbackCloseIn)
+    @staff.response(200, schemas.StaffFeedbackOut)
+    def post(self, payload, feedback_id):
+        """Close a compliment or suggestion without passing it on or answering it.
+
+        The reason is kept in the audit log; the resident is not told. Only a compliment or
+        suggestion not yet closed: anything else (a dissatisfaction follows its complaint case)
+        is 409.
+        """
+        return service.close_feedback(current_principal(), feedback_id, payload)

@@ -15,6 +15,7 @@ that says what to install (or fail, with ``COPA_TEST_REQUIRE_BROWSER=1``, as CI 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -342,6 +343,22 @@ def new_context(browser: Browser, server: Server, **options) -> BrowserContext:
 
 if sync_playwright is not None:
     expect.set_options(timeout=TIMEOUT_MS)
+
+
+def screen(page: Page, name: str) -> None:
+    """Save the page as ``<COPA_SCREENS_DIR>/<name>.png`` (full page) when that variable is set
+    (``make screens`` sets it to docs/screens, the pictures of the README); else nothing. The
+    picture is cut to 128 colours: a third of the size, and text and maps still read the same."""
+    directory = os.environ.get("COPA_SCREENS_DIR")
+    if not directory:
+        return
+    from PIL import Image  # Pillow: already a dependency of the service (photos)
+
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=True, timeout=TIMEOUT_MS)))
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    shot.convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(
+        Path(directory) / f"{name}.png", optimize=True
+    )
 
 
 def sign_in(page: Page, server: Server, role: str) -> None:

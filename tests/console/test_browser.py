@@ -22,6 +22,7 @@ from tests.console.browser import (  # noqa: F401 - the fixtures browser, consol
     launch_browser,
     needs_browser,
     new_context,
+    screen,
     serve_console,
     sign_in,
 )
@@ -66,6 +67,7 @@ def test_reviewer_filters_to_emergencies_and_routes_one_to_a_partner(page: Page,
 
     sign_in(page, console_server, "reviewer")
     expect(page.get_by_role("heading", name="Queue", level=1)).to_be_visible()
+    screen(page, "queue")
 
     page.get_by_label("Possible emergencies only").check()
     page.get_by_role("button", name="Filter").click()
@@ -97,6 +99,7 @@ def test_reviewer_filters_to_emergencies_and_routes_one_to_a_partner(page: Page,
     expect(page.locator("#report-destination")).to_have_text("Thirteen Housing")
     expect(thirteen).to_be_visible()
     expect(thirteen).to_contain_text("Sent ")
+    screen(page, "report")
     timeline = page.get_by_role("table").filter(has_text="Internal note").last
     expect(timeline).to_contain_text("Knife: control room told by phone.")
 
@@ -135,6 +138,7 @@ def test_resolution_officer_records_first_contact_and_closes_a_complaint(
     page.get_by_role("button", name="Filter").click()
     row = page.get_by_role("row").filter(has_text=feedback["reference"])
     expect(row).to_contain_text("Not contacted yet")
+    screen(page, "complaints")
     row.get_by_role("link", name=feedback["reference"]).click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text(feedback["reference"])
@@ -177,6 +181,7 @@ def test_resolution_officer_records_first_contact_and_closes_a_complaint(
     timeline = page.get_by_role("table", name="Timeline")
     expect(timeline.get_by_role("row")).to_have_count(4)  # the header, contacted, resolved, closed
     expect(timeline).to_contain_text("We rang you and have spoken to the front desk team.")
+    screen(page, "complaint")
 
     # Stored as the API sees it.
     case_id = page.url.rstrip("/").rsplit("/", 1)[-1]
@@ -224,6 +229,7 @@ def test_analyst_opens_the_quarterly_report_and_downloads_its_csv(
     expect(report).to_be_visible()
     expect(report).to_have_attribute("aria-label", re.compile(re.escape(label)))
     expect(report.locator("svg").first).to_be_visible()  # its charts, drawn by the server
+    screen(page, "quarterly-report")
 
     with page.expect_download(timeout=10_000) as started:
         page.get_by_role("link", name="Download CSV").click()
@@ -274,10 +280,12 @@ def test_admin_adds_a_category_with_a_question_that_the_app_then_offers(page: Pa
     first.get_by_label("Kind of answer").select_option(label="One choice from a list")
     first.get_by_label("Choices (for a list)").fill("one = One\nseveral = Several")
     first.get_by_label("An answer is required").check()
+    screen(page, "category-form")
     page.get_by_role("button", name="Add category").click()
 
     expect(page.get_by_role("status")).to_contain_text("Added “Bins left out”")
     expect(page.get_by_role("link", name="Bins left out")).to_be_visible()
+    screen(page, "categories")
 
     # A resident's app that kept the old list is told it changed, and sees the question.
     after = console_server.api("GET", "/v1/categories", headers={"If-None-Match": etag})

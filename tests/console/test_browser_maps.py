@@ -12,6 +12,7 @@ from tests.console.browser import (  # noqa: F401 - the fixtures browser, consol
     fresh_page,
     launch_browser,
     needs_browser,
+    screen,
     serve_console,
     sign_in,
 )
@@ -82,6 +83,7 @@ def test_report_map_and_ward_choropleths_load_nothing_from_elsewhere(page: Page,
     row = table.get_by_role("row").filter(has_text="Middlehaven")
     expect(row.get_by_role("cell").last).to_have_text("6")
     expect(reports_map.locator('path[data-code="E05001497"] title')).to_have_text("Middlehaven: 6")
+    screen(page, "ward-maps")
 
     server = console_server.base + "/"
     assert requests and all(url.startswith(server) for url in requests), [

@@ -342,6 +342,22 @@ def test_a_decision_the_workflow_refuses_is_shown_and_changes_nothing(app, clien
         assert db.session.get(Report, uuid.UUID(report["id"])).status == "routed"
 
 
+def test_the_audit_trail_gives_statuses_and_outcomes_in_words(app, client, world):
+    report = submit(client, resident(client))
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    closed = client.post(
+        f"{path}/transitions",
+        data={"csrf_token": token(client, path), "to": "closed", "outcome": "resolved_by_opcc"},
+    )
+    assert closed.status_code == 303
+
+    audit = client.get(path).get_data(as_text=True).split('id="audit"')[1]
+
+    assert "Status: Closed" in audit and "Outcome: Resolved by the OPCC" in audit
+    assert "resolved_by_opcc" not in audit
+
+
 def test_notes_are_kept_on_the_report(app, client, world):
     report = submit(client, resident(client))
     sign_in(client, app, "reviewer")
@@ -374,8 +390,9 @@ def test_a_note_form_sent_twice_adds_one_note(app, client, world):
     sign_in(client, app, "reviewer")
     html = client.get(f"/console/reports/{report['id']}").get_data(as_text=True)
     keys = re.findall(r'name="form_key" value="([^"]+)"', html)
-    # The assignment, decision, message, note (last but one) and redaction forms, each its own.
-    assert len(keys) == len(set(keys)) == 5
+    # The two assignment forms (me or nobody; anyone), decision, message, note (last but one)
+    # and redaction forms, each its own.
+    assert len(keys) == len(set(keys)) == 6
     form = {"csrf_token": csrf_of(html), "form_key": keys[-2], "text": "Rang the council."}
     first = client.post(f"/console/reports/{report['id']}/notes", data=form)
     again = client.post(f"/console/reports/{report['id']}/notes", data=form)
@@ -521,6 +538,38 @@ def test_a_reviewer_takes_a_report_and_gives_it_back(app, client, world):
         f"{path}/assignment", data={"csrf_token": token(client, path), "assignee": "x"}
     )
     assert bad.status_code == 422 and "The assignment was not changed" in bad.get_data(as_text=True)
+
+
+def test_a_reviewer_gives_a_report_to_a_colleague_from_the_list(app, client, world):
+    report = submit(client, resident(client))
+    colleague = user_with_role(app, "admin", display_name="Priya Admin")
+    away = user_with_role(app, "reviewer", display_name="Gone Reviewer", active=False)
+    analyst = user_with_role(app, "analyst", display_name="Ana Lyst")
+    sign_in(client, app, "reviewer")
+    path = f"/console/reports/{report['id']}"
+    html = client.get(path).get_data(as_text=True)
+    listed = re.search(r'<select id="assignee".*?</select>', html, re.S).group(0)
+    assert f'<option value="{colleague.id}">Priya Admin</option>' in listed
+    assert '<option value="me">Me</option>' in listed and ">Nobody</option>" in listed
+    assert "Gone Reviewer" not in listed and "Ana Lyst" not in listed
+
+    given = client.post(
+        f"{path}/assignment",
+        data={"csrf_token": token(client, path), "assignee": str(colleague.id)},
+    )
+
+    assert given.status_code == 303
+    html = client.get(path).get_data(as_text=True)
+    assert "Report assigned to Priya Admin." in html
+    assert '<dd id="report-assignee">Priya Admin</dd>' in html
+    for refused_user in (away, analyst):
+        refused = client.post(
+            f"{path}/assignment",
+            data={"csrf_token": token(client, path), "assignee": str(refused_user.id)},
+        )
+        assert refused.status_code == 422
+        assert "The assignment was not changed" in refused.get_data(as_text=True)
+    assert '<dd id="report-assignee">Priya Admin</dd>' in client.get(path).get_data(as_text=True)
 
 
 def test_a_reviewer_redacts_the_description_with_a_reason(app, client, world):

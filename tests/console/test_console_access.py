@@ -82,6 +82,7 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/feedback/<feedback_id>"): QUEUE,
     ("POST", "/console/feedback/<feedback_id>/pass-on"): QUEUE,
     ("POST", "/console/feedback/<feedback_id>/answer"): QUEUE,
+    ("POST", "/console/feedback/<feedback_id>/close"): QUEUE,
     ("GET", "/console/deliveries"): REVIEW,
     ("POST", "/console/deliveries/<message_id>/retry"): REVIEW,
     ("GET", "/console/tallies"): TALLIES,

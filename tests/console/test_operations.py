@@ -126,7 +126,7 @@ def test_a_dead_letter_is_listed_and_retried_back_to_pending(app, client, role):
     assert listed.status_code == 200
     row = html[html.index(f'id="delivery-{message_id}"') :]
     row = row[: row.index("</tr>")]
-    assert partner_name in row and "referral.created" in row
+    assert partner_name in row and "Referral created" in row
     assert "<td>10</td>" in row and "500: down for maintenance" in row
     assert f'action="/console/deliveries/{message_id}/retry"' in row
     assert "Retry" in row
