@@ -163,7 +163,13 @@ class SchedulerLock:
     def release(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(sa.exc.DBAPIError):
-                self._connection.close()  # ends the session: the advisory lock goes with it
+                # Said outright: closing only returns the connection to the pool, whose
+                # session (and the lock with it) lives on.
+                self._connection.scalar(
+                    sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_KEY}
+                )
+            with contextlib.suppress(sa.exc.DBAPIError):
+                self._connection.close()
             self._connection = None
         if self._file is not None:
             if self._file >= 0:
