@@ -208,3 +208,54 @@ def scheduler_command() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     click.echo("scheduler stopped")
+
+
+@copa_cli.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(directory: Path) -> None:
+    """Back up the database and the photos into DIRECTORY (new or empty), with a manifest.
+
+    SQLite: the online backup API, safe while the service runs. PostgreSQL: pg_dump -Fc (the
+    client tools must be on PATH). The folder holds residents' data: keep it as such.
+    """
+    from copa.backup import BackupError, backup
+
+    try:
+        manifest = backup(directory)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"backed up {manifest.database} at schema revision {manifest.schema_revision}: "
+        f"{sum(manifest.counts.values())} rows in {len(manifest.counts)} tables, "
+        f"{manifest.photos} photo files, into {directory}"
+    )
+
+
+@copa_cli.command("restore")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the data.")
+def restore_command(directory: Path, yes: bool) -> None:
+    """Replace the database and the photos with the backup in DIRECTORY.
+
+    Stop the web, relay and scheduler processes first. Refuses a backup from a newer schema
+    revision; after one from an older revision, run `flask db upgrade`. PostgreSQL: pg_restore
+    --clean --if-exists (the database is created when missing).
+    """
+    from copa.backup import BackupError, check_restorable, restore
+
+    try:
+        manifest = check_restorable(directory)
+        if not yes:
+            click.confirm(
+                f"Replace every row and photo with the backup of {manifest.created_at}?",
+                abort=True,
+            )
+        manifest = restore(directory)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"restored the backup of {manifest.created_at} (schema revision "
+        f"{manifest.schema_revision}): {sum(manifest.counts.values())} rows, "
+        f"{manifest.photos} photo files"
+    )
+    click.echo("if this release is newer than the backup, run: flask db upgrade")
