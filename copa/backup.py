@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from flask import current_app
 
-from copa.db import db
+from copa.db import db, snapshot
 from copa.reports.photos import photo_store
 
 MANIFEST = "manifest.json"
@@ -96,12 +96,12 @@ def _backup_sqlite(engine: sa.Engine, target: Path) -> tuple[str | None, dict[st
 
 
 def _backup_postgresql(engine: sa.Engine, target: Path) -> tuple[str | None, dict[str, int]]:
-    connection = engine.connect().execution_options(isolation_level="REPEATABLE READ")
-    with connection, connection.begin():
+    with snapshot() as session:
+        connection = session.connection()
         # pg_dump reads the very snapshot the counts are taken on.
-        snapshot = connection.scalar(sa.text("SELECT pg_export_snapshot()"))
+        exported = connection.scalar(sa.text("SELECT pg_export_snapshot()"))
         _run(
-            ["pg_dump", "--format=custom", f"--snapshot={snapshot}", f"--file={target}"],
+            ["pg_dump", "--format=custom", f"--snapshot={exported}", f"--file={target}"],
             engine.url,
         )
         return _revision(connection), _counts(connection)
