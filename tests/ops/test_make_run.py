@@ -59,8 +59,8 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"  # a zombie has exited (nobody reaped it yet)
 
 
-def wait_for(condition, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
+def wait_for(condition, deadline: float, what: str, log: Path):
+    """``condition()``'s first true value, polled until ``deadline`` (time.monotonic)."""
     while True:
         value = condition()
         if value:
@@ -73,7 +73,7 @@ def wait_for(condition, timeout: float, what: str, log: Path):
 
 @pytest.mark.slow
 def test_make_run_delivers_a_referral_and_ctrl_c_stops_every_process(tmp_path, scratch_database):
-    started = time.monotonic()
+    deadline = time.monotonic() + 90  # the whole test, clone to the last process gone
     clone = tmp_path / "copa"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=60)
     # The installed venv, not a new one: -o keeps make from reinstalling into it.
@@ -112,7 +112,7 @@ def test_make_run_delivers_a_referral_and_ctrl_c_stops_every_process(tmp_path, s
                 except requests.RequestException:
                     return False
 
-            wait_for(ready, 70, "the web server", log)
+            wait_for(ready, deadline, "the web server", log)
             device = requests.post(f"{base}/v1/auth/devices", json={}, timeout=10).json()
             report = requests.post(
                 f"{base}/v1/reports",
@@ -132,7 +132,7 @@ def test_make_run_delivers_a_referral_and_ctrl_c_stops_every_process(tmp_path, s
                         return request
                 return None
 
-            request = wait_for(delivered, 30, "the referral at the partner's webhook", log)
+            request = wait_for(delivered, deadline, "the referral at the partner's webhook", log)
             assert request.path == "/hooks"
             assert request.headers["webhook-signature"].startswith("v1,")
 
@@ -143,9 +143,12 @@ def test_make_run_delivers_a_referral_and_ctrl_c_stops_every_process(tmp_path, s
             assert "copa scheduler" in commands
 
             os.killpg(make.pid, signal.SIGINT)  # Ctrl-C in the terminal
-            make.wait(timeout=15)
+            make.wait(timeout=15)  # honcho: SIGTERM to each, SIGKILL 5 s later
             wait_for(
-                lambda: not [p for p in processes if alive(p)], 10, "every process to stop", log
+                lambda: not [p for p in processes if alive(p)],
+                min(deadline, time.monotonic() + 10),
+                "every process to stop",
+                log,
             )
         finally:
             if make.poll() is None:
@@ -156,5 +159,8 @@ def test_make_run_delivers_a_referral_and_ctrl_c_stops_every_process(tmp_path, s
                     os.kill(pid, signal.SIGKILL)
     output = log.read_text()
     assert "scheduler: purge next at" in output, output[-4000:]
-    assert "relay" in output and "stopped" in output
-    assert time.monotonic() - started < 90
+    for name in ("web", "relay", "scheduler"):
+        assert f"{name}.1 stopped" in output, output[-4000:]
+    assert "SIGKILL" not in output, output[-4000:]  # each stopped on SIGTERM, none was killed
+    assert "scheduler stopped" in output  # its own goodbye: it ran its shutdown
+    assert time.monotonic() < deadline
