@@ -7,7 +7,7 @@ COPA_HOST ?= 127.0.0.1
 COPA_PORT ?= 5000
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test screens serve migrate seed openapi lock lint clean
+.PHONY: run test screens serve migrate seed procs openapi lock lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,9 @@ $(VENV)/.installed-test: $(VENV)/.installed-run
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[test]"
 	touch $@
 
-## run: install, migrate the database, load the demo data once, serve on $(COPA_HOST):$(COPA_PORT)
-run: $(VENV)/.installed-run migrate seed serve
+## run: install, migrate the database, load the demo data once, then start every process of
+## the Procfile (web on $(COPA_HOST):$(COPA_PORT), relay, scheduler); Ctrl-C stops them all
+run: $(VENV)/.installed-run migrate seed procs
 
 migrate: $(VENV)/.installed-run
 	$(FLASK) db upgrade
@@ -36,6 +37,14 @@ seed: $(VENV)/.installed-run
 serve: $(VENV)/.installed-run
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(COPA_HOST):$(COPA_PORT) --workers $${COPA_WORKERS:-1} --threads 4 \
 		--access-logfile - wsgi:app
+
+# honcho runs the Procfile's processes, prefixes their output with their names, and when one
+# stops (or on Ctrl-C) stops the others: SIGTERM, then SIGKILL after 5 s. gunicorn reads
+# its address and worker count from GUNICORN_CMD_ARGS and WEB_CONCURRENCY.
+procs: $(VENV)/.installed-run
+	PATH="$(abspath $(BIN)):$$PATH" \
+	GUNICORN_CMD_ARGS="--bind $(COPA_HOST):$(COPA_PORT)" WEB_CONCURRENCY=$${COPA_WORKERS:-1} \
+	$(BIN)/honcho --no-colour start --procfile Procfile
 
 ## test: install what the tests need and run the whole suite (COPA_TEST_DATABASE_URL for PostgreSQL)
 # One worker per core (pytest-xdist), each on its own database; a test file stays on one worker.

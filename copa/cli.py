@@ -25,6 +25,10 @@ def seed_demo_command() -> None:
         f"signposts added: {result.signposts_added}; "
         f"click-throughs added: {result.click_throughs_added}"
     )
+    if result.partners_on_webhook:
+        click.echo(
+            f"demo partners now sending to COPA_DEMO_WEBHOOK_URL: {result.partners_on_webhook}"
+        )
     if result.users_added:
         click.echo("demo users added: " + ", ".join(result.users_added))
         if result.password:
@@ -74,15 +78,14 @@ def purge_command(full: bool) -> None:
     (COPA_PHOTO_RETENTION_DAYS) and idempotency keys (COPA_IDEMPOTENCY_TTL_DAYS), with the mail
     sink's files; then scrub the database's files of the deleted rows (SQLite: WAL checkpoint;
     PostgreSQL: VACUUM). Exits with status 1 when the scrub could not finish."""
-    from copa.privacy.service import purge_expired_contacts, purge_expired_mail, scrub_purged
-    from copa.reports.photos import purge_expired_photos
-    from copa.web.idempotency import purge_expired
+    from copa.scheduler import purge
 
-    click.echo(f"contact details deleted: {purge_expired_contacts()}")
-    click.echo(f"photos deleted: {purge_expired_photos()}")
-    click.echo(f"idempotency keys deleted: {purge_expired()}")
-    click.echo(f"mail files deleted: {purge_expired_mail()}")
-    if not scrub_purged(full=full):
+    result = purge(full=full)
+    click.echo(f"contact details deleted: {result.contacts}")
+    click.echo(f"photos deleted: {result.photos}")
+    click.echo(f"idempotency keys deleted: {result.idempotency_keys}")
+    click.echo(f"mail files deleted: {result.mail_files}")
+    if not result.scrubbed:
         raise click.ClickException(
             "deleted rows could not be scrubbed from the database files (busy): run it again"
         )
@@ -170,3 +173,89 @@ def reconcile_command(repair: bool) -> None:
     click.echo(f"mismatches: {len(result.mismatches)}")
     if result.mismatches:
         raise SystemExit(1)
+
+
+@copa_cli.command("scheduler")
+def scheduler_command() -> None:
+    """Run purge daily and reconcile nightly (COPA_PURGE_SCHEDULE, COPA_RECONCILE_SCHEDULE:
+    crontab lines, Europe/London) until stopped; a reconcile mismatch is logged as an error.
+
+    Safe to run more than one: the one holding a database lock acts, the others stand by and
+    take over when it stops. SIGTERM or Ctrl-C stops it.
+    """
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from copa.scheduler import run_scheduler
+
+    stop = threading.Event()
+
+    def stop_soon(*_: object) -> None:
+        # As in the relay: never set() the Event from the handler (its lock may be held).
+        threading.Thread(target=stop.set, daemon=True).start()
+
+    previous = {
+        signum: signal.signal(signum, stop_soon) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    click.echo("scheduler started")
+    try:
+        run_scheduler(current_app._get_current_object(), stop)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo("scheduler stopped")
+
+
+@copa_cli.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(directory: Path) -> None:
+    """Back up the database and the photos into DIRECTORY (new or empty), with a manifest.
+
+    SQLite: the online backup API, safe while the service runs. PostgreSQL: pg_dump -Fc (the
+    client tools must be on PATH). The folder holds residents' data: keep it as such.
+    """
+    from copa.backup import BackupError, backup
+
+    try:
+        manifest = backup(directory)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"backed up {manifest.database} at schema revision {manifest.schema_revision}: "
+        f"{sum(manifest.counts.values())} rows in {len(manifest.counts)} tables, "
+        f"{manifest.photos} photo files, into {directory}"
+    )
+
+
+@copa_cli.command("restore")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the data.")
+def restore_command(directory: Path, yes: bool) -> None:
+    """Replace the database and the photos with the backup in DIRECTORY.
+
+    Stop the web, relay and scheduler processes first. Refuses a backup from a newer schema
+    revision; after one from an older revision, run `flask db upgrade`. PostgreSQL: pg_restore
+    --clean --if-exists (the database is created when missing).
+    """
+    from copa.backup import BackupError, check_restorable, restore
+
+    try:
+        manifest = check_restorable(directory)
+        if not yes:
+            click.confirm(
+                f"Replace every row and photo with the backup of {manifest.created_at}?",
+                abort=True,
+            )
+        manifest = restore(directory)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(
+        f"restored the backup of {manifest.created_at} (schema revision "
+        f"{manifest.schema_revision}): {sum(manifest.counts.values())} rows, "
+        f"{manifest.photos} photo files"
+    )
+    click.echo("if this release is newer than the backup, run: flask db upgrade")

@@ -124,6 +124,15 @@ DEFAULTS: dict[str, object] = {
     # Demand reduction (DOMAIN.md): call-handler minutes one non-emergency 101 call takes, for
     # the minutes saved of a quarter whose imported call statistics give no handling time.
     "CALL_HANDLER_MINUTES_PER_CALL": 5.0,
+    # The scheduler (``flask copa scheduler``): crontab lines (minute hour day month weekday)
+    # in Europe/London. Purge early each morning, reconcile after it (both run again safely).
+    "PURGE_SCHEDULE": "30 2 * * *",
+    "RECONCILE_SCHEDULE": "30 4 * * *",
+    # A scheduler standing by (another holds the lock) tries to take over this often.
+    "SCHEDULER_STANDBY_SECONDS": 15.0,
+    # Development: seed-demo points the demo partners that have no delivery channel at this
+    # webhook URL (a local receiver), so a `make run` shows referrals leaving.
+    "DEMO_WEBHOOK_URL": None,
 }
 
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL")

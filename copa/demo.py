@@ -14,7 +14,8 @@ from copa.catalog.models import DefaultDestination
 from copa.catalog.seed import SEED_CATEGORIES
 from copa.catalog.service import ensure_seed_categories
 from copa.db import db, write
-from copa.routing.models import Partner, PartnerKind, RoutingRule
+from copa.outbox.signing import new_secret
+from copa.routing.models import Channel, Partner, PartnerKind, RoutingRule
 from copa.settings import settings
 from copa.signposts.seed import ensure_seed_signposts, seed_demo_click_throughs
 from copa.web.access import Role
@@ -43,6 +44,8 @@ DEMO_PARTNERS = [
     ("opcc", "Office of the Police and Crime Commissioner for Cleveland", PartnerKind.OPCC),
 ]
 
+DEMO_CODES = frozenset(code for code, _, _ in DEMO_PARTNERS)
+
 DEMO_USERS = [
     ("admin@copa.example", "Demo Admin", [Role.ADMIN], None),
     ("reviewer@copa.example", "Demo Reviewer", [Role.REVIEWER], None),
@@ -62,6 +65,7 @@ class DemoResult:
     wards: int = 0
     categories_added: int = 0
     partners_added: int = 0
+    partners_on_webhook: int = 0
     rules_added: int = 0
     signposts_added: int = 0
     click_throughs_added: int = 0
@@ -79,6 +83,10 @@ def seed_demo() -> DemoResult:
     with write():
         partners, result.partners_added = ensure_partners()
         result.rules_added = ensure_routing_rules(partners)
+        if settings().demo_webhook_url:
+            result.partners_on_webhook = point_at_webhook(
+                partners.values(), settings().demo_webhook_url
+            )
 
         existing = set(db.session.scalars(sa.select(User.email)))
         missing = [u for u in DEMO_USERS if u[0] not in existing]
@@ -116,6 +124,19 @@ def ensure_partners() -> tuple[dict[str, Partner], int]:
             added += 1
     db.session.flush()
     return partners, added
+
+
+def point_at_webhook(partners, url: str) -> int:
+    """Demo partners with no delivery channel get ``url`` as their webhook (COPA_DEMO_WEBHOOK_URL:
+    a local receiver, to watch referrals leave); an admin's choice is left alone. How many."""
+    changed = 0
+    for partner in partners:
+        if partner.code in DEMO_CODES and partner.channel == Channel.NONE:
+            partner.channel = Channel.WEBHOOK
+            partner.endpoint_url = url
+            partner.webhook_secrets = [new_secret()]
+            changed += 1
+    return changed
 
 
 def ensure_routing_rules(partners: dict[str, Partner]) -> int:

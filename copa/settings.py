@@ -132,6 +132,10 @@ class Settings:
     repeat_asb_window_days: int
     repeat_asb_threshold: int
     call_handler_minutes_per_call: float
+    purge_schedule: str
+    reconcile_schedule: str
+    scheduler_standby_seconds: float
+    demo_webhook_url: str | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

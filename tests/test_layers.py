@@ -31,7 +31,7 @@ LAYERS = [
     # what reads or acts across features
     {"relay", "privacy", "review", "metrics", "open311", "pcc_report", "open_data"},
     # the app, its pages and its commands
-    {"console", "cli", "demo", "openapi", "__init__"},
+    {"console", "cli", "demo", "openapi", "scheduler", "backup", "__init__"},
 ]
 
 

@@ -1,0 +1,165 @@
+"""``flask copa backup`` and ``flask copa restore``: a backup taken while the data is there,
+restored after the database and the photos are gone, gives back every row (the rollups still
+reconcile) and every photo byte for byte; a backup from a newer schema is refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from PIL import Image
+
+from copa import create_app
+from copa.db import db
+from copa.reports.models import Report
+from tests.conftest import TEST_SETTINGS
+from tests.factories import bearer, load_reference_data, register_device
+from tests.factories import scratch_database as scratch_db
+from tests.review.support import MIDDLEHAVEN, submit
+
+
+@pytest.fixture
+def scratch_database(tmp_path):
+    with scratch_db(tmp_path, "backup") as url:
+        yield url
+
+
+@pytest.fixture
+def live(scratch_database, tmp_path):
+    """An application on a database and a photo folder of its own, migrated."""
+    app = create_app(
+        {
+            **TEST_SETTINGS,
+            "DATABASE_URL": scratch_database,
+            "PHOTO_STORAGE_DIR": str(tmp_path / "photos"),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def photo(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def upload(client, resident, report_id: str, data: bytes) -> str:
+    response = client.post(
+        f"/v1/reports/{report_id}/photos",
+        data={"photo": (io.BytesIO(data), "photo.jpg", "image/jpeg")},
+        headers=resident,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def served(client, resident, report_id: str, photo_id: str) -> bytes:
+    response = client.get(f"/v1/reports/{report_id}/photos/{photo_id}", headers=resident)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data()
+
+
+def cli(app, *args: str):
+    return app.test_cli_runner().invoke(args=["copa", *args])
+
+
+def wipe(app, database_url: str, photos: Path) -> None:
+    """What a lost disk leaves: no database, no photos."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if database_url.startswith("sqlite"):
+        path = Path(sa.make_url(database_url).database)
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+    else:
+        parts = urlsplit(database_url)
+        server = sa.create_engine(
+            urlunsplit(parts._replace(path="/postgres")), isolation_level="AUTOCOMMIT"
+        )
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{parts.path[1:]}" WITH (FORCE)')
+        server.dispose()
+    shutil.rmtree(photos)
+
+
+def reports_held(app) -> int:
+    with app.app_context():
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(Report))
+        db.session.remove()
+    return count
+
+
+def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database, tmp_path):
+    load_reference_data(live)
+    client = live.test_client()
+    resident = bearer(register_device(client)["access_token"])
+    first = submit(client, resident)["id"]
+    second = submit(client, resident, category="graffiti", location=MIDDLEHAVEN)["id"]
+    photos = {
+        (first, upload(client, resident, first, photo((200, 30, 30)))),
+        (first, upload(client, resident, first, photo((30, 200, 30)))),
+        (second, upload(client, resident, second, photo((30, 30, 200)))),
+    }
+    originals = {key: served(client, resident, *key) for key in photos}
+
+    folder = tmp_path / "backup"
+    result = cli(live, "backup", str(folder))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["counts"]["report"] == 2
+    assert manifest["counts"]["report_photo"] == 3
+    assert manifest["photos"] == 3
+    assert manifest["schema_revision"]
+
+    # A backup from a newer release is refused, and nothing is touched.
+    newer = tmp_path / "newer"
+    shutil.copytree(folder, newer)
+    (newer / "manifest.json").write_text(json.dumps({**manifest, "schema_revision": "f" * 12}))
+    refused = cli(live, "restore", str(newer), "--yes")
+    assert refused.exit_code != 0
+    assert "newer than this release" in refused.output
+    assert reports_held(live) == 2
+
+    wipe(live, scratch_database, tmp_path / "photos")
+
+    restored = cli(live, "restore", str(folder), "--yes")
+    assert restored.exit_code == 0, restored.output
+    assert reports_held(live) == 2
+    reconciled = cli(live, "reconcile")
+    assert "mismatches: 0" in reconciled.output, reconciled.output
+    assert reconciled.exit_code == 0
+    for key, data in originals.items():
+        assert served(client, resident, *key) == data
+
+
+def test_an_unfinished_backup_is_not_restored(live, tmp_path):
+    folder = tmp_path / "unfinished"
+    folder.mkdir()
+    (folder / "database.sqlite3").write_bytes(b"")
+    result = cli(live, "restore", str(folder), "--yes")
+    assert result.exit_code != 0
+    assert "not a finished backup" in result.output
+
+
+def test_a_backup_never_writes_into_a_folder_with_something_in_it(live, tmp_path):
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    result = cli(live, "backup", str(folder))
+    assert result.exit_code != 0
+    assert "not an empty folder" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
