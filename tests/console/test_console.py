@@ -291,6 +291,10 @@ def test_the_report_page_shows_what_staff_need(app, client, world):
         assert text in html, text
     assert '<label for="to">New status</label>' in html
     assert '<label for="partner_id">Partner (when referring)</label>' in html
+    # What the resident was told: the in-app inbox needs no delivery attempt, so none is counted.
+    told = html.split("What the resident was told", 1)[1].split("</table>", 1)[0]
+    assert "In-app inbox" in told and "None needed (kept in the app)" in told
+    assert "<td>0</td>" not in told
 
 
 def _partner_named(app, name: str) -> str:
