@@ -37,6 +37,10 @@ NO_ROUTE = "(no route)"  # a request no route matched (404, 405): its path is ne
 # No ``_created`` series beside every counter and histogram: twice the series for a figure
 # Prometheus does not need (multiprocess mode never writes them).
 disable_created_metrics()
+# Each process's files go there; a command started with the variable set but before gunicorn
+# made the directory would otherwise fail on the first metric below.
+if os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+    os.makedirs(os.environ[MULTIPROCESS_DIR_VARIABLE], exist_ok=True)
 
 HTTP_REQUESTS = Counter(
     "copa_http_requests",
