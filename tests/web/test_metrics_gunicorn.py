@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,8 +51,18 @@ def _readyz_per_worker(directory: Path) -> dict[str, float]:
     return counted
 
 
+def _replace_workers(pid_file: Path, output: Path) -> None:
+    """Have gunicorn replace its workers (SIGHUP) and wait for the new ones to boot."""
+    booted = output.read_text().count("Booting worker")
+    os.kill(int(pid_file.read_text()), signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while output.read_text().count("Booting worker") < booted + 2:
+        assert time.monotonic() < deadline, "gunicorn did not replace its workers"
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
-def test_two_workers_are_counted_together_and_log_json_lines(tmp_path):
+def test_every_workers_requests_are_counted_together_and_logged_as_json_lines(tmp_path):
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     with scratch_database(tmp_path, "metrics") as url:
@@ -61,6 +73,7 @@ def test_two_workers_are_counted_together_and_log_json_lines(tmp_path):
             "COPA_JWT_SECRET_KEY": uuid.uuid4().hex * 2,
             "COPA_DATABASE_URL": url,
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "GUNICORN_CMD_ARGS": f"--pid {tmp_path / 'gunicorn.pid'}",
         }
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
@@ -74,29 +87,27 @@ def test_two_workers_are_counted_together_and_log_json_lines(tmp_path):
         with gunicorn_serving(env, output, workers=2) as port:
             base = f"http://127.0.0.1:{port}"
             before = _readyz_served(base)
-            ids: list[str] = []
+            ids = [f"mp-{uuid.uuid4().hex[:12]}" for _ in range(40)]
 
             def call(request_id: str) -> None:
-                # A new connection each time, several at once, so both workers take some.
                 answer = requests.get(
                     f"{base}/readyz",
                     headers={"X-Request-ID": request_id, "Connection": "close"},
-                    timeout=10,
+                    timeout=60,  # new workers load the application before they answer
                 )
                 assert answer.headers["X-Request-ID"] == request_id
 
-            for _ in range(5):  # until both workers have answered some
-                batch = [f"mp-{uuid.uuid4().hex[:12]}" for _ in range(40)]
-                with ThreadPoolExecutor(max_workers=8) as pool:
-                    list(pool.map(call, batch))
-                ids += batch
-                if len([n for n in _readyz_per_worker(metrics_dir).values() if n]) >= 2:
-                    break
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(call, ids[:20]))
+                # New workers replace the old ones (HUP): the figures must span processes,
+                # dead ones included, however gunicorn spread the requests.
+                _replace_workers(tmp_path / "gunicorn.pid", output)
+                list(pool.map(call, ids[20:]))
             after = _readyz_served(base)
             per_worker = _readyz_per_worker(metrics_dir)
 
     assert len([n for n in per_worker.values() if n]) >= 2, per_worker
-    # Whichever worker answers the scrape, it counts the other's requests too.
+    # Whichever worker answers the scrape, it counts the others' requests too.
     assert after - before == len(ids)
     lines = [json.loads(line) for line in output.read_text().splitlines() if line.startswith("{")]
     access = {line.get("request_id") for line in lines if line["logger"] == "gunicorn.access"}
