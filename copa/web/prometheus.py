@@ -53,9 +53,12 @@ def from_loopback() -> bool:
     if not address:
         return False
     try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False  # a Unix socket's peer, or anything else that is not an IP address
+    # A dual-stack listener ([::]) sees IPv4 callers as ::ffff:a.b.c.d.
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
 
 
 def _bearer_token() -> str | None:

@@ -155,14 +155,15 @@ def test_reconcile_runs_and_mismatches_are_counted(app, client):
 # --- who may scrape -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.53", "::1"])
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.53", "::1", "::ffff:127.0.0.1"])
 def test_this_host_scrapes_without_a_token(client, address):
     scrape(client, environ_base={"REMOTE_ADDR": address})
 
 
-def test_elsewhere_without_a_token_set_is_refused_even_with_a_bearer(client):
+@pytest.mark.parametrize("address", ["203.0.113.7", "::ffff:203.0.113.7", "2001:db8::1", ""])
+def test_elsewhere_without_a_token_set_is_refused_even_with_a_bearer(client, address):
     for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
-        response = client.get("/metrics", environ_base=ELSEWHERE, headers=headers)
+        response = client.get("/metrics", environ_base={"REMOTE_ADDR": address}, headers=headers)
         assert response.status_code == 403
         assert response.mimetype == "application/problem+json"
         assert response.get_json()["status"] == 403

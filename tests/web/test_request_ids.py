@@ -13,6 +13,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from copa import create_app
+from copa.config import ConfigError
 from copa.db import db
 from copa.outbox.models import OutboxMessage
 from copa.outbox.signing import new_secret
@@ -172,3 +174,8 @@ def test_the_json_formatter_redacts_credentials_and_keeps_tracebacks_on_one_line
     assert "request_id" not in first  # outside a request and a relay send
     assert second["message"] == "failed"
     assert "ValueError" in second["exception"] and "k3y-in-an-exception" not in second["exception"]
+
+
+def test_an_unknown_log_format_stops_the_start():
+    with pytest.raises(ConfigError, match="COPA_LOG_FORMAT"):
+        create_app({"ENV": "testing", "DATABASE_URL": "sqlite://", "LOG_FORMAT": "xml"})
