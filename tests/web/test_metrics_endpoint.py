@@ -16,6 +16,7 @@ from copa.metrics.reconcile import reconcile
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.relay.service import run_relay
 from copa.routing.models import Channel
+from tests.factories import bearer, load_reference_data, register_device
 from tests.outbox.support import make_partner, make_referrals, use_fast_relay
 
 TOKEN = "metrics-token-for-the-tests-0123456789abcdef"
@@ -140,6 +141,37 @@ def test_relay_attempts_and_notifications_are_counted_by_channel_and_outcome(
     assert grew("copa_notifications_failed_total", channel="no-such-push", outcome="cancelled") == 1
     assert grew("copa_notifications_sent_total", channel="no-such-push") == 0
     assert grew("copa_notifications_failed_total", channel="webhook", outcome="cancelled") == 0
+
+
+def test_a_notification_emailed_to_a_resident_is_counted_as_sent(
+    app, client, monkeypatch, tmp_path
+):
+    use_fast_relay(monkeypatch, app, MAIL_DIR=str(tmp_path / "mail"), SMTP_URL=None)
+    load_reference_data(app)
+    resident = bearer(register_device(client)["access_token"])
+    report = client.post(
+        "/v1/reports",
+        json={
+            "category": "fly_tipping",
+            "description": "Mattresses dumped behind the shops",
+            "location": {"lat": 54.5762, "lon": -1.2348},
+            "answers": {"size": "small", "waste_type": ["household"]},
+            "contact": {"email": "sam@example.org", "notify_by_email": True},
+        },
+        headers=resident,
+    )
+    assert report.status_code == 201, report.get_json()
+    before = scrape(client)
+    with app.app_context():
+        run_relay(once=True, owner="metrics-relay")
+    after = scrape(client)
+
+    sent = (("channel", "resident_email"),)
+    assert after["copa_notifications_sent_total"][sent] == (
+        before.get("copa_notifications_sent_total", {}).get(sent, 0) + 1
+    )
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1  # and it was really sent
+    assert "sam@example.org" not in str(after)
 
 
 def test_reconcile_runs_and_mismatches_are_counted(app, client):
