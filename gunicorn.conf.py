@@ -7,7 +7,20 @@ gunicorn answers itself, and logs without credentials. A command-line flag overr
 here (``--limit-request-line 8190``).
 """
 
-from copa.web import serving
+import os
+import shutil
+import tempfile
+
+# prometheus-client picks its storage when first imported: the directory must be known before
+# anything imports it. Each worker writes its metrics there and /metrics adds them up. An
+# operator who runs the relay and the scheduled commands beside gunicorn sets one directory for
+# all of them (emptied at boot: a tmpfs such as /run); otherwise gunicorn makes its own.
+_METRICS_DIR_MADE_HERE = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _METRICS_DIR_MADE_HERE:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="copa-metrics-")
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from copa.web import serving  # noqa: E402 - after the metrics directory is set
 
 # The request line: method, path and query string. Longer -> 414. The longest URLs the
 # service makes (Open311 GET requests with a list of ids and dates) stay far below this.
@@ -18,10 +31,22 @@ limit_request_fields = 50
 limit_request_field_size = 8190
 
 # Redacts api_key, token and access_token query parameters, unsubscribe tokens and bearer
-# tokens from the access log (which writes each request line) and the error log.
+# tokens from the access log (which writes each request line) and the error log, and writes
+# both as JSON lines (COPA_LOG_FORMAT), an access line with the request's X-Request-ID.
 logger_class = serving.RedactingLogger
 
 
 def post_fork(server, worker):
     """Each worker answers gunicorn's own errors (414, 431, 400) as problem+json."""
     serving.answer_server_errors_as_problems()
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges leave /metrics (prometheus-client's multiprocess mode;
+    its counters and histograms stay in the totals)."""
+    serving.forget_worker_metrics(worker.pid)
+
+
+def on_exit(server):
+    if _METRICS_DIR_MADE_HERE:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

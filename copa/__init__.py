@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = CopaFlask(__name__, instance_relative_config=True, static_folder=None)
     load_config(app, config)
     configure_logging(app)
+    init_observability(app)
     init_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -33,18 +34,34 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 def configure_logging(app: Flask) -> None:
     # The root handler first: Flask then adds no handler of its own to app.logger, which would
     # write each of its lines twice (gunicorn).
+    from copa.web import logs
+
+    config = Settings.from_config(app.config)
     if not app.debug and not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=Settings.from_config(app.config).log_level.upper(),
-            format="[%(asctime)s] %(levelname)s in %(module)s: %(message)s",
-        )
-    app.logger.setLevel(Settings.from_config(app.config).log_level.upper())
+        handler = logging.StreamHandler()
+        handler.setFormatter(logs.formatter(config.log_format))  # JSON lines by default
+        logging.basicConfig(level=config.log_level.upper(), handlers=[handler])
+    app.logger.setLevel(config.log_level.upper())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # No credential in any log line: api_key/token query parameters (werkzeug's request log
     # of `flask run`), unsubscribe tokens in paths, bearer tokens.
     from copa.web import redaction
 
     redaction.install(logging.getLogger(), app.logger, logging.getLogger("werkzeug"))
+
+
+def init_observability(app: Flask) -> None:
+    """Request ids (taken or made, returned, in every log line and outbox message) and the
+    request metrics; their hooks run before every other, so a refused request is seen too.
+    /metrics also reads the outbox backlog from the database at each scrape."""
+    from copa.outbox.telemetry import OutboxBacklog
+    from copa.web.logs import init_request_ids
+    from copa.web.prometheus import COLLECTORS_EXTENSION
+    from copa.web.telemetry import init_http_metrics
+
+    init_request_ids(app)
+    init_http_metrics(app)
+    app.extensions[COLLECTORS_EXTENSION] = (OutboxBacklog(),)
 
 
 def init_extensions(app: Flask) -> None:
@@ -67,6 +84,14 @@ def init_extensions(app: Flask) -> None:
     api.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    api.spec.components.security_scheme(
+        "metricsToken",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "COPA_METRICS_TOKEN; not needed from this host (loopback).",
+        },
     )
     api.spec.components.security_scheme(
         "open311ApiKey",
@@ -170,9 +195,11 @@ def register_blueprints(app: Flask) -> None:
     from copa.signposts.views import go
     from copa.submissions.views import blp as submissions
     from copa.web.health import blp as health
+    from copa.web.prometheus import blp as prometheus
 
     for blueprint in (
         health,
+        prometheus,
         auth,
         privacy,
         notifications,

@@ -91,6 +91,9 @@ DEFAULTS: dict[str, object] = {
     "PHOTO_MAX_PER_REPORT": 5,
     "PHOTO_STORAGE_DIR": None,  # default: instance/photos
     "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",  # json: one JSON object a line, with the request id; text: for people
+    # GET /metrics from anywhere but this host needs this bearer token; unset, only loopback.
+    "METRICS_TOKEN": None,
     # The outbox relay (``flask copa relay``) and its channels.
     # Seconds to wait before each attempt: the first at once, the last 24 h after the ninth;
     # a message still failing after the last is dead-lettered for staff.
@@ -166,6 +169,9 @@ def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> No
             raise ConfigError("COPA_ALLOW_LOOPBACK_TARGETS is for development only")
     else:
         _fill_development_secrets(app)
+
+    if app.config["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError(f"COPA_LOG_FORMAT must be json or text, not {app.config['LOG_FORMAT']!r}")
 
     if env != "testing" and (
         app.config["PASSWORD_HASH_MEMORY_KIB"] < _MIN_HASH_MEMORY_KIB

@@ -109,6 +109,8 @@ class Settings:
     photo_max_per_report: int
     photo_storage_dir: str | None
     log_level: str
+    log_format: str
+    metrics_token: str | None
     relay_retry_schedule: tuple[float, ...]
     relay_jitter: float
     relay_lease_seconds: float

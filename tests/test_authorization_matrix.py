@@ -80,6 +80,9 @@ METRICS = frozenset({"analyst", "admin"})
 # Open311 routes a client calls with its api_key: no bearer token opens them (403, Open311's
 # answer). Which client sees which request is proven in tests/open311/test_access.py.
 API_KEY = frozenset({"open311-api-key"})
+# /metrics: a scraper on this host (the matrix's client is on loopback, so everyone gets past),
+# or one with COPA_METRICS_TOKEN; refusals are proven in tests/web/test_metrics_endpoint.py.
+SCRAPER = frozenset({"loopback-or-metrics-token"})
 
 # What only some may read. Each marker is unique text in the world; visible_to lists who may.
 REPORT_WORDS = "Purple-dragon slogans sprayed across the bus shelter"
@@ -110,7 +113,7 @@ class Entry:
 
     def expected(self, principal: str) -> str:
         """'allow', or the status a refused caller gets."""
-        if self.allowed == PUBLIC:
+        if self.allowed in (PUBLIC, SCRAPER):
             return "allow"
         if self.allowed == API_KEY:
             return "403"
@@ -228,6 +231,7 @@ def _open311_request() -> dict:
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/healthz"): Entry(PUBLIC),
     ("GET", "/readyz"): Entry(PUBLIC),
+    ("GET", "/metrics"): Entry(SCRAPER),
     # auth
     ("POST", "/v1/auth/devices"): Entry(PUBLIC),
     ("POST", "/v1/auth/login"): Entry(PUBLIC),

@@ -45,7 +45,10 @@ def test_protected_operations_declare_bearer_auth_and_roles():
         for method, operation in operations.items():
             if method == "parameters":  # path-level parameters, not an operation
                 continue
-            if operation.get("security") == [{"open311ApiKey": []}]:
+            if operation.get("security") == [{"metricsToken": []}]:
+                # Prometheus's scrape: loopback, or the metrics token.
+                assert path == "/metrics", f"{method} {path}"
+            elif operation.get("security") == [{"open311ApiKey": []}]:
                 # An Open311 client's own key: GeoReport v2 routes only.
                 assert path.startswith("/open311/v2/"), f"{method} {path}"
             elif operation.get("security"):

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from copa.db import db, snapshot, write
 from copa.metrics.models import ROLLUPS
 from copa.metrics.rollups import TRACKED, contributions
+from copa.web import telemetry
 
 _BATCH = 10_000
 Key = tuple[tuple[str, Any], ...]
@@ -92,7 +93,12 @@ def reconcile() -> Reconciliation:
                     mismatches.append(Mismatch(table, dict(key), should, actual))
             for key, should in wanted.items():  # counted by the raw rows, missing in the rollup
                 mismatches.append(Mismatch(table, dict(key), should, {name: 0 for name in should}))
-        return Reconciliation(rows, mismatches)
+    # /metrics: copa_reconcile_mismatches_total and the last run's count (a process of its own
+    # reaches the web's /metrics through the shared PROMETHEUS_MULTIPROC_DIR).
+    telemetry.RECONCILE_RUNS.inc()
+    telemetry.RECONCILE_MISMATCHES.inc(len(mismatches))
+    telemetry.RECONCILE_LAST_MISMATCHES.set(len(mismatches))
+    return Reconciliation(rows, mismatches)
 
 
 def repair() -> dict[str, int]:

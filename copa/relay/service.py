@@ -68,6 +68,8 @@ from copa.relay.preparing import WITHDRAWN_EVENT, cancel_reason, prepare
 from copa.relay.relay_settings import RelaySettings
 from copa.reports.models import Report
 from copa.routing.models import Channel, Referral, ReferralState
+from copa.web import telemetry
+from copa.web.logs import request_id_context
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +153,18 @@ class Relay:
         # Renew the leases before a send that might outlast them: one request and a margin.
         self._margin = settings.channels.timeout + 1.0
         self._lease_deadline = 0.0  # time.monotonic() when the batch's leases run out
+        # For the metrics and the logs, from the prepare transaction: each message's channel,
+        # whether it goes to a resident (a notification), and the request that created it.
+        self._kinds: dict[uuid.UUID, tuple[str, bool]] = {}
+        self._request_ids: dict[uuid.UUID, str | None] = {}
+        self._uncounted: list[tuple[str, str, bool]] = []  # attempts of the open transaction
 
     # --- the protocol ---------------------------------------------------------------------
 
     def run_batch(self, stop: threading.Event | None = None) -> int:
         """Claim a batch and deliver it; how many messages were claimed."""
+        self._kinds.clear()  # what the previous batch needed
+        self._request_ids.clear()
         claimed = self.claim()
         if not claimed:
             return 0
@@ -246,6 +255,7 @@ class Relay:
         """Renew the leases and build the requests, in claim order (one transaction). A message
         that cannot be prepared because of a bug gets a failed outcome to record instead."""
         db.session.close()  # nothing cached from an earlier transaction
+        self._uncounted = []
         with write():
             held = self._held(ids, with_reports=True)
             self.stats.lost += len(ids) - len(held)
@@ -254,10 +264,14 @@ class Relay:
                 message = held.get(message_id)
                 if message is None:
                     continue
+                self._request_ids[message_id] = (message.payload or {}).get("request_id")
+                self._kinds[message_id] = (message.channel, message.partner_id is None)
                 reason = cancel_reason(message)
                 if reason is None:
                     try:
                         prepared.append((message_id, prepare(message, self.settings.channels)))
+                        # prepare() sets the channel it actually goes through
+                        self._kinds[message_id] = (message.channel, message.partner_id is None)
                         continue
                     except CannotSend as error:
                         reason = str(error)
@@ -274,6 +288,7 @@ class Relay:
                 self._cancel(message, reason)
             if prepared:
                 self._lease([message_id for message_id, _ in prepared])
+        self._count()
         return prepared
 
     def _send(self, message_id: uuid.UUID, request: Request | Outcome) -> Sent:
@@ -281,13 +296,27 @@ class Relay:
         attempted_at = utcnow()
         if isinstance(request, Outcome):  # it could not even be prepared
             return Sent(message_id, request, attempted_at, 0)
-        started = time.monotonic()
-        try:
-            outcome = request.send(self.settings.channels)
-        except Exception as error:  # noqa: BLE001 - channels return outcomes; this is a bug
-            log.exception("relay %s: sending message %s failed", self.owner, message_id)
-            outcome = Outcome(Result.FAILED, error=f"internal error: {type(error).__name__}")
-        return Sent(message_id, outcome, attempted_at, int((time.monotonic() - started) * 1000))
+        channel = self._kinds.get(message_id, ("unknown", False))[0]
+        # The lines about this send carry the id of the request that created the message.
+        with request_id_context(self._request_ids.get(message_id)):
+            log.info("relay %s: sending message %s over %s", self.owner, message_id, channel)
+            started = time.monotonic()
+            try:
+                outcome = request.send(self.settings.channels)
+            except Exception as error:  # noqa: BLE001 - channels return outcomes; this is a bug
+                log.exception("relay %s: sending message %s failed", self.owner, message_id)
+                outcome = Outcome(Result.FAILED, error=f"internal error: {type(error).__name__}")
+            duration_ms = int((time.monotonic() - started) * 1000)
+            # The result and status only: an error text may quote the partner's answer.
+            log.info(
+                "relay %s: message %s %s (status %s) in %d ms",
+                self.owner,
+                message_id,
+                outcome.result,
+                outcome.status_code,
+                duration_ms,
+            )
+        return Sent(message_id, outcome, attempted_at, duration_ms)
 
     def _record(
         self,
@@ -301,6 +330,7 @@ class Relay:
         if not (sent or renew or release):
             return
         db.session.close()
+        self._uncounted = []
         with write():
             arrived: set[uuid.UUID] = set()  # reports a referral of which was just delivered
             held = self._held([s.message_id for s in sent], with_reports=False) if sent else {}
@@ -329,6 +359,7 @@ class Relay:
                 self._lease(renew)
             if release:
                 self._release(release)
+        self._count()
 
     def _lease(self, ids: Sequence[uuid.UUID]) -> None:
         """Renew the leases of those of ``ids`` this relay still holds, from now."""
@@ -451,6 +482,8 @@ class Relay:
         log.info("message %s cancelled: %s", message.id, reason)
 
     def _attempt(self, message_id: uuid.UUID, attempt: Sent, label: str) -> None:
+        channel, to_resident = self._kinds.get(message_id, ("unknown", False))
+        self._uncounted.append((channel, label, to_resident))
         outcome = attempt.outcome
         db.session.add(
             DeliveryAttempt(
@@ -462,6 +495,16 @@ class Relay:
                 outcome=label,
             )
         )
+
+    def _count(self) -> None:
+        """Count the attempts of the transaction just committed (none if it rolled back)."""
+        for channel, label, to_resident in self._uncounted:
+            telemetry.RELAY_ATTEMPTS.labels(channel, label).inc()
+            if to_resident and label == DELIVERED:
+                telemetry.NOTIFICATIONS_SENT.labels(channel).inc()
+            elif to_resident and label != LEASE_LOST:
+                telemetry.NOTIFICATIONS_FAILED.labels(channel, label).inc()
+        self._uncounted = []
 
     def delay(self, position: int, retry_after: float | None) -> float:
         """Seconds before attempt number ``position`` (0-based): the schedule's step, lengthened

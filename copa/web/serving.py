@@ -10,10 +10,13 @@ logs (the access log writes each request line, query string included).
 from __future__ import annotations
 
 import json
+import os
 
 from gunicorn import util
 from gunicorn.glogging import Logger
 
+from copa.config import DEFAULTS, settings_from_environment
+from copa.web.logs import formatter, request_id_context
 from copa.web.redaction import REDACTED, redact
 
 PROBLEM_JSON = "application/problem+json"
@@ -73,6 +76,21 @@ class RedactingLogger(Logger):
 
     _SECRET_HEADERS = ("{authorization}i", "{cookie}i", "{set-cookie}o")
 
+    def setup(self, cfg):
+        super().setup(cfg)
+        log_format = settings_from_environment(os.environ).get("LOG_FORMAT", DEFAULTS["LOG_FORMAT"])
+        if log_format == "json":  # text keeps gunicorn's own formats
+            for handler in (*self.error_log.handlers, *self.access_log.handlers):
+                handler.setFormatter(formatter("json"))
+
+    def access(self, resp, req, environ, request_time):
+        # The access line carries the id the application answered with (X-Request-ID).
+        request_id = next(
+            (value for name, value in resp.headers if name.lower() == "x-request-id"), None
+        )
+        with request_id_context(request_id):
+            super().access(resp, req, environ, request_time)
+
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         for name, value in atoms.items():
@@ -108,3 +126,11 @@ class RedactingLogger(Logger):
 def _redacted(msg, args) -> tuple:
     text = str(msg) % args if args else str(msg)
     return (redact(text),)  # no args: logging does not %-format it again
+
+
+def forget_worker_metrics(pid: int) -> None:
+    """gunicorn's ``child_exit``: a dead worker's live gauges leave the multiprocess metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)

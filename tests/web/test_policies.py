@@ -8,6 +8,7 @@ import pytest
 
 from copa.open311.views import API_KEY
 from copa.web.access import POLICY_ATTR, PUBLIC
+from copa.web.prometheus import SCRAPER
 
 
 def _view_methods(app):
@@ -53,6 +54,14 @@ def test_every_protected_route_refuses_an_anonymous_caller(app, client):
             # A console page sends whoever is not signed in to the sign-in page.
             assert response.status_code == 303, f"{method} {rule.rule}: {response.status_code}"
             assert response.headers["Location"].startswith("/console/login")
+        elif SCRAPER in policy:
+            # /metrics: the test client is on loopback, which may scrape; from elsewhere,
+            # with no COPA_METRICS_TOKEN set, it is refused (tests/web/test_metrics_endpoint.py).
+            response = client.open(
+                _example_url(rule), method=method, environ_base={"REMOTE_ADDR": "192.0.2.1"}
+            )
+            assert response.status_code == 403, f"{method} {rule.rule}: {response.status_code}"
+            assert response.mimetype == "application/problem+json"
         elif API_KEY in policy:
             # Open311's own answer to a missing api_key: 403 in its error shape.
             assert response.status_code == 403, f"{method} {rule.rule}: {response.status_code}"
