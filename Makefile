@@ -41,8 +41,13 @@ serve: $(VENV)/.installed-run
 # honcho runs the Procfile's processes, prefixes their output with their names, and when one
 # stops (or on Ctrl-C) stops the others: SIGTERM, then SIGKILL after 5 s. gunicorn reads
 # its address and worker count from GUNICORN_CMD_ARGS and WEB_CONCURRENCY.
+# One prometheus-client folder for all of them, emptied at each start, so the web's /metrics
+# adds up the relay's attempts and the scheduler's reconcile runs with the requests.
+METRICS_DIR ?= $(CURDIR)/instance/prometheus
+
 procs: $(VENV)/.installed-run
-	PATH="$(abspath $(BIN)):$$PATH" \
+	rm -rf "$(METRICS_DIR)" && mkdir -p "$(METRICS_DIR)"
+	PATH="$(abspath $(BIN)):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(METRICS_DIR)" \
 	GUNICORN_CMD_ARGS="--bind $(COPA_HOST):$(COPA_PORT)" WEB_CONCURRENCY=$${COPA_WORKERS:-1} \
 	$(BIN)/honcho --no-colour start --procfile Procfile
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import free_port
 from tests.factories import scratch_database as scratch_db
@@ -135,6 +136,22 @@ def test_make_run_delivers_a_referral_and_ctrl_c_stops_every_process(tmp_path, s
             request = wait_for(delivered, deadline, "the referral at the partner's webhook", log)
             assert request.path == "/hooks"
             assert request.headers["webhook-signature"].startswith("v1,")
+
+            # The web's /metrics adds up every process: the relay's attempt is counted there.
+            def attempt_counted() -> bool:
+                text = requests.get(f"{base}/metrics", timeout=5).text
+                return any(
+                    family.name == "copa_relay_attempts"
+                    and any(
+                        sample.labels.get("channel") == "webhook"
+                        and sample.labels.get("outcome") == "delivered"
+                        and sample.value >= 1
+                        for sample in family.samples
+                    )
+                    for family in text_string_to_metric_families(text)
+                )
+
+            wait_for(attempt_counted, deadline, "the relay's attempt in the web's /metrics", log)
 
             processes = descendants(make.pid)
             commands = " | ".join(processes.values())
