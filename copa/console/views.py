@@ -30,7 +30,16 @@ from copa.auth.schemas import AssignmentIn
 from copa.catalog import service as catalog
 
 # The other sections register their pages on the same blueprint when imported.
-from copa.console import categories, complaints, feedback, maps, operations, service, words  # noqa: F401
+from copa.console import (  # noqa: F401
+    categories,
+    complaints,
+    feedback,
+    maps,
+    operations,
+    service,
+    targets,
+    words,
+)
 from copa.console.pages import (
     QUEUE,
     REVIEW,
@@ -106,8 +115,7 @@ def home():
 
 
 # What the queue shows unless asked for more: what still needs someone (the API lists all).
-SETTLED = frozenset({"closed", "resolved", "duplicate", "rejected", "passed_on", "answered"})
-OPEN_STATUSES = [status for status in review_schemas.QUEUE_STATUSES if status not in SETTLED]
+OPEN_STATUSES = [status for status in review_schemas.QUEUE_STATUSES if status not in triage.SETTLED]
 ANY_STATUS = "any"
 
 
