@@ -255,6 +255,6 @@ def _due(due: float | None, now: datetime) -> dict[str, Any]:
     is overdue: nothing while none is due (done already, settled, or no target)."""
     if due is None:
         return {"due_at": None, "overdue": False, "overdue_seconds": None}
-    due_at = datetime.fromtimestamp(round(float(due)), UTC)
+    due_at = datetime.fromtimestamp(round(float(due), 3), UTC)  # to the millisecond
     late = int((now - due_at).total_seconds())
     return {"due_at": due_at, "overdue": late > 0, "overdue_seconds": late if late > 0 else None}

@@ -200,7 +200,8 @@ class epoch(FunctionElement):  # noqa: N801 - reads as a SQL function
 
 @compiles(epoch, "sqlite")
 def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS REAL)"
+    # julianday keeps the fraction of a second that strftime('%s') would drop
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
 
 
 @compiles(epoch)
