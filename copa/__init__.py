@@ -163,6 +163,7 @@ def import_models() -> None:
     from copa.reports import models as _reports  # noqa: F401
     from copa.routing import models as _routing  # noqa: F401
     from copa.signposts import models as _signposts  # noqa: F401
+    from copa.targets import models as _targets  # noqa: F401
     from copa.web import models as _web  # noqa: F401
 
 
@@ -194,6 +195,7 @@ def register_blueprints(app: Flask) -> None:
     from copa.signposts.views import blp as signposts
     from copa.signposts.views import go
     from copa.submissions.views import blp as submissions
+    from copa.targets.views import blp as targets
     from copa.web.health import blp as health
     from copa.web.prometheus import blp as prometheus
 
@@ -230,6 +232,7 @@ def register_blueprints(app: Flask) -> None:
         open311,
         signposts_admin,
         catalog_admin,
+        targets,
     ):
         api.register_blueprint(blueprint)
     # The console serves pages, not API operations: a plain Flask blueprint, outside openapi.yaml.

@@ -370,12 +370,23 @@ MATRIX: dict[tuple[str, str], Entry] = {
         ADMIN, ids={"code": "dog_fouling"}, body=_json(sort_order=1)
     ),
     ("DELETE", "/v1/admin/categories/<code>"): Entry(ADMIN, ids={"code": "dog_fouling"}),
+    ("GET", "/v1/admin/targets"): Entry(ADMIN),
+    ("PUT", "/v1/admin/targets"): Entry(
+        ADMIN,
+        body=_json(
+            report_first_action_hours=48,
+            category_hours={"asb": 24},
+            complaint_first_contact_hours=48,
+            referral_acknowledgement_hours=24,
+        ),
+    ),
     # the Commissioner's measures: aggregates, for analysts and admins
     ("GET", "/v1/metrics/confidence"): Entry(METRICS),
     ("GET", "/v1/metrics/demand"): Entry(METRICS),
     ("GET", "/v1/metrics/feedback"): Entry(METRICS),
     ("GET", "/v1/metrics/issues"): Entry(METRICS, body=_query(level="ward")),
     ("GET", "/v1/metrics/partners"): Entry(METRICS),
+    ("GET", "/v1/metrics/targets"): Entry(METRICS),
     ("GET", "/v1/pcc-report"): Entry(METRICS, body=_this_quarter),
     ("POST", "/v1/staff/call-stats"): Entry(METRICS, body=_call_statistics),
     ("GET", "/v1/staff/call-stats"): Entry(METRICS),

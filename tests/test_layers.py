@@ -27,6 +27,7 @@ LAYERS = [
         "messages",
         "routing",
         "submissions",
+        "targets",
     },
     # what reads or acts across features
     {"relay", "privacy", "review", "metrics", "open311", "pcc_report", "open_data"},

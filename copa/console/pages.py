@@ -83,6 +83,7 @@ NAV = (
     ("console.users", "Users", (Role.ADMIN,)),
     ("console.open311_clients", "Open311 clients", (Role.ADMIN,)),
     ("console.audit", "Audit log", (Role.ADMIN,)),
+    ("console.targets", "Targets", (Role.ADMIN,)),
 )
 
 
@@ -95,6 +96,19 @@ def london(moment: datetime | str | None) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return moment.astimezone(LONDON).strftime("%-d %b %Y %H:%M %Z")
+
+
+@blp.app_template_filter("duration")
+def duration(seconds: int | float | None) -> str:
+    """A length of time in words, to the minute: 2 days 3 hours, 5 hours 20 minutes."""
+    if seconds is None:
+        return ""
+    minutes = max(int(seconds) // 60, 1)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [(days, "day"), (hours, "hour")] + ([] if days else [(minutes, "minute")])
+    shown = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n]
+    return " ".join(shown) or "1 minute"
 
 
 @blp.app_template_filter("status_words")

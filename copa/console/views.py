@@ -41,6 +41,7 @@ from copa.console import (  # noqa: F401
     partners,
     routing,
     service,
+    targets,
     users,
     words,
 )
@@ -120,8 +121,7 @@ def home():
 
 
 # What the queue shows unless asked for more: what still needs someone (the API lists all).
-SETTLED = frozenset({"closed", "resolved", "duplicate", "rejected", "passed_on", "answered"})
-OPEN_STATUSES = [status for status in review_schemas.QUEUE_STATUSES if status not in SETTLED]
+OPEN_STATUSES = [status for status in review_schemas.QUEUE_STATUSES if status not in triage.SETTLED]
 ANY_STATUS = "any"
 
 

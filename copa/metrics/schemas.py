@@ -466,3 +466,73 @@ class PartnerPerformanceOut(Schema):
 
 class PartnersOut(RangeOut):
     partners = fields.List(fields.Nested(PartnerPerformanceOut), required=True)
+
+
+# --- within target ------------------------------------------------------------------------
+
+
+class WithinTargetOut(Schema):
+    """One measure in one quarter (items counted by the quarter they began in)."""
+
+    counted = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Items whose target is decided: acted on, or still waiting after "
+            "their due time (missed). Items settled without ever being acted on are not "
+            "counted; those still inside their target are counted later."
+        },
+    )
+    handled = fields.Integer(
+        required=True,
+        metadata={"description": "Of those, how many were acted on (at any time)."},
+    )
+    within_target = fields.Integer(
+        required=True, metadata={"description": "Of those, how many were acted on in time."}
+    )
+    percent_within_target = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "within_target / counted, %, one decimal; null when none."},
+    )
+
+
+class TargetQuarterOut(Schema):
+    quarter = fields.Nested(QuarterKey, required=True)
+    reports = fields.Nested(
+        WithinTargetOut,
+        required=True,
+        metadata={"description": "Reports first acted on by staff or a partner (see targets)."},
+    )
+    complaints = fields.Nested(
+        WithinTargetOut,
+        required=True,
+        metadata={"description": "Complaint cases whose complainant was first contacted."},
+    )
+    referrals = fields.Nested(
+        WithinTargetOut,
+        required=True,
+        metadata={"description": "Referrals acknowledged by their partner."},
+    )
+
+
+class TargetsInForceOut(Schema):
+    report_first_action_hours = fields.Integer(required=True)
+    category_hours = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    complaint_first_contact_hours = fields.Integer(required=True)
+    referral_acknowledgement_hours = fields.Integer(required=True)
+
+
+class TargetsMetricsOut(RangeOut):
+    suppressed = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Always false: staff-only figures, small counts not suppressed "
+            "(the quarterly report suppresses counts below 5)."
+        },
+    )
+    targets = fields.Nested(
+        TargetsInForceOut,
+        required=True,
+        metadata={"description": "The targets in force now, that every figure is measured by."},
+    )
+    quarters = fields.List(fields.Nested(TargetQuarterOut), required=True)

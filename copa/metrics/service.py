@@ -4,7 +4,7 @@ reduction", "Feedback and complaints", "Reporting periods"): what the metrics AP
 Every function only reads. Periods are Europe/London months: a ``Span`` is one or more month
 ranges, and every rollup row carries its financial quarter, so a whole series is one
 ``GROUP BY fiscal_year, fiscal_quarter`` query, never a query per quarter. Each measure lives in
-a module of its own (``confidence``, ``demand``, ``complaints``, ``issues``, ``partners``;
+a module of its own (``confidence``, ``demand``, ``complaints``, ``issues``, ``partners``, ``targets``;
 click-throughs in ``click_throughs``); the PCC report (``copa.pcc_report.service``) is assembled
 from their ``*_by_quarter`` functions, so its numbers are the metrics API's numbers.
 
@@ -19,6 +19,7 @@ from copa.metrics.confidence import public_confidence
 from copa.metrics.demand import demand_reduction
 from copa.metrics.issues import issues
 from copa.metrics.partners import partners
+from copa.metrics.targets import within_target
 
 __all__ = [
     "demand_reduction",
@@ -26,4 +27,5 @@ __all__ = [
     "issues",
     "partners",
     "public_confidence",
+    "within_target",
 ]

@@ -85,3 +85,20 @@ class Partners(MethodView):
         """Per partner: referrals sent in the range, how many were acknowledged and resolved,
         and the median times to do so (estimated from the duration histogram)."""
         return service.partners(_filters(query))
+
+
+@blp.route("/targets")
+class WithinTarget(MethodView):
+    @requires(Role.ANALYST, Role.ADMIN)
+    @blp.arguments(schemas.RangeQuery, location="query")
+    @blp.response(200, schemas.TargetsMetricsOut)
+    def get(self, query):
+        """The share handled within target per quarter: reports first acted on by staff or a
+        partner within their category's target, complaint cases first contacted within target,
+        referrals acknowledged within target; counted by the quarter each began in.
+
+        First action on a report: the earliest status change by staff or a partner, partner
+        acknowledgement of a referral, or staff message to the resident. Staff-only figures:
+        counts below 5 are not suppressed here (they are in the quarterly report).
+        """
+        return service.within_target(_filters(query))

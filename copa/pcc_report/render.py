@@ -23,6 +23,7 @@ from copa.pcc_report.sections import (
     confidence_section,
     issues_section,
     partners_section,
+    targets_section,
 )
 from copa.pcc_report.view_model import Cell, ItemTable, QuarterTable, ReportView, Row
 
@@ -88,6 +89,15 @@ def _view(report: Mapping[str, Any]) -> ReportView:
             "demand_reduction", "minutes_per_call", report["demand_reduction"], "minutes_per_call"
         ),
     }
+    targets = report["within_target"]["targets"]
+    for key in (
+        "report_first_action_hours",
+        "complaint_first_contact_hours",
+        "referral_acknowledgement_hours",
+    ):
+        loose[key] = Cell("within_target", key, "", "", targets.get(key))
+    for code, hours in targets.get("category_hours", {}).items():
+        loose[f"category_hours:{code}"] = Cell("within_target", "category_hours", code, "", hours)
     return ReportView(
         title=report["title"],
         organisation=report["organisation"],
@@ -103,6 +113,7 @@ def _view(report: Mapping[str, Any]) -> ReportView:
             complaints_section(report),
             issues_section(report),
             partners_section(report),
+            targets_section(report),
         ],
     )
 

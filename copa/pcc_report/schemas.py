@@ -20,6 +20,7 @@ from copa.metrics.schemas import (
     PartnerPerformanceOut,
     SatisfactionRateOut,
     SubmissionsOut,
+    TargetsInForceOut,
 )
 from copa.web.schemas import StrictSchema
 
@@ -251,6 +252,59 @@ class PccPartnersOut(Schema):
     partners = fields.List(fields.Nested(PartnerPerformanceOut), required=True)
 
 
+class PccWithinTargetOut(Schema):
+    """One measure of one quarter, counts below 5 suppressed (null, with ``suppressed``)."""
+
+    counted = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Items begun in the quarter whose target is decided: acted on, or "
+            "still waiting after their due time. Null when below 5."
+        },
+    )
+    handled = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Of those, acted on. Null when it or the rest is 1 to 4."},
+    )
+    within_target = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Of those, acted on in time. Null when it or the rest is 1 to 4."},
+    )
+    percent_within_target = fields.Float(required=True, allow_none=True)
+    suppressed = fields.Boolean(
+        required=True, metadata={"description": "A figure was withheld: a count below 5."}
+    )
+
+
+class PccTargetsQuarterOut(PccQuarterRowOut):
+    reports = fields.Nested(
+        PccWithinTargetOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Reports first acted on by staff or a partner."},
+    )
+    complaints = fields.Nested(
+        PccWithinTargetOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Complaint cases whose complainant was first contacted."},
+    )
+    referrals = fields.Nested(
+        PccWithinTargetOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Referrals acknowledged by their partner."},
+    )
+
+
+class PccTargetsOut(Schema):
+    targets = fields.Nested(TargetsInForceOut, required=True)
+    quarters = fields.List(fields.Nested(PccTargetsQuarterOut), required=True)
+
+
 class PccReportOut(Schema):
     """The quarterly report: the baseline year's four quarters beside the current year's."""
 
@@ -266,3 +320,10 @@ class PccReportOut(Schema):
     feedback_and_complaints = fields.Nested(PccFeedbackOut, required=True)
     most_common_issues = fields.Nested(PccIssuesOut, required=True)
     partner_performance = fields.Nested(PccPartnersOut, required=True)
+    within_target = fields.Nested(
+        PccTargetsOut,
+        required=True,
+        metadata={
+            "description": "The share handled within target per quarter (public: counts below 5 suppressed)."
+        },
+    )

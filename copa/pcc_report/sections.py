@@ -243,3 +243,44 @@ def partners_section(report: Mapping[str, Any]) -> Section:
             )
         ],
     )
+
+
+def targets_section(report: Mapping[str, Any]) -> Section:
+    data = report["within_target"]
+    rows = data["quarters"]
+    names = (
+        ("reports", "Reports first acted on"),
+        ("complaints", "Complainants first contacted"),
+        ("referrals", "Referrals acknowledged by partners"),
+    )
+    groups = [
+        (
+            label,
+            [
+                Measure(f"{key}.counted", "", "Counted", (key, "counted")),
+                Measure(f"{key}.handled", "", "Handled", (key, "handled")),
+                Measure(f"{key}.within_target", "", "Within target", (key, "within_target")),
+                Measure(
+                    f"{key}.percent_within_target",
+                    "",
+                    "Share within target",
+                    (key, "percent_within_target"),
+                    "percent",
+                ),
+            ],
+        )
+        for key, label in names
+    ]
+    return Section(
+        key="within_target",
+        heading="Handled within target",
+        intro=[
+            "The first action is the first status change by staff or a partner, a partner's "
+            "acknowledgement or a message to the resident. Counted: items begun in the quarter "
+            "that were handled, or are still waiting after their due time (missed). Counts "
+            "below 5 are not shown (–).",
+        ],
+        tables=[
+            quarter_table(report, "within_target", "Handled within target by quarter", rows, groups)
+        ],
+    )

@@ -22,6 +22,7 @@ from copa.metrics import click_throughs as clicks
 from copa.metrics import complaints as complaint_measures
 from copa.metrics import confidence as confidence_measures
 from copa.metrics import demand as demand_measures
+from copa.metrics import targets as target_measures
 from copa.metrics.issues import common_issues
 from copa.metrics.lookups import categories_by_id
 from copa.metrics.partners import partner_performance
@@ -138,6 +139,7 @@ def pcc_report(
         "feedback_and_complaints": feedback_section(span, rows, reported, feedback),
         "most_common_issues": issues_section(this_quarter, requested),
         "partner_performance": partners_section(this_quarter, requested),
+        "within_target": within_target_section(span, rows, reported, now),
     }
 
 
@@ -155,6 +157,11 @@ def caveats() -> list[str]:
         "satisfaction rate the answers given in it.",
         clicks.CAVEAT,
         "Partner median times are estimates from bands of elapsed time, not exact medians.",
+        "Within target: reports first acted on by staff or a partner (a status change, a "
+        "partner's acknowledgement or a message to the resident), complaints first contacted "
+        "and referrals acknowledged within the targets in force when this report was made, "
+        "counted in the quarter each began; those still waiting after their due time count as "
+        f"missed. Counts below {SUPPRESS_BELOW} are not shown.",
         "Quarters of the current year after the reported one are not reported.",
     ]
 
@@ -304,6 +311,54 @@ def partners_section(span: Span, requested: Quarter) -> dict[str, Any]:
         "quarter": quarter_out(requested),
         "partners": partner_performance(span),
     }
+
+
+SUPPRESS_BELOW = 5  # the rule of aggregates shown outside the OPCC (DOMAIN.md "Privacy")
+
+
+def within_target_section(
+    span: Span, rows: Sequence[Quarter], reported: Callable[[Quarter], bool], now: datetime
+) -> dict[str, Any]:
+    """The share handled within target per quarter, small counts suppressed (a public report)."""
+    found = target_measures.within_target_quarters(span.ranges, now=now)
+    empty = target_measures.QuarterTallies()
+    return {
+        "targets": target_measures.targets_in_force(),
+        "quarters": [
+            _row(
+                q,
+                reported(q),
+                target_measures.MEASURES,
+                {
+                    name: disclosed(target_measures.tally_out(getattr(found.get(q, empty), name)))
+                    for name in target_measures.MEASURES
+                },
+            )
+            for q in rows
+        ],
+    }
+
+
+def disclosed(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """A measure's counts as the public may see them: nothing when fewer than 5 were counted;
+    a part (handled, within target) withheld when it or the rest of the count is 1 to 4, so
+    neither small group can be worked out; the share goes with the within-target count."""
+
+    def small(count: int) -> bool:
+        return 0 < count < SUPPRESS_BELOW
+
+    counted = figures["counted"]
+    if counted == 0:
+        return {**figures, "suppressed": False}
+    if counted < SUPPRESS_BELOW:
+        return {**{name: None for name in figures}, "suppressed": True}
+    shown = dict(figures)
+    for part in ("handled", "within_target"):
+        if small(figures[part]) or small(counted - figures[part]):
+            shown[part] = None
+    if shown["within_target"] is None:
+        shown["percent_within_target"] = None
+    return {**shown, "suppressed": None in shown.values()}
 
 
 def report_filename(report: Mapping[str, Any], extension: str) -> str:

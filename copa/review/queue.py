@@ -1,58 +1,84 @@
 """The triage queue: reports and feedback waiting for OPCC staff, one list, most urgent first
-(possible emergencies, then deliveries that failed, then the oldest)."""
+(open possible emergencies, then deliveries that failed, then the oldest), or by due time.
+
+Each report still waiting for its first action, and each complaint case still waiting for first
+contact, has a due time from its target (copa/targets); past it, the item is overdue. A settled
+item (SETTLED) is never overdue, and a settled possible emergency goes back among the rest.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from copa.catalog.models import Category
-from copa.db import db
+from copa.db import db, utcnow
 from copa.feedback.models import ComplaintCase, Feedback, FeedbackState
 from copa.periods import local_day_end, local_day_start
 from copa.reports.models import Report
+from copa.targets.service import (
+    SETTLED_COMPLAINT,
+    SETTLED_REPORT,
+    Targets,
+    complaint_due_epoch,
+    current_targets,
+    report_acted_on,
+    report_due_epoch,
+)
 from copa.web.access import Principal, Role
 from copa.web.pagination import PageResult
 
 _REPORT_ROLES = frozenset({Role.REVIEWER, Role.ADMIN})  # the Resolution Team sees feedback only
 _SUMMARY_LENGTH = 140
+# Statuses (a report's, a complaint case's, a compliment's or suggestion's) of items that need
+# nobody any more: the console hides them unless asked, and they are never urgent nor overdue.
+SETTLED = frozenset({"closed", "resolved", "duplicate", "rejected", "passed_on", "answered"})
+SORTS = ("urgency", "due")
 
 
 def staff_queue(principal: Principal, query: Mapping[str, Any]) -> PageResult:
-    """The triage queue over reports and feedback: possible emergencies first, then the oldest.
+    """The triage queue over reports and feedback. ``sort=urgency`` (the default): open possible
+    emergencies first, then failed deliveries, then the oldest; ``sort=due``: what waits for a
+    first action or first contact by due time (most overdue first), then the rest, oldest first.
 
     Someone without the reviewer or admin role (the Resolution Team) sees feedback only.
     """
     kind = query.get("kind")
+    targets = current_targets()
     parts: list[sa.Select] = []
     if kind in (None, "report") and principal.has_any(_REPORT_ROLES):
-        parts.append(_queued_reports(principal, query))
+        parts.append(_queued_reports(principal, query, targets))
     if kind != "report":
-        parts.append(_queued_feedback(principal, query))
+        parts.append(_queued_feedback(principal, query, targets))
     page, page_size = query["page"], query["page_size"]
     if not parts:
         return PageResult([], page, page_size, 0)
     queue = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery()
     total = db.session.scalar(sa.select(sa.func.count()).select_from(queue))
-    rows = db.session.execute(
-        sa.select(queue.c.kind, queue.c.id)
-        .order_by(
-            queue.c.possible_emergency.desc(),
+    if query.get("sort") == "due":
+        order = (queue.c.due.is_(None), queue.c.due, queue.c.created_at, queue.c.id)
+    else:
+        order = (
+            queue.c.urgent.desc(),  # an open possible emergency; a closed one is like the rest
             queue.c.delivery_failed.desc(),  # a report its partner never got: next
             queue.c.created_at,
             queue.c.id,
         )
+    rows = db.session.execute(
+        sa.select(queue.c.kind, queue.c.id, queue.c.due)
+        .order_by(*order)
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
     return PageResult(_queue_items(rows), page, page_size, total or 0)
 
 
-def _queued_reports(principal: Principal, query: Mapping[str, Any]) -> sa.Select:
+def _queued_reports(principal: Principal, query: Mapping[str, Any], targets: Targets) -> sa.Select:
     conditions = _area_and_time(Report, query)
     if query.get("status"):
         conditions.append(Report.status.in_(query["status"]))
@@ -65,16 +91,26 @@ def _queued_reports(principal: Principal, query: Mapping[str, Any]) -> sa.Select
             conditions.append(getattr(Report, flag).is_(query[flag]))
     if query.get("assignee") is not None:
         conditions.append(_assigned(Report.assignee_id, principal, query["assignee"]))
-    return sa.select(
-        sa.literal_column("'report'", sa.String).label("kind"),
-        Report.id.label("id"),
-        Report.created_at.label("created_at"),
-        Report.possible_emergency.label("possible_emergency"),
-        Report.delivery_failed.label("delivery_failed"),
-    ).where(*conditions)
+    is_open = Report.status.not_in([str(status) for status in SETTLED_REPORT])
+    waiting = sa.and_(is_open, sa.not_(report_acted_on(Report.id)))
+    return (
+        sa.select(
+            sa.literal_column("'report'", sa.String).label("kind"),
+            Report.id.label("id"),
+            Report.created_at.label("created_at"),
+            sa.case((sa.and_(Report.possible_emergency, is_open), 1), else_=0).label("urgent"),
+            Report.delivery_failed.label("delivery_failed"),
+            sa.case(
+                (waiting, report_due_epoch(targets, Category.code, Report.created_at)),
+                else_=sa.null(),
+            ).label("due"),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(*conditions)
+    )
 
 
-def _queued_feedback(principal: Principal, query: Mapping[str, Any]) -> sa.Select:
+def _queued_feedback(principal: Principal, query: Mapping[str, Any], targets: Targets) -> sa.Select:
     conditions = _area_and_time(Feedback, query)
     if query.get("kind") not in (None, "feedback"):
         conditions.append(Feedback.kind == query["kind"])
@@ -100,13 +136,24 @@ def _queued_feedback(principal: Principal, query: Mapping[str, Any]) -> sa.Selec
         conditions.append(sa.false())
     if query.get("assignee") is not None:
         conditions.append(_assigned(ComplaintCase.assignee_id, principal, query["assignee"]))
+    # A complaint case waits for first contact; compliments and suggestions have no target.
+    waiting = sa.and_(
+        ComplaintCase.id.is_not(None),
+        ComplaintCase.first_contact_at.is_(None),
+        ComplaintCase.state.not_in([str(state) for state in SETTLED_COMPLAINT]),
+    )
     return (
         sa.select(
             sa.literal_column("'feedback'", sa.String).label("kind"),
             Feedback.id.label("id"),
             Feedback.created_at.label("created_at"),
-            Feedback.possible_emergency.label("possible_emergency"),
+            sa.case(
+                (sa.and_(Feedback.possible_emergency, state.not_in(sorted(SETTLED))), 1), else_=0
+            ).label("urgent"),
             sa.false().label("delivery_failed"),
+            sa.case(
+                (waiting, complaint_due_epoch(targets, ComplaintCase.logged_at)), else_=sa.null()
+            ).label("due"),
         )
         .outerjoin(ComplaintCase, ComplaintCase.feedback_id == Feedback.id)
         .where(*conditions)
@@ -154,6 +201,7 @@ def _queue_items(rows: Iterable[sa.Row]) -> list[dict[str, Any]]:
             .options(selectinload(Feedback.complaint).selectinload(ComplaintCase.assignee))
         )
     }
+    now = utcnow()
     items = []
     for row in rows:
         if row.kind == "report":
@@ -174,6 +222,7 @@ def _queue_items(rows: Iterable[sa.Row]) -> list[dict[str, Any]]:
                     "assignee": report.assignee,
                     "created_at": report.created_at,
                     "summary": report.description[:_SUMMARY_LENGTH],
+                    **_due(row.due, now),
                 }
             )
         else:
@@ -195,6 +244,17 @@ def _queue_items(rows: Iterable[sa.Row]) -> list[dict[str, Any]]:
                     "assignee": case.assignee if case is not None else None,
                     "created_at": item.created_at,
                     "summary": item.text[:_SUMMARY_LENGTH],
+                    **_due(row.due, now),
                 }
             )
     return items
+
+
+def _due(due: float | None, now: datetime) -> dict[str, Any]:
+    """When the first action (report) or first contact (complaint) is due, and by how long it
+    is overdue: nothing while none is due (done already, settled, or no target)."""
+    if due is None:
+        return {"due_at": None, "overdue": False, "overdue_seconds": None}
+    due_at = datetime.fromtimestamp(round(float(due), 3), UTC)  # to the millisecond
+    late = int((now - due_at).total_seconds())
+    return {"due_at": due_at, "overdue": late > 0, "overdue_seconds": late if late > 0 else None}

@@ -16,6 +16,7 @@ from copa.outbox.views import DeliveryOut, DeliveryPartnerOut
 from copa.reports.models import ReportStatus
 from copa.reports.schemas import CategoryRefOut, DestinationOut, PhotoFacts, PointOut
 from copa.reports.workflow import REPORT_OUTCOMES
+from copa.review.queue import SORTS
 from copa.web.pagination import DateRangeQuery
 from copa.web.schemas import StrictSchema, Text
 
@@ -77,6 +78,15 @@ class QueueQuery(DateRangeQuery):
     assignee = AssigneeFilter(
         metadata={"description": "A user id, me, or none (unassigned).", "example": "me"}
     )
+    sort = fields.String(
+        load_default="urgency",
+        validate=validate.OneOf(SORTS),
+        metadata={
+            "description": "urgency (the default): open possible emergencies first, then "
+            "failed deliveries, then the oldest. due: items waiting for a first action or "
+            "first contact by due time, most overdue first, then the rest, oldest first."
+        },
+    )
 
 
 class QueueItemOut(Schema):
@@ -105,6 +115,18 @@ class QueueItemOut(Schema):
     assignee = fields.Nested(StaffMemberOut, allow_none=True)
     created_at = fields.DateTime(required=True)
     summary = fields.String(required=True, metadata={"description": "The first 140 characters."})
+    due_at = fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "When the first staff or partner action (a report) or the first "
+            "contact (a complaint) is due by its target; null once done, when settled, or "
+            "when no target applies (compliments, suggestions)."
+        },
+    )
+    overdue = fields.Boolean(required=True, metadata={"description": "Past due_at and waiting."})
+    overdue_seconds = fields.Integer(
+        allow_none=True, metadata={"description": "How long past due_at; null unless overdue."}
+    )
 
 
 class ReportRefOut(Schema):

@@ -45,11 +45,14 @@ class StaffQueue(MethodView):
     @staff.arguments(schemas.QueueQuery, location="query")
     @staff.response(200, page_of(schemas.QueueItemOut))
     def get(self, query):
-        """The triage queue of reports and feedback: possible emergencies first, then oldest.
+        """The triage queue of reports and feedback: open possible emergencies first, then
+        oldest; or, with `sort=due`, by due time (most overdue first).
 
         Filters: kind, status (repeatable), category, ward, local_authority, from/to (London
         dates, inclusive), possible_emergency, repeat_asb, unrouted, assignee (a user id, `me`
-        or `none`). The Resolution Team sees feedback only.
+        or `none`). The Resolution Team sees feedback only. Each item carries `due_at`,
+        `overdue` and `overdue_seconds`: a report's first staff or partner action, a complaint's
+        first contact, against the targets of /v1/admin/targets.
         """
         return queue.staff_queue(current_principal(), query)
 

@@ -130,8 +130,15 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/open311-clients/<client_id>/deactivate"): ADMIN,
     ("POST", "/console/open311-clients/<client_id>/reactivate"): ADMIN,
     ("GET", "/console/audit"): ADMIN,
+    ("GET", "/console/targets"): ADMIN,
+    ("POST", "/console/targets"): ADMIN,
 }
 FORMS: dict[tuple[str, str], Callable[[], dict]] = {
+    ("POST", "/console/targets"): lambda: {
+        "report_first_action_hours": "48",
+        "complaint_first_contact_hours": "48",
+        "referral_acknowledgement_hours": "24",
+    },
     ("POST", "/console/reports/<report_id>/transitions"): lambda: {"to": "in_progress"},
     ("POST", "/console/reports/<report_id>/notes"): lambda: {"text": "Checked."},
     ("POST", "/console/reports/<report_id>/assignment"): lambda: {"assignee": "none"},

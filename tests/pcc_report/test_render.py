@@ -220,6 +220,45 @@ def complaints_row(year: int, quarter: int, i: int) -> dict:
     }
 
 
+def targets_row(year: int, quarter: int, i: int) -> dict:
+    row = ident(year, quarter)
+    if row["label"] == UNREPORTED:
+        return row | {"reported": False, "reports": None, "complaints": None, "referrals": None}
+    hidden = {
+        "counted": None,
+        "handled": None,
+        "within_target": None,
+        "percent_within_target": None,
+        "suppressed": True,
+    }
+    return row | {
+        "reported": True,
+        "reports": {
+            "counted": 40 + i,
+            "handled": 38 + i,
+            "within_target": 30 + i,
+            "percent_within_target": 75.5 + i,
+            "suppressed": False,
+        },
+        "complaints": hidden
+        if row["label"] == NO_ANSWERS
+        else {
+            "counted": 9,
+            "handled": 9,
+            "within_target": None,
+            "percent_within_target": None,
+            "suppressed": True,
+        },
+        "referrals": {
+            "counted": 20 + i,
+            "handled": 20 + i,
+            "within_target": 10 + i,
+            "percent_within_target": 50.0,
+            "suppressed": False,
+        },
+    }
+
+
 def sample_report() -> dict:
     """A complete report for 2025/26 Q3: Q4 unreported, one quarter with n = 0, one without
     imported call statistics, and a category whose name tries to inject a script."""
@@ -295,6 +334,15 @@ def sample_report() -> dict:
             ],
             "quarters": [complaints_row(y, q, i) for i, (y, q) in enumerate(QUARTERS)],
         },
+        "within_target": {
+            "targets": {
+                "report_first_action_hours": 48,
+                "category_hours": {"asb": 24, "drugs": 12},
+                "complaint_first_contact_hours": 36,
+                "referral_acknowledgement_hours": 24,
+            },
+            "quarters": [targets_row(y, q, i) for i, (y, q) in enumerate(QUARTERS)],
+        },
         "most_common_issues": {
             "quarter": quarter,
             "categories": [
@@ -365,7 +413,12 @@ BREAKDOWNS = {
     "would_have_called_101": "would_have_called_101",
     "allegations": "allegations",
 }
-QUARTER_SECTIONS = ("public_confidence", "demand_reduction", "feedback_and_complaints")
+QUARTER_SECTIONS = (
+    "public_confidence",
+    "demand_reduction",
+    "feedback_and_complaints",
+    "within_target",
+)
 
 
 def is_number(value) -> bool:
@@ -439,6 +492,14 @@ def flatten(report: dict) -> dict[tuple[str, str, str, str], int | float]:
         put("most_common_issues", "local_authority_count", area["code"], quarter, area["count"])
         for outcome, number in area["outcomes"].items():
             put("most_common_issues", "outcome", f"{area['code']}:{outcome}", quarter, number)
+
+    targets = report["within_target"]["targets"]
+    for key, value in targets.items():
+        if key == "category_hours":
+            for code, hours in value.items():
+                put("within_target", "category_hours", code, "", hours)
+        else:
+            put("within_target", key, "", "", value)
 
     partners = report["partner_performance"]
     quarter = partners["quarter"]["label"]
@@ -661,9 +722,10 @@ def test_html_is_a_printable_page_with_the_caveats_before_the_figures():
         "feedback_and_complaints",
         "most_common_issues",
         "partner_performance",
+        "within_target",
     } <= {a.get("data-section") for t, a in page.tags if t == "section"}
     tables = [t for t, _ in page.tags].count("table")
-    assert tables == [t for t, _ in page.tags].count("caption") == 8
+    assert tables == [t for t, _ in page.tags].count("caption") == 9
     assert all(
         a.get("scope") in {"col", "colgroup", "row", "rowgroup"} for t, a in page.tags if t == "th"
     )
