@@ -71,15 +71,18 @@ def import_areas_command(
 )
 def purge_command(full: bool) -> None:
     """Delete what is past its retention: contact details (COPA_CONTACT_RETENTION_DAYS), photos
+    and videos
     (COPA_PHOTO_RETENTION_DAYS) and idempotency keys (COPA_IDEMPOTENCY_TTL_DAYS), with the mail
     sink's files; then scrub the database's files of the deleted rows (SQLite: WAL checkpoint;
     PostgreSQL: VACUUM). Exits with status 1 when the scrub could not finish."""
     from copa.privacy.service import purge_expired_contacts, purge_expired_mail, scrub_purged
     from copa.reports.photos import purge_expired_photos
+    from copa.reports.videos import purge_expired_videos
     from copa.web.idempotency import purge_expired
 
     click.echo(f"contact details deleted: {purge_expired_contacts()}")
     click.echo(f"photos deleted: {purge_expired_photos()}")
+    click.echo(f"videos deleted: {purge_expired_videos()}")
     click.echo(f"idempotency keys deleted: {purge_expired()}")
     click.echo(f"mail files deleted: {purge_expired_mail()}")
     if not scrub_purged(full=full):
@@ -140,6 +143,39 @@ def relay_command(once: bool, owner: str | None) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     click.echo(f"relay {owner}: {stats}")
+
+
+@copa_cli.command("media-worker")
+@click.option("--once", is_flag=True, help="Process every waiting video, then exit.")
+@click.option("--owner", help="This worker's name in the leases (default: host:pid:random).")
+def media_worker_command(once: bool, owner: str | None) -> None:
+    """Re-encode residents' uploaded videos (no metadata) and make their posters, until stopped.
+
+    Claims one video at a time with a lease (COPA_MEDIA_LEASE_SECONDS), so several can run on
+    PostgreSQL; a worker killed half way leaves the video to the next one once the lease runs
+    out. SIGTERM or Ctrl-C finishes the video in hand, then exits.
+    """
+    import signal
+    import threading
+
+    from copa.reports.videos import default_owner, run_media_worker
+
+    stop = threading.Event()
+
+    def stop_soon(*_: object) -> None:
+        threading.Thread(target=stop.set, daemon=True).start()  # as the relay does: see there
+
+    previous = {
+        signum: signal.signal(signum, stop_soon) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    owner = owner or default_owner()
+    click.echo(f"media worker {owner} started")
+    try:
+        stats = run_media_worker(once=once, owner=owner, stop=stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo(f"media worker {owner}: {stats}")
 
 
 @copa_cli.command("reconcile")
