@@ -156,6 +156,22 @@ class VideoStore:
             finally:
                 os.close(fd)
 
+    def sweep(self, older_than: float) -> int:
+        """Delete half-made files (of a worker or upload killed half way) untouched for
+        ``older_than`` seconds; how many. A live one is written to all the time."""
+        cutoff = time.time() - older_than
+        leftovers = [
+            *self.directory.glob(".making-*"),
+            *self.quarantine.glob(".incoming-*"),
+        ]
+        swept = 0
+        for path in leftovers:
+            with suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    swept += 1
+        return swept
+
     def forget(self, *paths: Path | None) -> None:
         for path in paths:
             if path is None:
@@ -313,6 +329,9 @@ def run_media_worker(
     stop = stop or threading.Event()
     stats = WorkerStats()
     log.info("media worker %s started", owner)
+    swept = video_store().sweep(older_than=2 * settings().media_lease_seconds)
+    if swept:
+        log.info("media worker %s: %d half-made files of killed workers deleted", owner, swept)
     try:
         while not stop.is_set():
             try:
