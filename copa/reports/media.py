@@ -97,7 +97,7 @@ class Encoded:
     """What the clean re-encode made."""
 
     duration: float
-    width: int
+    width: int  # as shown (turned by the display rotation kept from the phone)
     height: int
     poster_png: bytes  # the first picture, upright, as a lossless PNG for the photo cleaner
 
@@ -174,6 +174,7 @@ def _transcode(
                 stream.metadata.clear()
 
             poster: bytes | None = None
+            rotation = 0
             start: float | None = None
             end = 0.0
             frames = 0
@@ -186,8 +187,9 @@ def _transcode(
                         raise MediaRefused(TOO_LONG)
                     if poster is None:
                         poster = _poster(frame)
-                        if frame.rotation:
-                            video_out.set_display_rotation(frame.rotation)
+                        rotation = frame.rotation or 0
+                        if rotation:  # a phone held upright: kept as players expect it
+                            video_out.set_display_rotation(rotation)
                     picture = frame.reformat(width=out_width, height=out_height, format="yuv420p")
                     picture.pts = round((seconds - start) * 90000)
                     picture.time_base = Fraction(1, 90000)
@@ -216,6 +218,8 @@ def _transcode(
         if end < declared - max(1.0, 0.1 * declared):
             raise MediaRefused(INCOMPLETE)
     pad_metadata_boxes(target)
+    if rotation % 180:  # the size a viewer sees
+        out_width, out_height = out_height, out_width
     return Encoded(round(end, 3), out_width, out_height, poster)
 
 

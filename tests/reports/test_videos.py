@@ -88,6 +88,21 @@ def phone_video(
     return path.read_bytes()
 
 
+def portrait_video(path: Path) -> bytes:
+    """As phones record held upright: landscape pictures and a display rotation of 90°."""
+    with av.open(str(path), "w", format="mov") as out:
+        picture = out.add_stream("libx264", rate=10)
+        picture.width, picture.height, picture.pix_fmt = 64, 48, "yuv420p"
+        picture.set_display_rotation(90)
+        for _ in range(10):
+            pixels = np.zeros((48, 64, 3), dtype=np.uint8)
+            for packet in picture.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                out.mux(packet)
+        for packet in picture.encode():
+            out.mux(packet)
+    return path.read_bytes()
+
+
 def two_hour_video(path: Path) -> bytes:
     """A real video of 2 h 10 min: 16 x 16 pixels, one picture every ten minutes (13 in all).
     Its header says 2 h because it is 2 h long; it is small because nothing moves."""
@@ -245,6 +260,20 @@ def test_mp4_and_3gp_are_taken_as_well(app, client, auth, report_id, tmp_path):
     assert [v["state"] for v in report["videos"]] == ["ready", "ready"]
     for video in report["videos"]:
         assert client.get(video["url"], headers=auth).status_code == 200
+
+
+def test_video_filmed_upright_stays_upright_and_so_does_its_poster(
+    app, client, auth, report_id, tmp_path
+):
+    assert upload(client, auth, report_id, portrait_video(tmp_path / "v.mov")).status_code == 202
+    work(app)
+    video = the_video(client, auth, report_id)
+    assert (video["width"], video["height"]) == (48, 64)
+    with av.open(io.BytesIO(client.get(video["url"], headers=auth).get_data())) as container:
+        assert next(container.decode(video=0)).rotation == 90
+    poster = client.get(video["poster_url"], headers=auth).get_data()
+    with Image.open(io.BytesIO(poster)) as image:
+        assert image.size == (48, 64)
 
 
 def test_staff_and_the_partner_it_was_referred_to_fetch_the_video_and_its_poster(
