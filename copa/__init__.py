@@ -103,11 +103,15 @@ def init_extensions(app: Flask) -> None:
         },
     )
 
+    from copa.web.uploads import declared_body_limit
+
     @app.before_request
     def _cap_request_bodies() -> None:
         # Photos may be megabytes; a JSON document never needs to be.
         if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
             request.max_content_length = settings().max_json_bytes
+        elif (declared := declared_body_limit(app, request)) is not None:
+            request.max_content_length = declared  # e.g. a video: larger than the default
         # Refuse a declared oversize body before anything reads it.
         limit = request.max_content_length
         if (

@@ -1,7 +1,8 @@
 """Backups (``flask copa backup DIR``) and restores (``flask copa restore DIR``).
 
-A backup is a folder: the database, the photo store (COPA_PHOTO_STORAGE_DIR, every file) and
-``manifest.json`` (when, the schema revision, the rows of each table, the photos), written last,
+A backup is a folder: the database, the photo store (COPA_PHOTO_STORAGE_DIR, every file), the
+video store (COPA_VIDEO_STORAGE_DIR, its quarantined originals included) and ``manifest.json``
+(when, the schema revision, the rows of each table, the media files), written last,
 so a folder without it is an unfinished backup that restore refuses.
 
 - SQLite: SQLite's online backup API (``sqlite3.Connection.backup``) copies a consistent
@@ -10,8 +11,8 @@ so a folder without it is an unfinished backup that restore refuses.
   that counts the rows on that same snapshot; ``pg_restore --clean --if-exists`` puts it back.
   pg_dump and pg_restore (the PostgreSQL client tools, as new as the server) must be on PATH.
 
-The database is copied before the photos, so every photo a backed-up row names is in the copy
-(a photo uploaded meanwhile is an extra file, which nothing names). Restore refuses a backup
+The database is copied before the media, so every photo or video a backed-up row names is in
+the copy (one uploaded meanwhile is an extra file, which nothing names). Restore refuses a backup
 taken with a schema revision this code does not know (a newer release's): restore it with that
 release. A backup from an older revision restores, then ``flask db upgrade`` brings it forward.
 Stop the web, relay and scheduler processes before restoring; restore replaces everything.
@@ -36,11 +37,13 @@ from flask import current_app
 
 from copa.db import db, snapshot
 from copa.reports.photos import photo_store
+from copa.reports.videos import video_store
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 _FILES = {"sqlite": "database.sqlite3", "postgresql": "database.dump"}
 _PHOTOS = "photos"
+_VIDEOS = "videos"
 
 
 class BackupError(RuntimeError):
@@ -56,13 +59,14 @@ class Manifest:
     counts: dict[str, int]  # rows in each table
     photos: int  # files in the photo store
     database_file: str
+    videos: int = 0  # files in the video store, quarantined originals included
 
 
 # --- backup ---------------------------------------------------------------------------------
 
 
 def backup(directory: Path) -> Manifest:
-    """Write a backup of the database and the photo store into ``directory`` (new or empty)."""
+    """Write a backup of the database and the media stores into ``directory`` (new or empty)."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise BackupError(f"{directory} exists and is not an empty folder")
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # residents' data: owner only
@@ -77,8 +81,9 @@ def backup(directory: Path) -> Manifest:
     else:
         revision, counts = _backup_postgresql(engine, target)
     os.chmod(target, 0o600)
-    photos = _copy_photos(_photo_directory(), directory / _PHOTOS)
-    manifest = Manifest(FORMAT, created_at, kind, revision, counts, photos, target.name)
+    photos = _copy_media(_photo_directory(), directory / _PHOTOS)
+    videos = _copy_media(_video_directory(), directory / _VIDEOS)
+    manifest = Manifest(FORMAT, created_at, kind, revision, counts, photos, target.name, videos)
     _write_manifest(directory, manifest)
     return manifest
 
@@ -144,7 +149,7 @@ def check_restorable(directory: Path) -> Manifest:
 
 
 def restore(directory: Path) -> Manifest:
-    """Replace the database and the photo store with the backup in ``directory``."""
+    """Replace the database and the media stores with the backup in ``directory``."""
     manifest = check_restorable(directory)
     engine = db.engine
     db.session.remove()
@@ -179,7 +184,9 @@ def restore(directory: Path) -> Manifest:
             if counts.get(name) != manifest.counts.get(name)
         )
         raise BackupError("restored database differs from the manifest in: " + ", ".join(differ))
-    _replace_photos(directory / _PHOTOS, _photo_directory())
+    _replace_media(directory / _PHOTOS, _photo_directory())
+    if (directory / _VIDEOS).is_dir():  # a backup made before videos has none
+        _replace_media(directory / _VIDEOS, _video_directory())
     return manifest
 
 
@@ -215,16 +222,20 @@ def _photo_directory() -> Path:
     return Path(directory)
 
 
+def _video_directory() -> Path:
+    return Path(video_store().directory)
+
+
 def _skip_partial(_folder: str, names: list[str]) -> list[str]:
     return [name for name in names if name.startswith(".")]  # files still being written
 
 
-def _copy_photos(store: Path, target: Path) -> int:
+def _copy_media(store: Path, target: Path) -> int:
     shutil.copytree(store, target, ignore=_skip_partial)
     return sum(1 for path in target.rglob("*") if path.is_file())
 
 
-def _replace_photos(saved: Path, store: Path) -> None:
+def _replace_media(saved: Path, store: Path) -> None:
     """The store becomes the backup's copy: built beside it, then swapped in by renames."""
     store.parent.mkdir(parents=True, exist_ok=True)
     incoming = Path(tempfile.mkdtemp(dir=store.parent, prefix=f".{store.name}-restoring-"))

@@ -75,6 +75,7 @@ def import_areas_command(
 )
 def purge_command(full: bool) -> None:
     """Delete what is past its retention: contact details (COPA_CONTACT_RETENTION_DAYS), photos
+    and videos
     (COPA_PHOTO_RETENTION_DAYS) and idempotency keys (COPA_IDEMPOTENCY_TTL_DAYS), with the mail
     sink's files; then scrub the database's files of the deleted rows (SQLite: WAL checkpoint;
     PostgreSQL: VACUUM). Exits with status 1 when the scrub could not finish."""
@@ -83,6 +84,7 @@ def purge_command(full: bool) -> None:
     result = purge(full=full)
     click.echo(f"contact details deleted: {result.contacts}")
     click.echo(f"photos deleted: {result.photos}")
+    click.echo(f"videos deleted: {result.videos}")
     click.echo(f"idempotency keys deleted: {result.idempotency_keys}")
     click.echo(f"mail files deleted: {result.mail_files}")
     if not result.scrubbed:
@@ -143,6 +145,39 @@ def relay_command(once: bool, owner: str | None) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     click.echo(f"relay {owner}: {stats}")
+
+
+@copa_cli.command("media-worker")
+@click.option("--once", is_flag=True, help="Process every waiting video, then exit.")
+@click.option("--owner", help="This worker's name in the leases (default: host:pid:random).")
+def media_worker_command(once: bool, owner: str | None) -> None:
+    """Re-encode residents' uploaded videos (no metadata) and make their posters, until stopped.
+
+    Claims one video at a time with a lease (COPA_MEDIA_LEASE_SECONDS), so several can run on
+    PostgreSQL; a worker killed half way leaves the video to the next one once the lease runs
+    out. SIGTERM or Ctrl-C finishes the video in hand, then exits.
+    """
+    import signal
+    import threading
+
+    from copa.reports.videos import default_owner, run_media_worker
+
+    stop = threading.Event()
+
+    def stop_soon(*_: object) -> None:
+        threading.Thread(target=stop.set, daemon=True).start()  # as the relay does: see there
+
+    previous = {
+        signum: signal.signal(signum, stop_soon) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    owner = owner or default_owner()
+    click.echo(f"media worker {owner} started")
+    try:
+        stats = run_media_worker(once=once, owner=owner, stop=stop)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    click.echo(f"media worker {owner}: {stats}")
 
 
 @copa_cli.command("reconcile")
@@ -213,7 +248,7 @@ def scheduler_command() -> None:
 @copa_cli.command("backup")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def backup_command(directory: Path) -> None:
-    """Back up the database and the photos into DIRECTORY (new or empty), with a manifest.
+    """Back up the database, photos and videos into DIRECTORY (new or empty), with a manifest.
 
     SQLite: the online backup API, safe while the service runs. PostgreSQL: pg_dump -Fc (the
     client tools must be on PATH). The folder holds residents' data: keep it as such.
@@ -227,7 +262,7 @@ def backup_command(directory: Path) -> None:
     click.echo(
         f"backed up {manifest.database} at schema revision {manifest.schema_revision}: "
         f"{sum(manifest.counts.values())} rows in {len(manifest.counts)} tables, "
-        f"{manifest.photos} photo files, into {directory}"
+        f"{manifest.photos} photo and {manifest.videos} video files, into {directory}"
     )
 
 
@@ -235,7 +270,7 @@ def backup_command(directory: Path) -> None:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask before replacing the data.")
 def restore_command(directory: Path, yes: bool) -> None:
-    """Replace the database and the photos with the backup in DIRECTORY.
+    """Replace the database, photos and videos with the backup in DIRECTORY.
 
     Stop the web, relay and scheduler processes first. Refuses a backup from a newer schema
     revision; after one from an older revision, run `flask db upgrade`. PostgreSQL: pg_restore
@@ -247,7 +282,7 @@ def restore_command(directory: Path, yes: bool) -> None:
         manifest = check_restorable(directory)
         if not yes:
             click.confirm(
-                f"Replace every row and photo with the backup of {manifest.created_at}?",
+                f"Replace every row, photo and video with the backup of {manifest.created_at}?",
                 abort=True,
             )
         manifest = restore(directory)
@@ -256,6 +291,6 @@ def restore_command(directory: Path, yes: bool) -> None:
     click.echo(
         f"restored the backup of {manifest.created_at} (schema revision "
         f"{manifest.schema_revision}): {sum(manifest.counts.values())} rows, "
-        f"{manifest.photos} photo files"
+        f"{manifest.photos} photo and {manifest.videos} video files"
     )
     click.echo("if this release is newer than the backup, run: flask db upgrade")

@@ -90,6 +90,13 @@ DEFAULTS: dict[str, object] = {
     "PHOTO_MAX_PIXELS": 40_000_000,
     "PHOTO_MAX_PER_REPORT": 5,
     "PHOTO_STORAGE_DIR": None,  # default: instance/photos
+    # Videos from phones (MP4, MOV, 3GP): both caps are checked before anything is decoded.
+    "VIDEO_MAX_BYTES": 50 * 1024 * 1024,  # counted while the upload streams in
+    "VIDEO_MAX_SECONDS": 60,  # from the container's header, then held to while decoding
+    "VIDEO_MAX_PER_REPORT": 2,
+    "VIDEO_STORAGE_DIR": None,  # default: instance/videos (quarantine in its .quarantine/)
+    "MEDIA_LEASE_SECONDS": 300,  # how long a media worker holds a video (renewed as it works)
+    "MEDIA_POLL_SECONDS": 2.0,  # a media worker's pause when nothing waits
     "LOG_LEVEL": "INFO",
     "LOG_FORMAT": "json",  # json: one JSON object a line, with the request id; text: for people
     # GET /metrics from anywhere but this host needs this bearer token; unset, only loopback.

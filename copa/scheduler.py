@@ -47,6 +47,7 @@ class Purged:
 
     contacts: int
     photos: int
+    videos: int
     idempotency_keys: int
     mail_files: int
     scrubbed: bool
@@ -56,13 +57,15 @@ def purge(full: bool = False) -> Purged:
     """Delete what is past its retention, then scrub the database files (``flask copa purge``)."""
     from copa.privacy.service import purge_expired_contacts, purge_expired_mail, scrub_purged
     from copa.reports.photos import purge_expired_photos
+    from copa.reports.videos import purge_expired_videos
     from copa.web.idempotency import purge_expired
 
     contacts = purge_expired_contacts()
     photos = purge_expired_photos()
+    videos = purge_expired_videos()
     keys = purge_expired()
     mail = purge_expired_mail()
-    return Purged(contacts, photos, keys, mail, scrub_purged(full=full))
+    return Purged(contacts, photos, videos, keys, mail, scrub_purged(full=full))
 
 
 def purge_job(app: Flask) -> Purged | None:
@@ -74,9 +77,11 @@ def purge_job(app: Flask) -> Purged | None:
             log.exception("scheduled purge failed")
             return None
     log.info(
-        "purge: contact details %d, photos %d, idempotency keys %d, mail files %d deleted%s",
+        "purge: contact details %d, photos %d, videos %d, idempotency keys %d, mail files %d "
+        "deleted%s",
         result.contacts,
         result.photos,
+        result.videos,
         result.idempotency_keys,
         result.mail_files,
         "" if result.scrubbed else "; database files not scrubbed (busy), next run retries",

@@ -108,6 +108,12 @@ class Settings:
     photo_max_pixels: int
     photo_max_per_report: int
     photo_storage_dir: str | None
+    video_max_bytes: int
+    video_max_seconds: float
+    video_max_per_report: int
+    video_storage_dir: str | None
+    media_lease_seconds: float
+    media_poll_seconds: float
     log_level: str
     log_format: str
     metrics_token: str | None

@@ -15,11 +15,14 @@ A route missing from MATRIX fails ``test_every_route_is_in_the_matrix``.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -32,7 +35,7 @@ from copa.notifications.unsubscribe import token_for
 from copa.open311.api_clients import create_client
 from copa.outbox.models import OutboxMessage
 from copa.periods import Quarter, today_london
-from copa.reports import photos
+from copa.reports import photos, videos
 from copa.routing.models import Referral, RoutingRule
 from copa.signposts.models import Signpost
 from copa.signposts.seed import ensure_seed_signposts
@@ -174,6 +177,21 @@ def _photo_upload() -> dict:
     return {"data": {"photo": (io.BytesIO(_png()), "p.png")}, "content_type": "multipart/form-data"}
 
 
+@functools.cache
+def _video() -> bytes:
+    from tests.reports.test_videos import phone_video
+
+    with tempfile.TemporaryDirectory() as folder:
+        return phone_video(Path(folder) / "v.mov", seconds=1, audio=False)
+
+
+def _video_upload() -> dict:
+    return {
+        "data": {"video": (io.BytesIO(_video()), "v.mov")},
+        "content_type": "multipart/form-data",
+    }
+
+
 def _one_click() -> dict:
     return {
         "data": "List-Unsubscribe=One-Click",
@@ -274,6 +292,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
         RESIDENT, owner="resident_a", body=_photo_upload
     ),
     ("GET", "/v1/reports/<report_id>/photos/<photo_id>"): Entry(RESIDENT, owner="resident_a"),
+    ("POST", "/v1/reports/<report_id>/videos"): Entry(
+        RESIDENT, owner="resident_a", body=_video_upload
+    ),
+    # A video still processing answers its viewers 409; anyone else gets 404 as ever.
+    ("GET", "/v1/reports/<report_id>/videos/<video_id>"): Entry(RESIDENT, owner="resident_a"),
+    ("GET", "/v1/reports/<report_id>/videos/<video_id>/poster"): Entry(
+        RESIDENT, owner="resident_a"
+    ),
     ("POST", "/v1/feedback"): Entry(RESIDENT),
     ("GET", "/v1/feedback"): Entry(RESIDENT),
     ("GET", "/v1/feedback/<feedback_id>"): Entry(RESIDENT, owner="resident_a"),
@@ -299,10 +325,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
         PARTNER, owner="partner_x", body=_json(status="in_progress", public_note="On it.")
     ),
     ("GET", "/v1/partner/photos/<photo_id>"): Entry(PARTNER, owner="partner_x"),
+    ("GET", "/v1/partner/videos/<video_id>"): Entry(PARTNER, owner="partner_x"),
+    ("GET", "/v1/partner/videos/<video_id>/poster"): Entry(PARTNER, owner="partner_x"),
     # staff: review
     ("GET", "/v1/staff/queue"): Entry(QUEUE),
     ("GET", "/v1/staff/reports/<report_id>"): Entry(REVIEW),
     ("GET", "/v1/staff/reports/<report_id>/photos/<photo_id>"): Entry(REVIEW),
+    ("GET", "/v1/staff/reports/<report_id>/videos/<video_id>"): Entry(REVIEW),
+    ("GET", "/v1/staff/reports/<report_id>/videos/<video_id>/poster"): Entry(REVIEW),
     ("POST", "/v1/staff/reports/<report_id>/transitions"): Entry(REVIEW),
     ("POST", "/v1/staff/reports/<report_id>/assignment"): Entry(REVIEW),
     ("POST", "/v1/staff/reports/<report_id>/notes"): Entry(REVIEW),
@@ -447,7 +477,9 @@ class World:
 @pytest.fixture
 def world(app, client, tmp_path, monkeypatch) -> World:
     monkeypatch.setitem(app.config, "PHOTO_STORAGE_DIR", str(tmp_path / "photos"))
+    monkeypatch.setitem(app.config, "VIDEO_STORAGE_DIR", str(tmp_path / "videos"))
     app.extensions.pop(photos.STORE_EXTENSION, None)
+    app.extensions.pop(videos.STORE_EXTENSION, None)
     load_reference_data(app)
     found = World()
     with app.app_context():
@@ -498,6 +530,10 @@ def world(app, client, tmp_path, monkeypatch) -> World:
         f"/v1/reports/{report.get_json()['id']}/photos", headers=a, **_photo_upload()
     )
     assert photo.status_code == 201, photo.get_json()
+    video = client.post(
+        f"/v1/reports/{report.get_json()['id']}/videos", headers=a, **_video_upload()
+    )
+    assert video.status_code == 202, video.get_json()
     feedback = client.post(
         "/v1/feedback",
         json={
@@ -527,6 +563,7 @@ def world(app, client, tmp_path, monkeypatch) -> World:
     found.ids.update(
         report_id=report.get_json()["id"],
         photo_id=photo.get_json()["id"],
+        video_id=video.get_json()["id"],
         feedback_id=feedback.get_json()["id"],
         vote_id=vote.get_json()["id"],
         resident_message_id=report_message.get_json()["id"],
@@ -577,6 +614,7 @@ def world(app, client, tmp_path, monkeypatch) -> World:
         )
     yield found
     app.extensions.pop(photos.STORE_EXTENSION, None)
+    app.extensions.pop(videos.STORE_EXTENSION, None)
 
 
 def _url(rule: str, ids: dict[str, str]) -> str:

@@ -62,6 +62,7 @@ from copa.console.pages import (
 from copa.db import abandon, write
 from copa.messages import schemas as message_schemas
 from copa.messages import service as resident_messages
+from copa.reports import videos
 from copa.reports.photos import PhotoNotFound
 from copa.reports.workflow import REPORT_OUTCOMES
 from copa.review import queue as triage
@@ -69,7 +70,7 @@ from copa.review import schemas as review_schemas
 from copa.review import service as review
 from copa.routing import partner_admin
 from copa.web.problems import Problem, flatten_messages
-from copa.web.responses import private_image
+from copa.web.responses import private_file, private_image
 
 
 @blp.route("/static/<path:filename>")
@@ -368,6 +369,20 @@ def report_message_pass_on(report_id: uuid.UUID, resident_message_id: uuid.UUID)
     resident_messages.pass_on_to_partner(g.principal, report_id, resident_message_id)
     flash("Passed on to the partner.")
     return redirect(url_for("console.report", report_id=report_id), 303)
+
+
+@blp.route("/reports/<uuid:report_id>/videos/<uuid:video_id>")
+@console_page(*REVIEW)
+def report_video(report_id: uuid.UUID, video_id: uuid.UUID):
+    found = videos.staff_video(report_id, video_id)
+    return private_file(found.path, found.content_type)
+
+
+@blp.route("/reports/<uuid:report_id>/videos/<uuid:video_id>/poster")
+@console_page(*REVIEW)
+def report_video_poster(report_id: uuid.UUID, video_id: uuid.UUID):
+    found = videos.staff_video(report_id, video_id, poster=True)
+    return private_file(found.path, found.content_type)
 
 
 @blp.route("/reports/<uuid:report_id>/photos/<uuid:photo_id>")

@@ -25,7 +25,15 @@ from copa.web.problems import Forbidden
 # PostgreSQL) right after an erasure, with the tables an erasure or purge updates added by the
 # scheduled purge (a large table's VACUUM is no work for a request).
 ERASED_TABLES = ("contact", "resident_message", "idempotency_key", "push_token")
-PURGED_TABLES = (*ERASED_TABLES, "report", "feedback", "vote", "notification", "report_photo")
+PURGED_TABLES = (
+    *ERASED_TABLES,
+    "report",
+    "feedback",
+    "vote",
+    "notification",
+    "report_photo",
+    "report_video",
+)
 # How long an erasure waits for other connections before leaving the scrub to the next purge.
 ERASURE_SCRUB_PATIENCE_MS = 2000
 

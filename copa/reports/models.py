@@ -99,6 +99,9 @@ class Report(UUIDPrimaryKey, Timestamps, db.Model):
         order_by="Photo.created_at",
         cascade="all, delete-orphan",
     )
+    videos: Mapped[list[Video]] = relationship(
+        back_populates="report", order_by="Video.created_at", cascade="all, delete-orphan"
+    )
 
     @property
     def answered_questions(self) -> list[dict]:
@@ -162,3 +165,41 @@ class Photo(UUIDPrimaryKey, db.Model):
     redacted_at: Mapped[datetime | None]
 
     report: Mapped[Report] = relationship(back_populates="photos")
+
+
+class VideoState(StrEnum):
+    PROCESSING = "processing"  # quarantined original waiting for (or in) the media worker
+    READY = "ready"  # re-encoded, metadata gone: served with its poster
+    FAILED = "failed"  # the worker could not make it playable (failure_reason says why)
+
+
+class Video(UUIDPrimaryKey, db.Model):
+    """A video attached to a report: the phone's original waits in quarantine (never served)
+    until the media worker has re-encoded it with no metadata and made its poster."""
+
+    __tablename__ = "report_video"
+    __table_args__ = (sa.Index("ix_report_video_due", "state", "lease_until"),)
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    # Changed only by copa/reports/media.py (the worker) and videos.py (upload).
+    state: Mapped[str] = mapped_column(sa.String(16), default=VideoState.PROCESSING)
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(32))  # a word, never text
+    quarantine_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    storage_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    poster_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    content_type: Mapped[str | None] = mapped_column(sa.String(32))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    duration_seconds: Mapped[float | None]
+    size_bytes: Mapped[int | None]
+    upload_bytes: Mapped[int]
+    attempts: Mapped[int] = mapped_column(default=0)
+    # A media worker holds a video only while processing it: who, and until when.
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ready_at: Mapped[datetime | None]
+
+    report: Mapped[Report] = relationship(back_populates="videos")

@@ -99,6 +99,72 @@ class PhotoOut(PhotoFacts):
     )
 
 
+# The documented answers of routes that return a ready video's bytes, or its poster's.
+VIDEO_BYTES_RESPONSES = {
+    "200": {
+        "description": "The video (MP4: H.264 and AAC), re-encoded with no metadata",
+        "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    "206": {
+        "description": "The part of the video a Range header asked for",
+        "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    "default": "DEFAULT_ERROR",
+}
+POSTER_BYTES_RESPONSES = {
+    "200": {
+        "description": "The video's first picture (JPEG, no metadata)",
+        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    "default": "DEFAULT_ERROR",
+}
+
+
+class VideoFacts(Schema):
+    """What is known of a video: ``processing`` until the media worker has re-encoded it."""
+
+    id = fields.UUID(required=True)
+    state = fields.String(
+        required=True,
+        metadata={
+            "enum": ["processing", "ready", "failed"],
+            "description": "processing: not viewable yet; ready: url and poster_url work; "
+            "failed: it could not be made playable (failure_reason says why).",
+        },
+    )
+    failure_reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "When failed: undecodable, incomplete, too_long, too_many_pixels, "
+            "unreadable or unprocessable."
+        },
+    )
+    content_type = fields.String(allow_none=True)
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    duration_seconds = fields.Float(allow_none=True)
+    size_bytes = fields.Integer(allow_none=True)
+
+
+def ready_url(endpoint: str, **ids: str) -> fields.Function:
+    """A link to a video's (or poster's) bytes, null until the video is ready."""
+    return fields.Function(
+        lambda video: (
+            url_for(endpoint, **{k: getattr(video, v) for k, v in ids.items()})
+            if video.state == "ready"
+            else None
+        ),
+        allow_none=True,
+        metadata={"type": "string"},
+    )
+
+
+class VideoOut(VideoFacts):
+    created_at = fields.DateTime(required=True)
+    url = ready_url("reports.ReportVideo", report_id="report_id", video_id="id")
+    poster_url = ready_url("reports.ReportVideoPoster", report_id="report_id", video_id="id")
+
+
 class PointOut(Schema):
     lat = fields.Float(required=True)
     lon = fields.Float(required=True)
@@ -138,6 +204,7 @@ class ReportOut(ReportSummaryOut):
         metadata={"type": "string", "description": "Present when the report may be an emergency."},
     )
     photos = fields.List(fields.Nested(PhotoOut), required=True)
+    videos = fields.List(fields.Nested(VideoOut), required=True)
     timeline = fields.List(fields.Nested(TimelineEntryOut), required=True)
     updated_at = fields.DateTime(required=True)
     signposts = OfferedSignposts(
@@ -160,5 +227,16 @@ class PhotoUploadIn(Schema):
             "description": "A JPEG, PNG or HEIC/HEIF photo (image/jpeg, image/png, image/heic, "
             "image/heif; told apart by content), at most 8 MiB. Stored as JPEG (PNG when it has "
             "transparency)."
+        },
+    )
+
+
+class VideoUploadIn(Schema):
+    video = Upload(
+        required=True,
+        metadata={
+            "description": "An MP4, MOV or 3GP video as the phone recorded it (told apart by "
+            "content), at most 50 MiB (COPA_VIDEO_MAX_BYTES) and 60 seconds "
+            "(COPA_VIDEO_MAX_SECONDS). Stored as MP4 (H.264, AAC) with no metadata."
         },
     )

@@ -50,6 +50,7 @@ def own_report(principal: Principal, report_id: uuid.UUID) -> Report:
         .options(
             selectinload(Report.timeline),
             selectinload(Report.photos),
+            selectinload(Report.videos),
             selectinload(Report.contact),
         )
     )

@@ -5,13 +5,14 @@ import copy
 from flask import url_for
 from flask.views import MethodView
 
-from copa.reports import photos, schemas, service
+from copa.reports import photos, schemas, service, videos
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent
 from copa.web.pagination import PageQuery, page_of
 from copa.web.ratelimit import limit_per_caller
-from copa.web.responses import private_image
+from copa.web.responses import private_file, private_image
+from copa.web.uploads import body_limit
 
 blp = Blueprint(
     "reports", __name__, url_prefix="/v1/reports", description="Residents' non-emergency reports."
@@ -67,3 +68,48 @@ class ReportPhoto(MethodView):
         """The stored (re-encoded) photo of the resident's own report."""
         photo = photos.own_photo(current_principal(), report_id, photo_id)
         return private_image(photo.data, photo.content_type)
+
+
+@blp.route("/<uuid:report_id>/videos")
+class ReportVideos(MethodView):
+    @requires(Role.RESIDENT)
+    @body_limit(videos.upload_allowance)
+    @idempotent
+    @limit_per_caller("RATELIMIT_PHOTOS")
+    @blp.arguments(schemas.VideoUploadIn, location="files")
+    @blp.response(202, schemas.VideoOut)
+    def post(self, files, report_id):
+        """Add a video to the resident's own report (MP4, MOV or 3GP; at most 2 per report).
+
+        Accepted as `processing`: the report shows it so until it has been re-encoded (H.264
+        MP4, with no location, creation time, make, model or any other metadata) and has a
+        poster, then `ready` with `url` and `poster_url`, or `failed` with a `failure_reason`.
+        Too large (413), too long or not a readable MP4/MOV/3GP (422) is refused here, with
+        the same `reason` word.
+        """
+        video = videos.add_video(current_principal(), report_id, files["video"])
+        return (
+            video,
+            202,
+            {"Location": url_for("reports.ReportVideo", report_id=report_id, video_id=video.id)},
+        )
+
+
+@blp.route("/<uuid:report_id>/videos/<uuid:video_id>")
+class ReportVideo(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.doc(responses=copy.deepcopy(schemas.VIDEO_BYTES_RESPONSES))
+    def get(self, report_id, video_id):
+        """The re-encoded video of the resident's own report (409 while processing)."""
+        found = videos.own_video(current_principal(), report_id, video_id)
+        return private_file(found.path, found.content_type)
+
+
+@blp.route("/<uuid:report_id>/videos/<uuid:video_id>/poster")
+class ReportVideoPoster(MethodView):
+    @requires(Role.RESIDENT)
+    @blp.doc(responses=copy.deepcopy(schemas.POSTER_BYTES_RESPONSES))
+    def get(self, report_id, video_id):
+        """The poster (first picture) of a video of the resident's own report."""
+        found = videos.own_video(current_principal(), report_id, video_id, poster=True)
+        return private_file(found.path, found.content_type)

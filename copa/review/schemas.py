@@ -14,7 +14,14 @@ from copa.notifications.schemas import SentOut
 from copa.notifications.service import sent_to_resident
 from copa.outbox.views import DeliveryOut, DeliveryPartnerOut
 from copa.reports.models import ReportStatus
-from copa.reports.schemas import CategoryRefOut, DestinationOut, PhotoFacts, PointOut
+from copa.reports.schemas import (
+    CategoryRefOut,
+    DestinationOut,
+    PhotoFacts,
+    PointOut,
+    VideoFacts,
+    ready_url,
+)
 from copa.reports.workflow import REPORT_OUTCOMES
 from copa.review.queue import SORTS
 from copa.web.pagination import DateRangeQuery
@@ -134,6 +141,12 @@ class ReportRefOut(Schema):
     reference = fields.String(required=True)
 
 
+class StaffVideoOut(VideoFacts):
+    created_at = fields.DateTime(required=True)
+    url = ready_url("staff.StaffReportVideo", report_id="report_id", video_id="id")
+    poster_url = ready_url("staff.StaffReportVideoPoster", report_id="report_id", video_id="id")
+
+
 class StaffPhotoOut(PhotoFacts):
     created_at = fields.DateTime(required=True)
     url = fields.Function(
@@ -229,6 +242,7 @@ class StaffReportOut(Schema):
     assignee = fields.Nested(StaffMemberOut, allow_none=True)
     duplicate_of = fields.Nested(ReportRefOut, allow_none=True)
     photos = fields.List(fields.Nested(StaffPhotoOut), required=True)
+    videos = fields.List(fields.Nested(StaffVideoOut), required=True)
     timeline = fields.List(fields.Nested(StaffTimelineEntryOut), required=True)
     notes = fields.List(
         fields.Nested(InternalNoteOut),

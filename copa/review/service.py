@@ -104,6 +104,7 @@ def staff_report(principal: Principal, report_id: uuid.UUID) -> _Shown:
         .options(
             selectinload(Report.timeline),
             selectinload(Report.photos),
+            selectinload(Report.videos),
             selectinload(Report.contact),
             selectinload(Report.assignee),
             selectinload(Report.duplicate_of),

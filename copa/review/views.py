@@ -6,12 +6,17 @@ from flask.views import MethodView
 
 from copa.audit.schemas import AuditEventOut, InternalNoteIn, InternalNoteOut
 from copa.auth.schemas import AssignmentIn
-from copa.reports.schemas import PHOTO_BYTES_RESPONSES
+from copa.reports import videos
+from copa.reports.schemas import (
+    PHOTO_BYTES_RESPONSES,
+    POSTER_BYTES_RESPONSES,
+    VIDEO_BYTES_RESPONSES,
+)
 from copa.review import queue, schemas, service
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.pagination import page_of
-from copa.web.responses import private_image
+from copa.web.responses import private_file, private_image
 
 audit = Blueprint(
     "audit",
@@ -78,6 +83,26 @@ class StaffReportPhoto(MethodView):
         """A photo of a report. A redacted photo is served to admins only."""
         photo = service.staff_report_photo(current_principal(), report_id, photo_id)
         return private_image(photo.data, photo.content_type)
+
+
+@staff.route("/reports/<uuid:report_id>/videos/<uuid:video_id>")
+class StaffReportVideo(MethodView):
+    @requires(Role.REVIEWER, Role.ADMIN)
+    @staff.doc(responses=copy.deepcopy(VIDEO_BYTES_RESPONSES))
+    def get(self, report_id, video_id):
+        """A video of a report, re-encoded with no metadata (409 while still processing)."""
+        found = videos.staff_video(report_id, video_id)
+        return private_file(found.path, found.content_type)
+
+
+@staff.route("/reports/<uuid:report_id>/videos/<uuid:video_id>/poster")
+class StaffReportVideoPoster(MethodView):
+    @requires(Role.REVIEWER, Role.ADMIN)
+    @staff.doc(responses=copy.deepcopy(POSTER_BYTES_RESPONSES))
+    def get(self, report_id, video_id):
+        """The poster (first picture) of a video of a report."""
+        found = videos.staff_video(report_id, video_id, poster=True)
+        return private_file(found.path, found.content_type)
 
 
 @staff.route("/reports/<uuid:report_id>/transitions")

@@ -15,8 +15,9 @@ from copa.audit.service import Actor, record
 from copa.db import db, utcnow, write
 from copa.messages.models import ResidentMessage
 from copa.messages.service import passed_on_messages
-from copa.reports.models import Photo, Report, ReportStatus
+from copa.reports.models import Photo, Report, ReportStatus, Video
 from copa.reports.photos import PhotoFile, PhotoNotFound, photo_file
+from copa.reports.videos import VideoFile, video_file
 from copa.reports.workflow import transition
 from copa.routing.models import Referral, ReferralState
 from copa.routing.service import UNROUTED_KIND, UNROUTED_NAME
@@ -72,6 +73,18 @@ def partner_referral(principal: Principal, referral_id: uuid.UUID) -> PartnerRef
     """One referral to the caller's organisation, with the messages staff passed on to it;
     anyone else's is 'not found'."""
     return _for_partner(_own_referral(principal, referral_id))
+
+
+def referral_video(principal: Principal, video_id: uuid.UUID, poster: bool = False) -> VideoFile:
+    """A video (or its poster) of a report referred to the caller's organisation; anyone
+    else's is 'not found'."""
+    video = db.session.scalar(
+        sa.select(Video)
+        .join(Referral, Referral.report_id == Video.report_id)
+        .where(Video.id == video_id, Referral.partner_id == principal.partner_id)
+        .limit(1)
+    )
+    return video_file(video, poster)
 
 
 def referral_photo(principal: Principal, photo_id: uuid.UUID) -> PhotoFile:
@@ -212,7 +225,9 @@ def _own_referral(principal: Principal, referral_id: uuid.UUID, *, lock: bool = 
         .where(Referral.id == referral_id, _own(principal))
         .options(
             selectinload(Referral.report).options(
-                selectinload(Report.photos), selectinload(Report.contact)
+                selectinload(Report.photos),
+                selectinload(Report.videos),
+                selectinload(Report.contact),
             )
         )
     )

@@ -12,7 +12,7 @@ from copa.areas.schemas import AreaOut, PointIn
 from copa.catalog.schemas import AnsweredQuestionOut
 from copa.contacts.schemas import ContactOut
 from copa.messages.schemas import PartnerMessageOut
-from copa.reports.schemas import CategoryRefOut, PhotoFacts, PointOut
+from copa.reports.schemas import CategoryRefOut, PhotoFacts, PointOut, VideoFacts, ready_url
 from copa.routing.models import Channel, PartnerKind, ReferralState
 from copa.web.pagination import PageQuery
 from copa.web.schemas import StrictSchema, Text
@@ -314,6 +314,11 @@ class ReferralPhotoOut(PhotoFacts):
     )
 
 
+class ReferralVideoOut(VideoFacts):
+    url = ready_url("partner_api.PartnerVideo", video_id="id")
+    poster_url = ready_url("partner_api.PartnerVideoPoster", video_id="id")
+
+
 class PartnerReferralSummaryOut(Schema):
     id = fields.UUID(required=True, metadata={"description": "The referral's id."})
     reference = fields.String(
@@ -361,6 +366,12 @@ class PartnerReferralOut(PartnerReferralSummaryOut):
         attribute="report.photos",
         required=True,
         metadata={"description": "The report's photos (re-encoded, no metadata)."},
+    )
+    videos = fields.List(
+        fields.Nested(ReferralVideoOut),
+        attribute="report.videos",
+        required=True,
+        metadata={"description": "The report's videos (re-encoded, no metadata)."},
     )
     contact = fields.Function(
         _shared_contact,

@@ -5,13 +5,17 @@ import copy
 from flask import url_for
 from flask.views import MethodView
 
-from copa.reports.schemas import PHOTO_BYTES_RESPONSES
+from copa.reports.schemas import (
+    PHOTO_BYTES_RESPONSES,
+    POSTER_BYTES_RESPONSES,
+    VIDEO_BYTES_RESPONSES,
+)
 from copa.routing import partner_admin, referrals, rule_admin, schemas
 from copa.web.access import Role, current_principal, requires
 from copa.web.blueprint import Blueprint
 from copa.web.idempotency import idempotent
 from copa.web.pagination import page_of
-from copa.web.responses import private_image
+from copa.web.responses import private_file, private_image
 
 partners = Blueprint(
     "partners",
@@ -183,6 +187,28 @@ class PartnerPhoto(MethodView):
         """A photo of a report referred to the caller's organisation (re-encoded, no metadata)."""
         photo = referrals.referral_photo(current_principal(), photo_id)
         return private_image(photo.data, photo.content_type)
+
+
+@partner_api.route("/videos/<uuid:video_id>")
+class PartnerVideo(MethodView):
+    @requires(Role.PARTNER)
+    @partner_api.doc(responses=copy.deepcopy(VIDEO_BYTES_RESPONSES))
+    def get(self, video_id):
+        """A video of a report referred to the caller's organisation (re-encoded, no metadata;
+        409 while still processing)."""
+        found = referrals.referral_video(current_principal(), video_id)
+        return private_file(found.path, found.content_type)
+
+
+@partner_api.route("/videos/<uuid:video_id>/poster")
+class PartnerVideoPoster(MethodView):
+    @requires(Role.PARTNER)
+    @partner_api.doc(responses=copy.deepcopy(POSTER_BYTES_RESPONSES))
+    def get(self, video_id):
+        """The poster (first picture) of a video of a report referred to the caller's
+        organisation."""
+        found = referrals.referral_video(current_principal(), video_id, poster=True)
+        return private_file(found.path, found.content_type)
 
 
 @partner_api.route("/referrals/<uuid:referral_id>/acknowledge")

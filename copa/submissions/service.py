@@ -100,6 +100,7 @@ def new_report(
         status=ReportStatus.RECEIVED,
         possible_emergency=possible_emergency(description, happening_now),
         photos=[],  # known empty: no lazy load when the response lists them
+        videos=[],
         timeline=[
             TimelineEntry(
                 actor_kind="resident",

@@ -149,11 +149,12 @@ def _fingerprint() -> str:
         for name, value in sorted(fields, key=lambda item: (str(item[0]), str(item[1]))):
             digest.update(f"form:{name}={value}\n".encode())
         for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
-            content = upload.stream.read()
+            # A chunk at a time: an upload (a video) may be tens of megabytes, spooled to disk.
+            content = hashlib.sha256()
+            while chunk := upload.stream.read(256 * 1024):
+                content.update(chunk)
             upload.stream.seek(0)
-            digest.update(
-                f"file:{name}:{upload.filename}:".encode() + hashlib.sha256(content).digest()
-            )
+            digest.update(f"file:{name}:{upload.filename}:".encode() + content.digest())
     else:
         raw = request.get_data(cache=True)
         if is_json_request(request):

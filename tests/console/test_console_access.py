@@ -9,10 +9,13 @@ route missing from CONSOLE_MATRIX fails ``test_every_console_route_is_in_the_mat
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+import tempfile
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +27,7 @@ from copa.feedback.models import ComplaintCase
 from copa.open311 import api_clients
 from copa.outbox.models import MessageState, OutboxMessage
 from copa.outbox.signing import new_secret
-from copa.reports import photos
+from copa.reports import photos, videos
 from copa.routing.models import Channel, RoutingRule
 from tests.factories import (
     PASSWORD,
@@ -63,6 +66,8 @@ CONSOLE_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/reports/<report_id>/messages"): REVIEW,
     ("POST", "/console/reports/<report_id>/messages/<resident_message_id>/pass-on"): REVIEW,
     ("GET", "/console/reports/<report_id>/photos/<photo_id>"): REVIEW,
+    ("GET", "/console/reports/<report_id>/videos/<video_id>"): REVIEW,
+    ("GET", "/console/reports/<report_id>/videos/<video_id>/poster"): REVIEW,
     ("GET", "/console/complaints"): COMPLAINTS,
     ("GET", "/console/complaints/<case_id>"): COMPLAINTS,
     **{
@@ -187,10 +192,20 @@ def test_every_console_route_is_in_the_matrix(app):
     assert sorted(CONSOLE_MATRIX.keys() - routes) == [], "these routes no longer exist"
 
 
+@functools.cache
+def _video() -> bytes:
+    from tests.reports.test_videos import phone_video
+
+    with tempfile.TemporaryDirectory() as folder:
+        return phone_video(Path(folder) / "v.mov", seconds=1, audio=False)
+
+
 @pytest.fixture
 def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
     monkeypatch.setitem(app.config, "PHOTO_STORAGE_DIR", str(tmp_path / "photos"))
+    monkeypatch.setitem(app.config, "VIDEO_STORAGE_DIR", str(tmp_path / "videos"))
     app.extensions.pop(photos.STORE_EXTENSION, None)
+    app.extensions.pop(videos.STORE_EXTENSION, None)
     load_reference_data(app)
     resident = bearer(register_device(client)["access_token"])
     report = client.post(
@@ -210,6 +225,14 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
         content_type="multipart/form-data",
         headers=resident,
     ).get_json()
+    video = client.post(
+        f"/v1/reports/{report['id']}/videos",
+        data={"video": (io.BytesIO(_video()), "v.mov")},
+        content_type="multipart/form-data",
+        headers=resident,
+    ).get_json()
+    with app.app_context():
+        assert videos.run_media_worker(once=True).ready == 1  # the page links a ready video
     feedback = client.post(
         "/v1/feedback",
         json={"kind": "dissatisfaction", "text": "Nobody called me back."},
@@ -241,6 +264,7 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
         found = {
             "report_id": report["id"],
             "photo_id": photo["id"],
+            "video_id": video["id"],
             "case_id": str(case.id),
             "feedback_id": feedback["id"],
             "message_id": str(message.id),
@@ -260,6 +284,7 @@ def ids(app, client, tmp_path, monkeypatch) -> dict[str, str]:
         }
     yield found
     app.extensions.pop(photos.STORE_EXTENSION, None)
+    app.extensions.pop(videos.STORE_EXTENSION, None)
 
 
 def _url(rule: str, ids: dict[str, str]) -> str:

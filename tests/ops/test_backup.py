@@ -1,6 +1,7 @@
 """``flask copa backup`` and ``flask copa restore``: a backup taken while the data is there,
-restored after the database and the photos are gone, gives back every row (the rollups still
-reconcile) and every photo byte for byte; a backup from a newer schema is refused."""
+restored after the database and the media are gone, gives back every row (the rollups still
+reconcile), every photo and processed video byte for byte, and a video still in quarantine to be
+processed; a backup from a newer schema is refused."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from PIL import Image
 
 from copa import create_app
 from copa.db import db
+from copa.reports import videos
 from copa.reports.models import Report
+from copa.reports.videos import run_media_worker
 from tests.conftest import TEST_SETTINGS
 from tests.factories import bearer, load_reference_data, register_device
 from tests.factories import scratch_database as scratch_db
+from tests.reports.test_videos import phone_video
 from tests.review.support import MIDDLEHAVEN, submit
 
 
@@ -38,6 +42,7 @@ def live(scratch_database, tmp_path):
             **TEST_SETTINGS,
             "DATABASE_URL": scratch_database,
             "PHOTO_STORAGE_DIR": str(tmp_path / "photos"),
+            "VIDEO_STORAGE_DIR": str(tmp_path / "videos"),
             "RATELIMIT_ENABLED": False,
         }
     )
@@ -72,12 +77,32 @@ def served(client, resident, report_id: str, photo_id: str) -> bytes:
     return response.get_data()
 
 
+def upload_video(client, resident, report_id: str, data: bytes) -> str:
+    response = client.post(
+        f"/v1/reports/{report_id}/videos",
+        data={"video": (io.BytesIO(data), "IMG_0001.MOV", "video/quicktime")},
+        headers=resident,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+def video_url(report_id: str, video_id: str) -> str:
+    return f"/v1/reports/{report_id}/videos/{video_id}"
+
+
+def work(app):
+    with app.app_context():
+        return run_media_worker(once=True, owner="backup-test")
+
+
 def cli(app, *args: str):
     return app.test_cli_runner().invoke(args=["copa", *args])
 
 
-def wipe(app, database_url: str, photos: Path) -> None:
-    """What a lost disk leaves: no database, no photos."""
+def wipe(app, database_url: str, photos: Path, videos: Path) -> None:
+    """What a lost disk leaves: no database, no photos, no videos."""
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -94,6 +119,7 @@ def wipe(app, database_url: str, photos: Path) -> None:
             connection.exec_driver_sql(f'DROP DATABASE "{parts.path[1:]}" WITH (FORCE)')
         server.dispose()
     shutil.rmtree(photos)
+    shutil.rmtree(videos)
 
 
 def reports_held(app) -> int:
@@ -115,6 +141,11 @@ def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database
         (second, upload(client, resident, second, photo((30, 30, 200)))),
     }
     originals = {key: served(client, resident, *key) for key in photos}
+    # A video processed before the backup, and one still in quarantine when it is taken.
+    processed = upload_video(client, resident, first, phone_video(tmp_path / "a.mov"))
+    assert work(live).ready == 1
+    processed_bytes = client.get(video_url(first, processed), headers=resident).get_data()
+    waiting = upload_video(client, resident, second, phone_video(tmp_path / "b.mov", seconds=1))
 
     folder = tmp_path / "backup"
     result = cli(live, "backup", str(folder))
@@ -123,6 +154,8 @@ def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database
     assert manifest["counts"]["report"] == 2
     assert manifest["counts"]["report_photo"] == 3
     assert manifest["photos"] == 3
+    assert manifest["counts"]["report_video"] == 2
+    assert manifest["videos"] == 3  # the clean video, its poster and the quarantined original
     assert manifest["schema_revision"]
 
     # A backup from a newer release is refused, and nothing is touched.
@@ -134,7 +167,7 @@ def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database
     assert "newer than this release" in refused.output
     assert reports_held(live) == 2
 
-    wipe(live, scratch_database, tmp_path / "photos")
+    wipe(live, scratch_database, tmp_path / "photos", tmp_path / "videos")
 
     restored = cli(live, "restore", str(folder), "--yes")
     assert restored.exit_code == 0, restored.output
@@ -144,6 +177,11 @@ def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database
     assert reconciled.exit_code == 0
     for key, data in originals.items():
         assert served(client, resident, *key) == data
+    live.extensions.pop(videos.STORE_EXTENSION, None)  # the store's folder was replaced
+    assert client.get(video_url(first, processed), headers=resident).get_data() == processed_bytes
+    # The quarantined original came back with its row: the worker finishes it.
+    assert work(live).ready == 1
+    assert client.get(video_url(second, waiting), headers=resident).status_code == 200
 
 
 def test_an_unfinished_backup_is_not_restored(live, tmp_path):

@@ -158,6 +158,7 @@ def test_make_run_delivers_a_referral_and_ctrl_c_stops_every_process(tmp_path, s
             assert "gunicorn" in commands
             assert "copa relay" in commands
             assert "copa scheduler" in commands
+            assert "copa media-worker" in commands
 
             os.killpg(make.pid, signal.SIGINT)  # Ctrl-C in the terminal
             make.wait(timeout=15)  # honcho: SIGTERM to each, SIGKILL 5 s later
@@ -176,7 +177,7 @@ def test_make_run_delivers_a_referral_and_ctrl_c_stops_every_process(tmp_path, s
                     os.kill(pid, signal.SIGKILL)
     output = log.read_text()
     assert "scheduler: purge next at" in output, output[-4000:]
-    for name in ("web", "relay", "scheduler"):
+    for name in ("web", "relay", "scheduler", "media"):
         assert f"{name}.1 stopped" in output, output[-4000:]
     assert "SIGKILL" not in output, output[-4000:]  # each stopped on SIGTERM, none was killed
     assert "scheduler stopped" in output  # its own goodbye: it ran its shutdown
