@@ -15,6 +15,7 @@ from tests.console.browser import (  # noqa: F401 - the fixtures browser, consol
     launch_browser,
     needs_browser,
     new_context,
+    screen,
     serve_console,
     sign_in,
 )
@@ -77,11 +78,13 @@ def test_an_admin_disables_a_user_who_then_cannot_sign_in(page: Page, console_se
     row = page.get_by_role("row", name=re.compile("Kim Reviewer"))
     expect(row).to_contain_text("Reviewer")
     expect(row).to_contain_text("Disabled")
+    screen(page, "users")
     open_section(page, "Audit log")
     admin = console_server.users["admin"]
     changed = page.get_by_role("row", name=re.compile("User changed")).first
     expect(changed).to_contain_text(f"{admin.display_name} ({admin.email}), as Admin")
     expect(changed).to_contain_text("Active: was yes; now no")
+    screen(page, "audit-log")
 
 
 def test_an_admin_adds_an_open311_client_and_sees_the_key_once(page: Page, console_server):

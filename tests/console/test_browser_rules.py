@@ -13,6 +13,7 @@ from tests.console.browser import (  # noqa: F401 - the fixtures browser, consol
     fresh_page,
     launch_browser,
     needs_browser,
+    screen,
     serve_console,
     sign_in,
 )
@@ -48,6 +49,7 @@ def test_an_admin_adds_a_partner_and_a_rule_and_the_tester_chooses_it(page: Page
     page.get_by_role("link", name="All partners").click()
     page.get_by_role("link", name="Tees Valley Waste Team").click()
     expect(page.get_by_text("1 held")).to_be_visible()
+    screen(page, "partner")
     assert secret not in page.content() and not SECRET.search(page.content())
 
     # A rule: small fly-tipping in Acklam goes to the new partner.
@@ -62,6 +64,7 @@ def test_an_admin_adds_a_partner_and_a_rule_and_the_tester_chooses_it(page: Page
     page.get_by_label("Goes to").select_option(label="Tees Valley Waste Team (council)")
     page.get_by_role("button", name="Add rule").click()
     expect(page.get_by_role("status")).to_contain_text("Added the rule")
+    screen(page, "routing-rules")
 
     # The tester: the same category, a point in Acklam and the answer -> that rule.
     page.get_by_role("link", name="Try the rules: where would a report go?").click()
@@ -80,6 +83,7 @@ def test_an_admin_adds_a_partner_and_a_rule_and_the_tester_chooses_it(page: Page
     expect(chosen).to_have_count(1)
     expect(chosen).to_contain_text("Acklam ward")
     expect(chosen).to_contain_text("Tees Valley Waste Team")
+    screen(page, "routing-tester")
 
     # A large load still goes to the Environment Agency: an answer rule for large outweighs.
     page.get_by_label("How much waste is there?").select_option(

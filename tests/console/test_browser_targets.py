@@ -15,6 +15,7 @@ from tests.console.browser import (  # noqa: F401 - the fixtures browser, consol
     fresh_page,
     launch_browser,
     needs_browser,
+    screen,
     serve_console,
     sign_in,
 )
@@ -57,6 +58,7 @@ def test_admin_sets_a_target_and_an_overdue_report_is_flagged(page: Page, consol
     expect(page.get_by_text("Targets saved.")).to_be_visible()
     expect(page.get_by_label("Antisocial behaviour", exact=True)).to_have_value("1")
     expect(page.get_by_text("In force: 1 hour.")).to_be_visible()
+    screen(page, "targets")
 
     page.get_by_role("link", name="Queue").click()
     page.get_by_label("Order").select_option("due")
@@ -67,3 +69,4 @@ def test_admin_sets_a_target_and_an_overdue_report_is_flagged(page: Page, consol
     expect(row).to_contain_text(re.compile(r"was due \d{1,2} \w{3} \d{4} \d\d:\d\d (GMT|BST)"))
     # the first row under "due soonest" is the most overdue: this one
     expect(page.get_by_role("row").nth(1)).to_contain_text(report["reference"])
+    screen(page, "queue-overdue")
