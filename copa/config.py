@@ -94,7 +94,7 @@ DEFAULTS: dict[str, object] = {
     "VIDEO_MAX_BYTES": 50 * 1024 * 1024,  # counted while the upload streams in
     "VIDEO_MAX_SECONDS": 60,  # from the container's header, then held to while decoding
     "VIDEO_MAX_PER_REPORT": 2,
-    "VIDEO_STORAGE_DIR": None,  # default: instance/videos (quarantine in its .quarantine/)
+    "VIDEO_STORAGE_DIR": None,  # default: instance/videos (originals in its quarantine/)
     "MEDIA_LEASE_SECONDS": 300,  # how long a media worker holds a video (renewed as it works)
     "MEDIA_POLL_SECONDS": 2.0,  # a media worker's pause when nothing waits
     "LOG_LEVEL": "INFO",
