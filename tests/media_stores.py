@@ -120,7 +120,8 @@ class MediaStore:
             return {
                 "MEDIA_STORE_URL": self.url,
                 "PHOTO_STORAGE_DIR": None,
-                "VIDEO_STORAGE_DIR": None,
+                # The video folder holds only work in progress (uploads, videos being made).
+                "VIDEO_STORAGE_DIR": str(self.scratch),
             }
         return {
             "MEDIA_STORE_URL": None,
@@ -132,6 +133,12 @@ class MediaStore:
         """The same, as COPA_ variables for another process (and the AWS dummies)."""
         values = {f"COPA_{k}": v for k, v in self.settings().items() if v is not None}
         return {**values, **(AWS_ENVIRONMENT if self.kind == "s3" else {})}
+
+    @property
+    def scratch(self) -> Path:
+        """Where this host keeps work in progress: the local video folder itself, or (with a
+        bucket) the folder COPA_VIDEO_STORAGE_DIR names for it."""
+        return self.root / ("scratch" if self.kind == "s3" else "videos")
 
     def folder(self, name: str) -> Path | BucketFolder:
         if self.kind == "s3":

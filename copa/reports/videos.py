@@ -185,22 +185,25 @@ class VideoStore:
 class S3VideoStore:
     """Videos and posters as objects under ``videos/`` of a bucket, originals under
     ``videos/quarantine/`` (which nothing serves), so web hosts and media workers on other
-    machines share them. Work in progress is in local temporary files; a PUT makes an object
+    machines share them. Work in progress (uploads being received, originals being processed,
+    results being made) is in files of a local ``scratch`` folder; a PUT makes an object
     appear whole."""
 
-    def __init__(self, bucket: objectstore.Bucket) -> None:
+    def __init__(self, bucket: objectstore.Bucket, scratch: str | os.PathLike[str]) -> None:
         self.bucket = bucket
         self.base = objectstore.VIDEOS
         self.quarantine_base = objectstore.QUARANTINE
+        self.scratch = Path(scratch)
+        self.scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def temporary(self, suffix: str) -> Path:
-        fd, name = tempfile.mkstemp(prefix=_LOCAL_PREFIX, suffix=suffix)
+        fd, name = tempfile.mkstemp(dir=self.scratch, prefix=".making-", suffix=suffix)
         os.close(fd)
         return Path(name)
 
     @contextmanager
     def receiving(self, stream: IO[bytes], max_bytes: int) -> Iterator[tuple[Path, int]]:
-        fd, name = tempfile.mkstemp(prefix=_LOCAL_PREFIX, suffix=".part")
+        fd, name = tempfile.mkstemp(dir=self.scratch, prefix=".incoming-", suffix=".part")
         try:
             yield Path(name), _copy_counted(fd, stream, max_bytes)
         finally:
@@ -245,14 +248,13 @@ class S3VideoStore:
             log.warning("could not delete video object %s", name, exc_info=True)
 
     def sweep(self, older_than: float) -> int:
-        """Delete this host's local temporary files of killed workers or uploads."""
-        return _sweep(Path(tempfile.gettempdir()).glob(f"{_LOCAL_PREFIX}*"), older_than)
+        """Delete this host's half-made files of killed workers or uploads."""
+        return _sweep(
+            [*self.scratch.glob(".making-*"), *self.scratch.glob(".incoming-*")], older_than
+        )
 
     def forget(self, *paths: Path | None) -> None:
         _forget_files(*paths)
-
-
-_LOCAL_PREFIX = "copa-video-"
 
 
 def _copy_counted(fd: int, stream: IO[bytes], max_bytes: int) -> int:
@@ -296,16 +298,17 @@ def _checked(key: str) -> str:
 
 
 def video_store() -> VideoStore | S3VideoStore:
-    """The application's video store: ``videos/`` of the COPA_MEDIA_STORE_URL bucket, or the
-    folder COPA_VIDEO_STORAGE_DIR (default: ``videos`` in the file: URL's folder, or in
-    instance/)."""
+    """The application's video store: the folder COPA_VIDEO_STORAGE_DIR (default: ``videos``
+    in the file: URL's folder, or in instance/), or ``videos/`` of the COPA_MEDIA_STORE_URL
+    bucket, that folder then holding only work in progress."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     store = app.extensions.get(STORE_EXTENSION)
     if store is None:
         config = settings()
         location = objectstore.parse_media_store_url(config.media_store_url)
         if isinstance(location, objectstore.S3Location):
-            made: VideoStore | S3VideoStore = S3VideoStore(media_bucket(location))
+            scratch = config.video_storage_dir or Path(app.instance_path) / "videos"
+            made: VideoStore | S3VideoStore = S3VideoStore(media_bucket(location), scratch)
         else:
             root = location or Path(app.instance_path)
             made = VideoStore(config.video_storage_dir or root / "videos")
