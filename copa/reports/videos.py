@@ -10,6 +10,11 @@ cleaner, and in one transaction moves the finished files into view and marks it 
 the quarantined original is deleted after. A worker killed half way leaves the video
 ``processing`` with a lease that runs out, and another worker (or the same, restarted) takes it
 again; one that keeps killing workers is ``failed`` after ``MAX_ATTEMPTS``.
+
+With COPA_MEDIA_STORE_URL=s3://... (copa/objectstore.py) the same happens in a bucket that web
+hosts and worker hosts share: originals under ``videos/quarantine/``, results under ``videos/``,
+each PUT whole before the row that names it commits (and deleted if it does not); the worker
+downloads an original into its local folder to process it.
 """
 
 from __future__ import annotations
