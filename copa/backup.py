@@ -3,7 +3,10 @@
 A backup is a folder: the database, the photo store (COPA_PHOTO_STORAGE_DIR, every file), the
 video store (COPA_VIDEO_STORAGE_DIR, its quarantined originals included) and ``manifest.json``
 (when, the schema revision, the rows of each table, the media files), written last,
-so a folder without it is an unfinished backup that restore refuses.
+so a folder without it is an unfinished backup that restore refuses. With media in a bucket
+(COPA_MEDIA_STORE_URL=s3://...), its objects under ``photos/`` and ``videos/`` are downloaded
+into the same ``photos`` and ``videos`` folders, and a restore uploads them again and deletes
+the objects under those prefixes that the backup does not hold.
 
 - SQLite: SQLite's online backup API (``sqlite3.Connection.backup``) copies a consistent
   database while the service runs; the row counts are read from the copy itself.
@@ -35,6 +38,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from flask import current_app
 
+from copa import objectstore
 from copa.db import db, snapshot
 from copa.reports.photos import photo_store
 from copa.reports.videos import video_store
@@ -81,8 +85,8 @@ def backup(directory: Path) -> Manifest:
     else:
         revision, counts = _backup_postgresql(engine, target)
     os.chmod(target, 0o600)
-    photos = _copy_media(_photo_directory(), directory / _PHOTOS)
-    videos = _copy_media(_video_directory(), directory / _VIDEOS)
+    photos = _save_media(photo_store(), directory / _PHOTOS)
+    videos = _save_media(video_store(), directory / _VIDEOS)
     manifest = Manifest(FORMAT, created_at, kind, revision, counts, photos, target.name, videos)
     _write_manifest(directory, manifest)
     return manifest
@@ -184,9 +188,9 @@ def restore(directory: Path) -> Manifest:
             if counts.get(name) != manifest.counts.get(name)
         )
         raise BackupError("restored database differs from the manifest in: " + ", ".join(differ))
-    _replace_media(directory / _PHOTOS, _photo_directory())
+    _restore_media(directory / _PHOTOS, photo_store())
     if (directory / _VIDEOS).is_dir():  # a backup made before videos has none
-        _replace_media(directory / _VIDEOS, _video_directory())
+        _restore_media(directory / _VIDEOS, video_store())
     return manifest
 
 
@@ -214,16 +218,69 @@ def _counts(connection: sa.Connection) -> dict[str, int]:
     }
 
 
-def _photo_directory() -> Path:
-    store = photo_store()
+def _save_media(store: object, target: Path) -> int:
+    """Copy a media store (a folder, or its objects in a bucket) into ``target``; how many
+    files."""
+    bucket = getattr(store, "bucket", None)
+    if bucket is not None:
+        return _download_objects(bucket, store.base, target)  # type: ignore[attr-defined]
     directory = getattr(store, "directory", None)
     if directory is None:
-        raise BackupError("the photo store is not a local folder: back it up with its own tools")
-    return Path(directory)
+        raise BackupError("this media store cannot be backed up here")
+    return _copy_media(Path(directory), target)
 
 
-def _video_directory() -> Path:
-    return Path(video_store().directory)
+def _restore_media(saved: Path, store: object) -> None:
+    bucket = getattr(store, "bucket", None)
+    if bucket is not None:
+        _upload_objects(saved, bucket, store.base)  # type: ignore[attr-defined]
+    else:
+        _replace_media(saved, Path(store.directory))  # type: ignore[attr-defined]
+
+
+def _download_objects(bucket: objectstore.Bucket, base: str, target: Path) -> int:
+    """Every object under ``base`` into ``target``, in the local store's layout (``videos/``
+    and ``videos/quarantine/`` as the folders are)."""
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    count = 0
+    for name in bucket.names(base):
+        if name.endswith("/"):  # a "folder" some tools make: no file
+            continue
+        relative = _relative(name, base)
+        path = target / relative
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        bucket.download(name, path)
+        count += 1
+    return count
+
+
+def _upload_objects(saved: Path, bucket: objectstore.Bucket, base: str) -> None:
+    """The bucket's objects under ``base`` become the backup's files: each uploaded (a PUT
+    replaces an object whole), then those the backup does not have are deleted."""
+    kept: set[str] = set()
+    for path in sorted(saved.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        name = base + path.relative_to(saved).as_posix()
+        bucket.put_file(name, path, _content_type(path.name))
+        kept.add(name)
+    for name in list(bucket.names(base)):
+        if name not in kept:
+            bucket.delete(name)
+
+
+def _relative(name: str, base: str) -> str:
+    relative = name[len(base) :]
+    parts = relative.split("/")
+    if not relative or any(part in ("", ".", "..") for part in parts):
+        raise BackupError(f"the bucket holds an object this backup cannot copy: {name!r}")
+    return relative
+
+
+def _content_type(name: str) -> str | None:
+    return {".jpg": "image/jpeg", ".png": "image/png", ".mp4": "video/mp4"}.get(
+        Path(name).suffix.lower()
+    )
 
 
 def _skip_partial(_folder: str, names: list[str]) -> list[str]:

@@ -95,6 +95,9 @@ DEFAULTS: dict[str, object] = {
     "VIDEO_MAX_SECONDS": 60,  # from the container's header, then held to while decoding
     "VIDEO_MAX_PER_REPORT": 2,
     "VIDEO_STORAGE_DIR": None,  # default: instance/videos (originals in its quarantine/)
+    # Where media lives (copa/objectstore.py): unset or file:///path for local folders,
+    # s3://bucket?endpoint_url=...&region=...&prefix=...&sse=AES256 for an S3-compatible store.
+    "MEDIA_STORE_URL": None,
     "MEDIA_LEASE_SECONDS": 300,  # how long a media worker holds a video (renewed as it works)
     "MEDIA_POLL_SECONDS": 2.0,  # a media worker's pause when nothing waits
     "LOG_LEVEL": "INFO",
@@ -189,6 +192,13 @@ def load_config(app: Flask, overrides: Mapping[str, object] | None = None) -> No
             f"{_MIN_HASH_MEMORY_KIB} and {_MIN_HASH_TIME_COST} (OWASP's argon2id minimum); "
             "cheaper hashing is for the test suite only"
         )
+
+    from copa.objectstore import MediaStoreUrlError, parse_media_store_url
+
+    try:  # a wrong media store is said at startup, not at the first upload
+        parse_media_store_url(app.config.get("MEDIA_STORE_URL"))
+    except MediaStoreUrlError as error:
+        raise ConfigError(str(error)) from None
 
     if not app.config["DATABASE_URL"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

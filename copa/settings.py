@@ -112,6 +112,7 @@ class Settings:
     video_max_seconds: float
     video_max_per_report: int
     video_storage_dir: str | None
+    media_store_url: str | None
     media_lease_seconds: float
     media_poll_seconds: float
     log_level: str

@@ -145,3 +145,42 @@ def _isolated(request: pytest.FixtureRequest, app):
             outer.rollback()
             connection.close()
             db.engines[None] = engine
+
+
+# --- media stores: the local folders and an S3-compatible bucket (tests/media_stores.py) ----
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """moto's S3 server on 127.0.0.1 for the whole session, with dummy AWS credentials and
+    no instance-metadata lookups: boto3 reaches nothing but this server."""
+    from tests.media_stores import AWS_ENVIRONMENT, moto_server
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in AWS_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        with moto_server() as endpoint:
+            yield endpoint
+
+
+@pytest.fixture(params=["local", "s3"])
+def media_store(request, tmp_path):
+    """The test's media store: the local folders, then a fresh bucket on moto's server."""
+    from tests.media_stores import make_media_store
+
+    endpoint = request.getfixturevalue("moto_s3") if request.param == "s3" else None
+    return make_media_store(request.param, tmp_path / "media", endpoint)
+
+
+@pytest.fixture
+def use_media_store(app, media_store, monkeypatch):
+    """The session's app keeps this test's media in ``media_store``."""
+    from copa.reports import photos, videos
+
+    for name, value in media_store.settings().items():
+        monkeypatch.setitem(app.config, name, value)
+    for key in (photos.STORE_EXTENSION, videos.STORE_EXTENSION):
+        app.extensions.pop(key, None)
+    yield media_store
+    for key in (photos.STORE_EXTENSION, videos.STORE_EXTENSION):
+        app.extensions.pop(key, None)

@@ -13,7 +13,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "copa"
 # Bottom first. A name is a folder of copa/ or a module directly in it ("__init__" = create_app).
 LAYERS = [
     # plumbing no feature's code is above
-    {"settings", "periods", "config", "db", "web", "refcache", "references", "emergency"},
+    {
+        "settings",
+        "periods",
+        "config",
+        "db",
+        "web",
+        "refcache",
+        "references",
+        "emergency",
+        "objectstore",
+    },
     # shared services every feature may use
     {"extensions", "audit", "contacts", "areas", "catalog", "auth", "outbox"},
     # features

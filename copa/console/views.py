@@ -375,14 +375,14 @@ def report_message_pass_on(report_id: uuid.UUID, resident_message_id: uuid.UUID)
 @console_page(*REVIEW)
 def report_video(report_id: uuid.UUID, video_id: uuid.UUID):
     found = videos.staff_video(report_id, video_id)
-    return private_file(found.path, found.content_type)
+    return private_file(found.source, found.content_type)
 
 
 @blp.route("/reports/<uuid:report_id>/videos/<uuid:video_id>/poster")
 @console_page(*REVIEW)
 def report_video_poster(report_id: uuid.UUID, video_id: uuid.UUID):
     found = videos.staff_video(report_id, video_id, poster=True)
-    return private_file(found.path, found.content_type)
+    return private_file(found.source, found.content_type)
 
 
 @blp.route("/reports/<uuid:report_id>/photos/<uuid:photo_id>")

@@ -3,7 +3,7 @@
 A photo (JPEG, PNG, or HEIC/HEIF as iPhones take them) is stored only after it has been decoded
 and written again from its pixels alone, upright (EXIF orientation applied), so no EXIF, GPS,
 comment, XMP or ICC data can survive, nor a HEIF's thumbnails or auxiliary images. The bytes live
-in a ``PhotoStore`` (a directory by default; an object store can take its place); the database
+in a ``PhotoStore`` (a directory by default, or a bucket: COPA_MEDIA_STORE_URL); the database
 row says what they are. Files are written before the row is committed and removed again if that
 commit fails, so there is never a row without its file.
 """
@@ -29,6 +29,7 @@ from PIL import Image, ImageOps
 from pillow_heif import register_heif_opener
 from werkzeug.datastructures import FileStorage
 
+from copa import objectstore
 from copa.db import db, utcnow, write
 from copa.reports.models import Photo, Report
 from copa.reports.service import ReportNotFound
@@ -152,6 +153,31 @@ class LocalPhotoStore:
             self._path(key).unlink()
 
 
+class S3PhotoStore:
+    """Photos as objects under ``photos/`` of a bucket; a PUT is whole or nothing."""
+
+    def __init__(self, bucket: objectstore.Bucket) -> None:
+        self.bucket = bucket
+        self.base = objectstore.PHOTOS
+
+    def _name(self, key: str) -> str:
+        if not _KEY.fullmatch(key) or ".." in key:
+            raise ValueError(f"invalid photo storage key {key!r}")
+        return self.base + key
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.bucket.put_bytes(self._name(key), data, content_type)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.bucket.get_bytes(self._name(key))
+        except objectstore.MissingObject as error:
+            raise StoredPhotoMissing(key) from error
+
+    def delete(self, key: str) -> None:
+        self.bucket.delete(self._name(key))
+
+
 def _fsync_directory(directory: Path) -> None:
     """Make the rename itself durable (where the platform allows opening a directory)."""
     with suppress(OSError):
@@ -163,13 +189,35 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def photo_store() -> PhotoStore:
-    """The application's photo store (COPA_PHOTO_STORAGE_DIR, default instance/photos)."""
+    """The application's photo store: ``photos/`` of the COPA_MEDIA_STORE_URL bucket, or the
+    folder COPA_PHOTO_STORAGE_DIR (default: ``photos`` in the file: URL's folder, or in
+    instance/)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     store = app.extensions.get(STORE_EXTENSION)
     if store is None:
-        directory = settings().photo_storage_dir or Path(app.instance_path) / "photos"
-        store = app.extensions.setdefault(STORE_EXTENSION, LocalPhotoStore(directory))
+        config = settings()
+        location = objectstore.parse_media_store_url(config.media_store_url)
+        if isinstance(location, objectstore.S3Location):
+            made: PhotoStore = S3PhotoStore(media_bucket(location))
+        else:
+            root = location or Path(app.instance_path)
+            made = LocalPhotoStore(config.photo_storage_dir or root / "photos")
+        store = app.extensions.setdefault(STORE_EXTENSION, made)
     return store
+
+
+BUCKET_EXTENSION = "copa_media_buckets"
+
+
+def media_bucket(location: objectstore.S3Location) -> objectstore.Bucket:
+    """The application's bucket for media; one S3 client a server (boto3 clients are
+    thread-safe, and each costs a while to make)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    clients = app.extensions.setdefault(BUCKET_EXTENSION, {})
+    server = (location.endpoint_url, location.region)
+    if server not in clients:
+        clients[server] = objectstore.Bucket(location).client
+    return objectstore.Bucket(location, clients[server])
 
 
 # --- re-encoding ----------------------------------------------------------------------------
@@ -273,10 +321,12 @@ def add_photo(principal: Principal, report_id: uuid.UUID, upload: FileStorage) -
     store = photo_store()
     key = f"{uuid.uuid4().hex}.{image.extension}"
     try:
+        # Stored whole before the row is written, and not while the write lock is held (a PUT
+        # to a bucket takes a while); removed again below if the row does not commit.
+        store.put(key, image.data, image.content_type)
         with write():
             # Counted again inside the write transaction: two uploads at once cannot make six.
             _room_for_a_photo(principal, report_id, limit)
-            store.put(key, image.data, image.content_type)
             photo = Photo(
                 report_id=report_id,
                 storage_key=key,

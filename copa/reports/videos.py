@@ -10,6 +10,11 @@ cleaner, and in one transaction moves the finished files into view and marks it 
 the quarantined original is deleted after. A worker killed half way leaves the video
 ``processing`` with a lease that runs out, and another worker (or the same, restarted) takes it
 again; one that keeps killing workers is ``failed`` after ``MAX_ATTEMPTS``.
+
+With COPA_MEDIA_STORE_URL=s3://... (copa/objectstore.py) the same happens in a bucket that web
+hosts and worker hosts share: originals under ``videos/quarantine/``, results under ``videos/``,
+each PUT whole before the row that names it commits (and deleted if it does not); the worker
+downloads an original into its local folder to process it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import tempfile
 import threading
 import time
 import uuid
-from contextlib import suppress
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,10 +38,11 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import FileStorage
 
+from copa import objectstore
 from copa.db import abandon, db, utcnow, write
 from copa.reports import media
 from copa.reports.models import Report, Video, VideoState
-from copa.reports.photos import PhotoUnreadable, clean_image
+from copa.reports.photos import PhotoUnreadable, clean_image, media_bucket
 from copa.reports.service import ReportNotFound
 from copa.settings import settings
 from copa.web.access import Principal
@@ -124,28 +131,30 @@ class VideoStore:
         os.close(fd)
         return Path(name)
 
-    def receive(self, stream: IO[bytes], key: str, max_bytes: int) -> int:
-        """Copy an upload into quarantine a chunk at a time, stopping past ``max_bytes``
-        (``VideoTooLarge``); its size."""
+    @contextmanager
+    def receiving(self, stream: IO[bytes], max_bytes: int) -> Iterator[tuple[Path, int]]:
+        """Copy an upload into a file of its own, beside the quarantined originals
+        (``VideoTooLarge`` past ``max_bytes``); its path and size. Gone after, unless admitted."""
         fd, name = tempfile.mkstemp(dir=self.quarantine, prefix=".incoming-", suffix=".part")
-        size = 0
         try:
-            with os.fdopen(fd, "wb") as handle:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise VideoTooLarge(max_bytes)
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(name, self.quarantined(key))
-        except BaseException:
+            yield Path(name), _copy_counted(fd, stream, max_bytes)
+        finally:
             with suppress(FileNotFoundError):
                 os.unlink(name)
-            raise
-        return size
 
-    def publish(self, temporary: Path, key: str) -> None:
+    def admit(self, received: Path, key: str) -> None:
+        """A received upload becomes the quarantined original ``key``."""
+        os.replace(received, self.quarantined(key))
+
+    @contextmanager
+    def original(self, key: str) -> Iterator[Path]:
+        """The quarantined original as a local file (``FileNotFoundError`` if it is gone)."""
+        path = self.quarantined(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        yield path
+
+    def publish(self, temporary: Path, key: str, content_type: str) -> None:
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, self.path(key))
@@ -156,30 +165,135 @@ class VideoStore:
             finally:
                 os.close(fd)
 
+    def source(self, key: str) -> Path | None:
+        """What a response sends for a published file; ``None`` when it is missing."""
+        path = self.path(key)
+        return path if path.is_file() else None
+
+    def delete(self, key: str) -> None:
+        self.forget(self.path(key))
+
+    def delete_quarantined(self, key: str) -> None:
+        self.forget(self.quarantined(key))
+
     def sweep(self, older_than: float) -> int:
         """Delete half-made files (of a worker or upload killed half way) untouched for
         ``older_than`` seconds; how many. A live one is written to all the time."""
-        cutoff = time.time() - older_than
-        leftovers = [
-            *self.directory.glob(".making-*"),
-            *self.quarantine.glob(".incoming-*"),
-        ]
-        swept = 0
-        for path in leftovers:
-            with suppress(FileNotFoundError):
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    swept += 1
-        return swept
+        return _sweep(
+            [*self.directory.glob(".making-*"), *self.quarantine.glob(".incoming-*")], older_than
+        )
 
     def forget(self, *paths: Path | None) -> None:
-        for path in paths:
-            if path is None:
-                continue
+        _forget_files(*paths)
+
+
+class S3VideoStore:
+    """Videos and posters as objects under ``videos/`` of a bucket, originals under
+    ``videos/quarantine/`` (which nothing serves), so web hosts and media workers on other
+    machines share them. Work in progress (uploads being received, originals being processed,
+    results being made) is in files of a local ``scratch`` folder; a PUT makes an object
+    appear whole."""
+
+    def __init__(self, bucket: objectstore.Bucket, scratch: str | os.PathLike[str]) -> None:
+        self.bucket = bucket
+        self.base = objectstore.VIDEOS
+        self.quarantine_base = objectstore.QUARANTINE
+        self.scratch = Path(scratch)
+        self.scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def temporary(self, suffix: str) -> Path:
+        fd, name = tempfile.mkstemp(dir=self.scratch, prefix=".making-", suffix=suffix)
+        os.close(fd)
+        return Path(name)
+
+    @contextmanager
+    def receiving(self, stream: IO[bytes], max_bytes: int) -> Iterator[tuple[Path, int]]:
+        fd, name = tempfile.mkstemp(dir=self.scratch, prefix=".incoming-", suffix=".part")
+        try:
+            yield Path(name), _copy_counted(fd, stream, max_bytes)
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(name)
+
+    def admit(self, received: Path, key: str) -> None:
+        self.bucket.put_file(self.quarantine_base + _checked(key), received)
+
+    @contextmanager
+    def original(self, key: str) -> Iterator[Path]:
+        """The quarantined original, downloaded into a local temporary file for PyAV."""
+        local = self.temporary(".upload")
+        try:
             try:
-                path.unlink(missing_ok=True)
-            except OSError:
-                log.warning("could not delete video file %s", path.name, exc_info=True)
+                self.bucket.download(self.quarantine_base + _checked(key), local)
+            except objectstore.MissingObject:
+                raise FileNotFoundError(key) from None
+            yield local
+        finally:
+            _forget_files(local)
+
+    def publish(self, temporary: Path, key: str, content_type: str) -> None:
+        self.bucket.put_file(self.base + _checked(key), temporary, content_type)
+        _forget_files(temporary)
+
+    def source(self, key: str) -> objectstore.StoredObject | None:
+        name = self.base + _checked(key)
+        info = self.bucket.head(name)
+        return None if info is None else objectstore.StoredObject(self.bucket, name, info)
+
+    def delete(self, key: str) -> None:
+        self._delete(self.base + _checked(key))
+
+    def delete_quarantined(self, key: str) -> None:
+        self._delete(self.quarantine_base + _checked(key))
+
+    def _delete(self, name: str) -> None:
+        try:
+            self.bucket.delete(name)
+        except Exception:  # noqa: BLE001 - an orphan object; the caller's outcome stands
+            log.warning("could not delete video object %s", name, exc_info=True)
+
+    def sweep(self, older_than: float) -> int:
+        """Delete this host's half-made files of killed workers or uploads."""
+        return _sweep(
+            [*self.scratch.glob(".making-*"), *self.scratch.glob(".incoming-*")], older_than
+        )
+
+    def forget(self, *paths: Path | None) -> None:
+        _forget_files(*paths)
+
+
+def _copy_counted(fd: int, stream: IO[bytes], max_bytes: int) -> int:
+    size = 0
+    with os.fdopen(fd, "wb") as handle:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise VideoTooLarge(max_bytes)
+            handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return size
+
+
+def _sweep(leftovers: Iterable[Path], older_than: float) -> int:
+    cutoff = time.time() - older_than
+    swept = 0
+    for path in leftovers:
+        with suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                swept += 1
+    return swept
+
+
+def _forget_files(*paths: Path | None) -> None:
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not delete video file %s", path.name, exc_info=True)
 
 
 def _checked(key: str) -> str:
@@ -188,13 +302,22 @@ def _checked(key: str) -> str:
     return key
 
 
-def video_store() -> VideoStore:
-    """The application's video store (COPA_VIDEO_STORAGE_DIR, default instance/videos)."""
+def video_store() -> VideoStore | S3VideoStore:
+    """The application's video store: the folder COPA_VIDEO_STORAGE_DIR (default: ``videos``
+    in the file: URL's folder, or in instance/), or ``videos/`` of the COPA_MEDIA_STORE_URL
+    bucket, that folder then holding only work in progress."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     store = app.extensions.get(STORE_EXTENSION)
     if store is None:
-        directory = settings().video_storage_dir or Path(app.instance_path) / "videos"
-        store = app.extensions.setdefault(STORE_EXTENSION, VideoStore(directory))
+        config = settings()
+        location = objectstore.parse_media_store_url(config.media_store_url)
+        if isinstance(location, objectstore.S3Location):
+            scratch = config.video_storage_dir or Path(app.instance_path) / "videos"
+            made: VideoStore | S3VideoStore = S3VideoStore(media_bucket(location), scratch)
+        else:
+            root = location or Path(app.instance_path)
+            made = VideoStore(config.video_storage_dir or root / "videos")
+        store = app.extensions.setdefault(STORE_EXTENSION, made)
     return store
 
 
@@ -216,21 +339,24 @@ def add_video(principal: Principal, report_id: uuid.UUID, upload: FileStorage) -
     _room_for_a_video(principal, report_id, config.video_max_per_report)
     store = video_store()
     key = f"{uuid.uuid4().hex}.upload"
-    size = store.receive(upload.stream, key, config.video_max_bytes)
-    try:
+    with store.receiving(upload.stream, config.video_max_bytes) as (received, size):
         if size == 0:
             raise VideoRefused(media.UNREADABLE, "The video is empty.")
         try:
-            media.probe(store.quarantined(key), config.video_max_seconds)
+            media.probe(received, config.video_max_seconds)
         except media.MediaRefused as refused:
             raise _refused(refused.reason, config.video_max_seconds) from None
-        with write():
-            _room_for_a_video(principal, report_id, config.video_max_per_report)
-            video = Video(report_id=report_id, quarantine_key=key, upload_bytes=size)
-            db.session.add(video)
-    except BaseException:
-        store.forget(store.quarantined(key))
-        raise
+        try:
+            # In quarantine (whole: a rename, or one PUT) before the row is written, and not
+            # while the write lock is held (an upload to a bucket takes a while).
+            store.admit(received, key)
+            with write():
+                _room_for_a_video(principal, report_id, config.video_max_per_report)
+                video = Video(report_id=report_id, quarantine_key=key, upload_bytes=size)
+                db.session.add(video)
+        except BaseException:
+            store.delete_quarantined(key)
+            raise
     return video
 
 
@@ -254,9 +380,10 @@ def _room_for_a_video(principal: Principal, report_id: uuid.UUID, limit: int) ->
 
 @dataclass(frozen=True)
 class VideoFile:
-    """A ready video's (or its poster's) file and type, as a view serves it."""
+    """A ready video's (or its poster's) file, or object in the bucket, and type, as a view
+    serves it (copa.web.responses.private_file)."""
 
-    path: Path
+    source: Path | objectstore.StoredObject
     content_type: str
 
 
@@ -269,11 +396,11 @@ def video_file(video: Video | None, poster: bool = False) -> VideoFile:
     if video.state != VideoState.READY:
         raise VideoNotFound("The video could not be processed.")
     key = video.poster_key if poster else video.storage_key
-    path = video_store().path(key)
-    if not path.is_file():
+    source = video_store().source(key)
+    if source is None:
         log.error("video %s has no stored file", video.id)
         raise VideoNotFound("No such video.")
-    return VideoFile(path, POSTER_TYPE if poster else VIDEO_TYPE)
+    return VideoFile(source, POSTER_TYPE if poster else VIDEO_TYPE)
 
 
 def own_video(
@@ -389,7 +516,7 @@ def process_video(video_id: uuid.UUID, owner: str, stats: WorkerStats) -> None:
     store = video_store()
     config = settings()
     video = db.session.get(Video, video_id)
-    source = store.quarantined(video.quarantine_key)
+    quarantine_key = video.quarantine_key
     db.session.close()  # no transaction open while decoding
     target = store.temporary(".mp4")
     poster_file = store.temporary(".jpg")
@@ -403,7 +530,8 @@ def process_video(video_id: uuid.UUID, owner: str, stats: WorkerStats) -> None:
 
     try:
         try:
-            encoded = media.transcode(source, target, config.video_max_seconds, keep_lease)
+            with store.original(quarantine_key) as source:
+                encoded = media.transcode(source, target, config.video_max_seconds, keep_lease)
             poster = clean_image(encoded.poster_png, config.photo_max_pixels)
             poster_file.write_bytes(poster.data)
         except media.MediaRefused as refused:
@@ -425,7 +553,7 @@ def process_video(video_id: uuid.UUID, owner: str, stats: WorkerStats) -> None:
         stats.ready += 1
     else:
         stats.failed += 1
-    store.forget(source)
+    store.delete_quarantined(quarantine_key)
 
 
 def _held(video_id: uuid.UUID, owner: str) -> Video:
@@ -463,7 +591,7 @@ def _finish(
     ``ready`` (or ``failed``); if it does not commit, the files go again."""
     store = video_store()
     db.session.close()
-    published: list[Path] = []
+    published: list[str] = []
     try:
         with write():
             video = _held(video_id, owner)
@@ -473,22 +601,25 @@ def _finish(
             stem = uuid.uuid4().hex
             video_key, poster_key = f"{stem}.mp4", f"{stem}.jpg"
             target, poster_file = files
-            store.publish(target, video_key)
-            published.append(store.path(video_key))
-            store.publish(poster_file, poster_key)
-            published.append(store.path(poster_key))
+            size = target.stat().st_size
+            # Published (renamed, or uploaded whole) before the row commits; gone if it does not.
+            published.append(video_key)
+            store.publish(target, video_key, VIDEO_TYPE)
+            published.append(poster_key)
+            store.publish(poster_file, poster_key, POSTER_TYPE)
             video.state = VideoState.READY
             video.storage_key, video.poster_key = video_key, poster_key
             video.content_type = VIDEO_TYPE
             video.width, video.height = encoded.width, encoded.height
             video.duration_seconds = encoded.duration
-            video.size_bytes = store.path(video_key).stat().st_size
+            video.size_bytes = size
             video.ready_at = utcnow()
             video.quarantine_key = None
             video.lease_owner = video.lease_until = None
             return VideoState.READY
     except BaseException:
-        store.forget(*published)
+        for key in published:
+            store.delete(key)
         raise
     finally:
         db.session.close()
@@ -503,8 +634,7 @@ def _fail(video: Video, reason: str) -> None:
 
 def _forget_quarantined(key: str | None) -> None:
     if key:
-        store = video_store()
-        store.forget(store.quarantined(key))
+        video_store().delete_quarantined(key)
 
 
 # --- retention ------------------------------------------------------------------------------
@@ -523,9 +653,9 @@ def purge_expired_videos() -> int:
         ).all()
     store = video_store()
     for storage_key, poster_key, quarantine_key in rows:
-        store.forget(
-            store.path(storage_key) if storage_key else None,
-            store.path(poster_key) if poster_key else None,
-            store.quarantined(quarantine_key) if quarantine_key else None,
-        )
+        for key in (storage_key, poster_key):
+            if key:
+                store.delete(key)
+        if quarantine_key:
+            store.delete_quarantined(quarantine_key)
     return len(rows)

@@ -102,7 +102,7 @@ class ReportVideo(MethodView):
     def get(self, report_id, video_id):
         """The re-encoded video of the resident's own report (409 while processing)."""
         found = videos.own_video(current_principal(), report_id, video_id)
-        return private_file(found.path, found.content_type)
+        return private_file(found.source, found.content_type)
 
 
 @blp.route("/<uuid:report_id>/videos/<uuid:video_id>/poster")
@@ -112,4 +112,4 @@ class ReportVideoPoster(MethodView):
     def get(self, report_id, video_id):
         """The poster (first picture) of a video of the resident's own report."""
         found = videos.own_video(current_principal(), report_id, video_id, poster=True)
-        return private_file(found.path, found.content_type)
+        return private_file(found.source, found.content_type)

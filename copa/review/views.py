@@ -92,7 +92,7 @@ class StaffReportVideo(MethodView):
     def get(self, report_id, video_id):
         """A video of a report, re-encoded with no metadata (409 while still processing)."""
         found = videos.staff_video(report_id, video_id)
-        return private_file(found.path, found.content_type)
+        return private_file(found.source, found.content_type)
 
 
 @staff.route("/reports/<uuid:report_id>/videos/<uuid:video_id>/poster")
@@ -102,7 +102,7 @@ class StaffReportVideoPoster(MethodView):
     def get(self, report_id, video_id):
         """The poster (first picture) of a video of a report."""
         found = videos.staff_video(report_id, video_id, poster=True)
-        return private_file(found.path, found.content_type)
+        return private_file(found.source, found.content_type)
 
 
 @staff.route("/reports/<uuid:report_id>/transitions")

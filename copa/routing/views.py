@@ -197,7 +197,7 @@ class PartnerVideo(MethodView):
         """A video of a report referred to the caller's organisation (re-encoded, no metadata;
         409 while still processing)."""
         found = referrals.referral_video(current_principal(), video_id)
-        return private_file(found.path, found.content_type)
+        return private_file(found.source, found.content_type)
 
 
 @partner_api.route("/videos/<uuid:video_id>/poster")
@@ -208,7 +208,7 @@ class PartnerVideoPoster(MethodView):
         """The poster (first picture) of a video of a report referred to the caller's
         organisation."""
         found = referrals.referral_video(current_principal(), video_id, poster=True)
-        return private_file(found.path, found.content_type)
+        return private_file(found.source, found.content_type)
 
 
 @partner_api.route("/referrals/<uuid:referral_id>/acknowledge")

@@ -20,10 +20,12 @@ from copa import create_app
 from copa.db import db
 from copa.reports import videos
 from copa.reports.models import Report
+from copa.reports.photos import STORE_EXTENSION, photo_store
 from copa.reports.videos import run_media_worker
 from tests.conftest import TEST_SETTINGS
 from tests.factories import bearer, load_reference_data, register_device
 from tests.factories import scratch_database as scratch_db
+from tests.media_stores import stored_files
 from tests.reports.test_videos import phone_video
 from tests.review.support import MIDDLEHAVEN, submit
 
@@ -35,14 +37,14 @@ def scratch_database(tmp_path):
 
 
 @pytest.fixture
-def live(scratch_database, tmp_path):
-    """An application on a database and a photo folder of its own, migrated."""
+def live(scratch_database, media_store):
+    """An application on a database and a media store of its own (local folders, then a
+    bucket on moto's S3 server), migrated."""
     app = create_app(
         {
             **TEST_SETTINGS,
             "DATABASE_URL": scratch_database,
-            "PHOTO_STORAGE_DIR": str(tmp_path / "photos"),
-            "VIDEO_STORAGE_DIR": str(tmp_path / "videos"),
+            **media_store.settings(),
             "RATELIMIT_ENABLED": False,
         }
     )
@@ -101,8 +103,8 @@ def cli(app, *args: str):
     return app.test_cli_runner().invoke(args=["copa", *args])
 
 
-def wipe(app, database_url: str, photos: Path, videos: Path) -> None:
-    """What a lost disk leaves: no database, no photos, no videos."""
+def wipe(app, database_url: str, media_store) -> None:
+    """What a lost disk (and an emptied bucket) leaves: no database, no photos, no videos."""
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -118,8 +120,7 @@ def wipe(app, database_url: str, photos: Path, videos: Path) -> None:
         with server.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE "{parts.path[1:]}" WITH (FORCE)')
         server.dispose()
-    shutil.rmtree(photos)
-    shutil.rmtree(videos)
+    media_store.wipe()
 
 
 def reports_held(app) -> int:
@@ -129,7 +130,9 @@ def reports_held(app) -> int:
     return count
 
 
-def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database, tmp_path):
+def test_a_restored_backup_gives_back_every_row_and_photo(
+    live, scratch_database, media_store, tmp_path
+):
     load_reference_data(live)
     client = live.test_client()
     resident = bearer(register_device(client)["access_token"])
@@ -157,6 +160,11 @@ def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database
     assert manifest["counts"]["report_video"] == 2
     assert manifest["videos"] == 3  # the clean video, its poster and the quarantined original
     assert manifest["schema_revision"]
+    # The same layout whichever store the media came from.
+    assert len(stored_files(folder / "photos")) == 3
+    assert [p.parent.name for p in stored_files(folder / "videos", recursive=True)].count(
+        "quarantine"
+    ) == 1
 
     # A backup from a newer release is refused, and nothing is touched.
     newer = tmp_path / "newer"
@@ -167,7 +175,11 @@ def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database
     assert "newer than this release" in refused.output
     assert reports_held(live) == 2
 
-    wipe(live, scratch_database, tmp_path / "photos", tmp_path / "videos")
+    wipe(live, scratch_database, media_store)
+    # Something stored after the backup: a restore puts back the backup's media, only that.
+    live.extensions.pop(STORE_EXTENSION, None)  # a new process, as after a lost disk
+    with live.app_context():
+        photo_store().put("stray.jpg", photo((1, 2, 3)), "image/jpeg")
 
     restored = cli(live, "restore", str(folder), "--yes")
     assert restored.exit_code == 0, restored.output
@@ -177,6 +189,7 @@ def test_a_restored_backup_gives_back_every_row_and_photo(live, scratch_database
     assert reconciled.exit_code == 0
     for key, data in originals.items():
         assert served(client, resident, *key) == data
+    assert "stray.jpg" not in [p.name for p in stored_files(media_store.folder("photos"))]
     live.extensions.pop(videos.STORE_EXTENSION, None)  # the store's folder was replaced
     assert client.get(video_url(first, processed), headers=resident).get_data() == processed_bytes
     # The quarantined original came back with its row: the worker finishes it.

@@ -19,6 +19,7 @@ from copa.db import db, utcnow
 from copa.references import next_reference
 from copa.reports import photos
 from copa.reports.models import Photo, Report
+from tests import media_stores
 from tests.factories import bearer, register_device, signed_in
 
 PROBLEM_JSON = "application/problem+json"
@@ -98,13 +99,10 @@ def png_declaring(width: int, height: int) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def photo_dir(app, tmp_path, monkeypatch):
-    """Each test stores its photos in its own directory."""
-    directory = tmp_path / "photos"
-    monkeypatch.setitem(app.config, "PHOTO_STORAGE_DIR", str(directory))
-    app.extensions.pop(photos.STORE_EXTENSION, None)
-    yield directory
-    app.extensions.pop(photos.STORE_EXTENSION, None)
+def photo_dir(use_media_store):
+    """Each test stores its photos in its own folder, then in its own bucket (moto's S3
+    server): every test here runs on both stores."""
+    return use_media_store.folder("photos")
 
 
 def make_report(app, device_id: str) -> uuid.UUID:
@@ -149,10 +147,8 @@ def upload(client, headers, report_id, data, filename="photo.jpg", mimetype="ima
     )
 
 
-def stored_files(directory) -> list:
-    if not directory.exists():
-        return []
-    return sorted(p for p in directory.iterdir() if p.is_file())
+def stored_files(folder) -> list:
+    return media_stores.stored_files(folder)
 
 
 def photo_rows(app) -> int:
@@ -277,7 +273,7 @@ def test_stored_file_is_named_by_the_service_never_by_the_upload(
     upload(client, auth, report_id, plain_jpeg(), filename="../../etc/evil name.jpg")
 
     [stored] = stored_files(photo_dir)
-    assert stored.parent == photo_dir
+    assert stored.parent.name == "photos"  # no folder made from the upload's name
     assert "evil" not in stored.name and "etc" not in stored.name
 
 

@@ -49,13 +49,15 @@ with create_app().app_context():
 
 
 @pytest.fixture
-def scratch_app(tmp_path):
+def scratch_app(tmp_path, media_store):
+    """Its own database, and its own media store: the local folders, then a bucket on moto's
+    S3 server shared by this process and the worker's."""
     with scratch_db(tmp_path, "media") as url:
         app = create_app(
             {
                 **TEST_SETTINGS,
                 "DATABASE_URL": url,
-                "VIDEO_STORAGE_DIR": str(tmp_path / "videos"),
+                **media_store.settings(),
                 "MEDIA_LEASE_SECONDS": 1,
             }
         )
@@ -74,7 +76,7 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def worker_environment(url: str, tmp_path: Path) -> dict[str, str]:
+def worker_environment(url: str, tmp_path: Path, media_store) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPA_")}
     env.update(
         {
@@ -82,7 +84,7 @@ def worker_environment(url: str, tmp_path: Path) -> dict[str, str]:
             "COPA_SECRET_KEY": uuid.uuid4().hex * 2,
             "COPA_JWT_SECRET_KEY": uuid.uuid4().hex * 2,
             "COPA_DATABASE_URL": url,
-            "COPA_VIDEO_STORAGE_DIR": str(tmp_path / "videos"),
+            **media_store.environment(),
             "COPA_MEDIA_LEASE_SECONDS": "1",
             "COPA_LOG_LEVEL": "ERROR",
             "STALL_MARKER": str(tmp_path / "stalled"),
@@ -91,7 +93,7 @@ def worker_environment(url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_worker_killed_mid_video_leaves_it_to_the_next_worker(scratch_app, tmp_path):
+def test_worker_killed_mid_video_leaves_it_to_the_next_worker(scratch_app, media_store, tmp_path):
     app, url = scratch_app
     client = app.test_client()
     resident = register_device(client)
@@ -106,7 +108,7 @@ def test_worker_killed_mid_video_leaves_it_to_the_next_worker(scratch_app, tmp_p
     worker = subprocess.Popen(
         [sys.executable, "-c", STALLING_WORKER],
         cwd=ROOT,
-        env=worker_environment(url, tmp_path),
+        env=worker_environment(url, tmp_path, media_store),
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=errors,
@@ -136,11 +138,12 @@ def test_worker_killed_mid_video_leaves_it_to_the_next_worker(scratch_app, tmp_p
         client.get(f"/v1/reports/{report_id}", headers=auth).get_json()["videos"][0]["state"]
         == "processing"
     )
-    videos_dir = tmp_path / "videos"
+    videos_dir = media_store.folder("videos")
     published = [p for p in files_in(videos_dir) if not p.name.startswith(".")]
     assert [p.parent.name for p in published] == ["quarantine"]  # only the original, unserved
-    assert any(p.name.startswith(".making-") for p in files_in(videos_dir))  # killed half way
-    assert len(files_in(videos_dir / "quarantine")) == 1  # the original is still there
+    # Killed half way: its half-made files are in this host's work folder (the local store
+    # itself, or the folder beside the bucket), never in the store.
+    assert any(p.name.startswith(".making-") for p in files_in(media_store.scratch))
 
     time.sleep(2.2)  # the lease (1 s) has run out, and the half-made files are old enough
     with app.app_context():
@@ -157,3 +160,4 @@ def test_worker_killed_mid_video_leaves_it_to_the_next_worker(scratch_app, tmp_p
     # The clean video and its poster; no original, no half-made file.
     assert sorted(p.suffix for p in files_in(videos_dir)) == [".jpg", ".mp4"]
     assert not any(p.name.startswith(".") for p in files_in(videos_dir))
+    assert not any(p.name.startswith(".") for p in files_in(media_store.scratch))

@@ -22,6 +22,7 @@ from copa.reports import media, videos
 from copa.reports.models import Video
 from copa.reports.videos import purge_expired_videos, run_media_worker
 from copa.routing.models import Referral
+from tests import media_stores
 from tests.console.test_console import sign_in
 from tests.factories import bearer, login, register_device, signed_in, user_with_role
 from tests.reports.test_photos import assert_problem, make_report
@@ -133,12 +134,10 @@ def duration_of(data: bytes) -> tuple[float, float]:
 
 
 @pytest.fixture(autouse=True)
-def video_dir(app, tmp_path, monkeypatch):
-    directory = tmp_path / "videos"
-    monkeypatch.setitem(app.config, "VIDEO_STORAGE_DIR", str(directory))
-    app.extensions.pop(videos.STORE_EXTENSION, None)
-    yield directory
-    app.extensions.pop(videos.STORE_EXTENSION, None)
+def video_dir(use_media_store):
+    """Each test keeps its videos in its own folder, then in its own bucket (moto's S3
+    server): every test here runs on both stores."""
+    return use_media_store.folder("videos")
 
 
 @pytest.fixture
@@ -166,8 +165,8 @@ def upload(client, headers, report_id, data, filename="IMG_0042.MOV", key=None):
     )
 
 
-def files_in(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.exists() else []
+def files_in(folder) -> list[Path]:
+    return media_stores.stored_files(folder, recursive=True)
 
 
 def the_video(client, headers, report_id) -> dict:
@@ -249,6 +248,77 @@ def test_phone_video_is_processing_then_served_with_no_location_time_make_or_mod
         assert not image.getexif() and "comment" not in image.info
     # The original is gone: only the clean video and its poster are kept.
     assert sorted(p.suffix for p in files_in(video_dir)) == [".jpg", ".mp4"]
+
+
+def test_video_is_served_in_ranges_with_the_same_http_whichever_store_holds_it(
+    app, client, auth, report_id, media_store, tmp_path
+):
+    assert upload(client, auth, report_id, phone_video(tmp_path / "v.mov")).status_code == 202
+    assert work(app).ready == 1
+    url = the_video(client, auth, report_id)["url"]
+
+    whole = client.get(url, headers=auth)
+    data, size = whole.get_data(), len(whole.get_data())
+    assert whole.status_code == 200 and whole.content_length == size > 2000
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert whole.headers["Cache-Control"] == "private, max-age=3600"
+    assert whole.headers["X-Content-Type-Options"] == "nosniff"
+    assert whole.headers["Content-Disposition"] == "inline"
+    assert whole.headers["Expires"] and whole.last_modified is not None
+    etag = whole.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+
+    def get(**headers):
+        return client.get(url, headers={**auth, **headers})
+
+    middle = get(Range="bytes=1000-1999")
+    assert middle.status_code == 206 and middle.get_data() == data[1000:2000]
+    assert middle.headers["Content-Range"] == f"bytes 1000-1999/{size}"
+    assert middle.content_length == 1000
+    tail = get(Range="bytes=-100")
+    assert tail.status_code == 206 and tail.get_data() == data[-100:]
+    rest = get(Range=f"bytes={size - 10}-")
+    assert rest.status_code == 206 and rest.get_data() == data[-10:]
+    beyond = get(Range=f"bytes={size}-")
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{size}"
+    assert get(**{"If-None-Match": etag}).status_code == 304
+    # A Range for another version of the file is ignored: the whole of this one is sent.
+    stale = get(Range="bytes=0-99", **{"If-Range": '"another-version"'})
+    assert stale.status_code == 200 and stale.get_data() == data
+    fresh = get(Range="bytes=0-99", **{"If-Range": etag})
+    assert fresh.status_code == 206 and fresh.get_data() == data[:100]
+    head = client.head(url, headers=auth)
+    assert head.status_code == 200 and head.content_length == size and head.get_data() == b""
+
+
+@pytest.mark.parametrize("media_store", ["s3"], indirect=True)
+def test_a_range_from_the_bucket_fetches_only_that_range(
+    app, client, auth, report_id, media_store, video_dir, tmp_path
+):
+    assert upload(client, auth, report_id, phone_video(tmp_path / "v.mov")).status_code == 202
+    assert work(app).ready == 1
+    url = the_video(client, auth, report_id)["url"]
+    fetched: list[str | None] = []
+
+    def record(params, **_):
+        fetched.append(params.get("Range"))
+
+    s3 = videos.video_store().bucket.client
+    s3.meta.events.register("provide-client-params.s3.GetObject", record)
+    try:
+        piece = client.get(url, headers={**auth, "Range": "bytes=500-599"})
+        assert piece.status_code == 206 and len(piece.get_data()) == 100
+        assert (
+            client.get(url, headers={**auth, "If-None-Match": piece.headers["ETag"]}).status_code
+            == 304
+        )
+    finally:
+        s3.meta.events.unregister("provide-client-params.s3.GetObject", record)
+    assert fetched == ["bytes=500-599"]  # that range alone; nothing for the 304
+    # Every object was stored with its type and the encryption the URL asks for.
+    stored = video_dir.object_settings()
+    assert {head["ContentType"] for head in stored} == {"video/mp4", "image/jpeg"}
+    assert {head["ServerSideEncryption"] for head in stored} == {"AES256"}
 
 
 def test_mp4_and_3gp_are_taken_as_well(app, client, auth, report_id, tmp_path):
