@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -256,8 +256,9 @@ def pad_metadata_boxes(path: Path) -> int:
     return turned
 
 
-def _pad(data: bytearray, offset: int, end: int) -> int:
-    turned = 0
+def _boxes(data: bytes | bytearray, offset: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
+    """The boxes between ``offset`` and ``end``, in order: (type, start, header size, size);
+    stops at the first box that does not fit."""
     while offset + 8 <= end:
         size, kind = struct.unpack(">I4s", data[offset : offset + 8])
         header = 8
@@ -267,14 +268,20 @@ def _pad(data: bytearray, offset: int, end: int) -> int:
         elif size == 0:
             size = end - offset
         if size < header or offset + size > end:
-            break
+            return
+        yield kind, offset, header, size
+        offset += size
+
+
+def _pad(data: bytearray, offset: int, end: int) -> int:
+    turned = 0
+    for kind, start, header, size in _boxes(data, offset, end):
         if kind in _METADATA_BOXES:
-            data[offset + 4 : offset + 8] = b"free"
-            data[offset + header : offset + size] = bytes(size - header)
+            data[start + 4 : start + 8] = b"free"
+            data[start + header : start + size] = bytes(size - header)
             turned += 1
         elif kind in _CONTAINER_BOXES:
-            turned += _pad(data, offset + header, offset + size)
-        offset += size
+            turned += _pad(data, start + header, start + size)
     return turned
 
 
@@ -283,22 +290,12 @@ def walk_boxes(data: bytes) -> list[bytes]:
     found: list[bytes] = []
 
     def walk(offset: int, end: int) -> None:
-        while offset + 8 <= end:
-            size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-            header = 8
-            if size == 1:
-                size = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
-                header = 16
-            elif size == 0:
-                size = end - offset
-            if size < header or offset + size > end:
-                return
+        for kind, start, header, size in _boxes(data, offset, end):
             found.append(kind)
             if kind in _CONTAINER_BOXES or kind == b"udta":
-                walk(offset + header, offset + size)
+                walk(start + header, start + size)
             elif kind == b"meta":
-                walk(offset + header + 4, offset + size)
-            offset += size
+                walk(start + header + 4, start + size)
 
     walk(0, len(data))
     return found

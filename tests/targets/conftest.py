@@ -2,33 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import bearer, load_reference_data, register_device
+# The staff-review tests' fixtures: the reference data, a resident, a reviewer and an admin.
+from tests.review.conftest import admin, cleveland, resident, reviewer  # noqa: F401
 from tests.review.support import staff_user
 
 
 @pytest.fixture
-def cleveland(app):
-    """Areas, seed categories, the demo partners and their routing rules."""
-    load_reference_data(app)
-
-
-@pytest.fixture
-def resident(client, cleveland):
-    return bearer(register_device(client)["access_token"])
-
-
-@pytest.fixture
-def reviewer(app, client, cleveland):
-    return staff_user(app, client, "reviewer")
-
-
-@pytest.fixture
-def admin(app, client, cleveland):
-    return staff_user(app, client, "admin")
-
-
-@pytest.fixture
-def analyst(app, client, cleveland):
+def analyst(app, client, cleveland):  # noqa: F811 - cleveland is the imported fixture
     return staff_user(app, client, "analyst")
 
 
