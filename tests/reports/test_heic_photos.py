@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import struct
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -13,14 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageCms
 
-from copa.catalog.models import Category
-from copa.catalog.service import ensure_seed_categories
 from copa.db import db
 from copa.open311.models import Open311Request
-from copa.references import next_reference
 from copa.reports import photos
 from copa.reports.models import Photo, Report
-from tests.factories import bearer, load_reference_data, register_device, table_counts
+from tests.factories import load_reference_data, table_counts
 from tests.open311.conftest import make_client
 
 PROBLEM_JSON = "application/problem+json"
@@ -134,34 +130,6 @@ def photo_dir(app, tmp_path, monkeypatch):
     app.extensions.pop(photos.STORE_EXTENSION, None)
     yield directory
     app.extensions.pop(photos.STORE_EXTENSION, None)
-
-
-@pytest.fixture
-def resident(client):
-    return register_device(client)
-
-
-@pytest.fixture
-def auth(resident):
-    return bearer(resident["access_token"])
-
-
-@pytest.fixture
-def report_id(app, resident):
-    with app.app_context():
-        ensure_seed_categories()
-        category = db.session.scalar(sa.select(Category).where(Category.code == "asb"))
-        report = Report(
-            reference=next_reference(),
-            device_id=uuid.UUID(resident["device_id"]),
-            category=category,
-            description="Youths riding off-road bikes across the park",
-            destination_kind="force_control_room",
-            destination_name="Cleveland Police force control room",
-        )
-        db.session.add(report)
-        db.session.commit()
-        return report.id
 
 
 def upload(client, headers, report_id, data, filename="IMG_0001.HEIC", mimetype="image/heic"):

@@ -122,21 +122,6 @@ def make_report(app, device_id: str) -> uuid.UUID:
         return report.id
 
 
-@pytest.fixture
-def resident(client):
-    return register_device(client)
-
-
-@pytest.fixture
-def auth(resident):
-    return bearer(resident["access_token"])
-
-
-@pytest.fixture
-def report_id(app, resident):
-    return make_report(app, resident["device_id"])
-
-
 def upload(client, headers, report_id, data, filename="photo.jpg", mimetype="image/jpeg", key=None):
     extra = {"Idempotency-Key": key} if key else {}
     return client.post(

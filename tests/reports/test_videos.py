@@ -25,7 +25,7 @@ from copa.routing.models import Referral
 from tests import media_stores
 from tests.console.test_console import sign_in
 from tests.factories import bearer, login, register_device, signed_in, user_with_role
-from tests.reports.test_photos import assert_problem, make_report
+from tests.reports.test_photos import assert_problem
 
 RECORDED_AT = "2026-11-05T21:14:03.000000Z"
 # How MP4/MOV headers (mvhd, tkhd, mdhd) hold that time: seconds since 1904, 32 bits.
@@ -138,21 +138,6 @@ def video_dir(use_media_store):
     """Each test keeps its videos in its own folder, then in its own bucket (moto's S3
     server): every test here runs on both stores."""
     return use_media_store.folder("videos")
-
-
-@pytest.fixture
-def resident(client):
-    return register_device(client)
-
-
-@pytest.fixture
-def auth(resident):
-    return bearer(resident["access_token"])
-
-
-@pytest.fixture
-def report_id(app, resident):
-    return make_report(app, resident["device_id"])
 
 
 def upload(client, headers, report_id, data, filename="IMG_0042.MOV", key=None):
