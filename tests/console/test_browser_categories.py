@@ -24,22 +24,27 @@ OLD_QUESTION = "How much waste is there?"
 NEW_QUESTION = "Roughly how much has been dumped?"
 
 
-def test_a_reworded_question_reaches_the_app_and_leaves_old_reports_as_asked(
-    page: Page, console_server
-):
-    made = console_server.api(
+def small_fly_tipping(server, description: str) -> dict:
+    """A resident's fly-tipping report answering "small" to the size question."""
+    made = server.api(
         "POST",
         "/v1/reports",
-        token=console_server.resident_token(),
+        token=server.resident_token(),
         json={
             "category": "fly_tipping",
-            "description": "Sofa and mattresses dumped in the back lane.",
+            "description": description,
             "location": MIDDLEHAVEN,
             "answers": {"size": "small"},
         },
     )
     assert made.status_code == 201, made.text
-    report = made.json()
+    return made.json()
+
+
+def test_a_reworded_question_reaches_the_app_and_leaves_old_reports_as_asked(
+    page: Page, console_server
+):
+    report = small_fly_tipping(console_server, "Sofa and mattresses dumped in the back lane.")
     before = console_server.api("GET", "/v1/categories")
     etag = before.headers["ETag"]
 
@@ -71,18 +76,7 @@ def test_a_reworded_question_reaches_the_app_and_leaves_old_reports_as_asked(
     expect(answers).not_to_contain_text("A few bags")
 
     # A report made now is asked the new question.
-    made = console_server.api(
-        "POST",
-        "/v1/reports",
-        token=console_server.resident_token(),
-        json={
-            "category": "fly_tipping",
-            "description": "More bags by the same lane.",
-            "location": MIDDLEHAVEN,
-            "answers": {"size": "small"},
-        },
-    )
-    assert made.status_code == 201, made.text
-    page.goto(console_server.url(f"/console/reports/{made.json()['id']}"))
+    later = small_fly_tipping(console_server, "More bags by the same lane.")
+    page.goto(console_server.url(f"/console/reports/{later['id']}"))
     expect(page.locator("#report-answers")).to_contain_text(NEW_QUESTION)
     expect(page.locator("#report-answers")).to_contain_text("A few bags")
