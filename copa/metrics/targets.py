@@ -15,7 +15,13 @@ from typing import Any
 
 from copa.metrics.ranges import Filters, MonthRange, percent, quarter_out
 from copa.periods import Quarter, local_day_start
-from copa.targets.service import QuarterTallies, Tally, current_targets, within_target_by_quarter
+from copa.targets.service import (
+    QuarterTallies,
+    Tally,
+    current_targets,
+    settings_of,
+    within_target_by_quarter,
+)
 
 MEASURES = ("reports", "complaints", "referrals")
 
@@ -46,13 +52,7 @@ def within_target_quarters(
 
 def targets_in_force() -> dict[str, Any]:
     """The targets the figures were measured against, in hours."""
-    targets = current_targets()
-    return {
-        "report_first_action_hours": targets.report_first_action_hours,
-        "category_hours": dict(sorted(targets.category_hours.items())),
-        "complaint_first_contact_hours": targets.complaint_first_contact_hours,
-        "referral_acknowledgement_hours": targets.referral_acknowledgement_hours,
-    }
+    return settings_of(current_targets())
 
 
 def within_target(filters: Filters) -> dict[str, Any]:

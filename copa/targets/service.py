@@ -111,7 +111,7 @@ def targets_shown() -> dict[str, Any]:
         sa.select(Category).order_by(Category.sort_order, Category.code)
     )
     return {
-        **_settings(targets),
+        **settings_of(targets),
         "updated_at": targets.updated_at,
         "categories": [
             {
@@ -139,7 +139,7 @@ def set_targets(principal: Principal, payload: Mapping[str, Any]) -> dict[str, A
                     "category_hours": [f"No category has the code {code}." for code in unknown]
                 },
             )
-        before = _settings(current_targets())
+        before = settings_of(current_targets())
         wanted = {
             (Measure.REPORT_FIRST_ACTION, EVERY): payload["report_first_action_hours"],
             (Measure.COMPLAINT_FIRST_CONTACT, EVERY): payload["complaint_first_contact_hours"],
@@ -165,7 +165,7 @@ def set_targets(principal: Principal, payload: Mapping[str, Any]) -> dict[str, A
             elif row.hours != hours:
                 row.hours, row.updated_by_id = hours, principal.id
         db.session.flush()
-        after = _settings(current_targets())
+        after = settings_of(current_targets())
         if after != before:
             changed = [name for name in after if after[name] != before[name]]
             record(
@@ -179,7 +179,8 @@ def set_targets(principal: Principal, payload: Mapping[str, Any]) -> dict[str, A
     return targets_shown()
 
 
-def _settings(targets: Targets) -> dict[str, Any]:
+def settings_of(targets: Targets) -> dict[str, Any]:
+    """The targets as the API shows and audits them, in hours."""
     return {
         "report_first_action_hours": targets.report_first_action_hours,
         "category_hours": dict(sorted(targets.category_hours.items())),
@@ -209,17 +210,27 @@ def _epoch_default(element: epoch, compiler: Any, **kw: Any) -> str:
     return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
 
 
+# What counts as a report's first action (module docstring), once: for each kind, the column
+# naming the report, the column of its time, and the condition. The queue asks whether one
+# exists (report_acted_on); the within-target figures ask when the first was (first_actions).
+_FIRST_ACTIONS = (
+    (TimelineEntry.report_id, TimelineEntry.at, TimelineEntry.actor_kind.in_(_ACTORS)),
+    (Referral.report_id, Referral.acknowledged_at, Referral.acknowledged_at.is_not(None)),
+    (
+        ResidentMessage.report_id,
+        ResidentMessage.created_at,
+        ResidentMessage.direction == MessageDirection.TO_RESIDENT,
+    ),
+)
+
+
 def report_acted_on(report_id: Any) -> sa.ColumnElement[bool]:
     """SQL: the report (an id column) has had its first action (module docstring)."""
     return sa.or_(
-        sa.exists().where(
-            TimelineEntry.report_id == report_id, TimelineEntry.actor_kind.in_(_ACTORS)
-        ),
-        sa.exists().where(Referral.report_id == report_id, Referral.acknowledged_at.is_not(None)),
-        sa.exists().where(
-            ResidentMessage.report_id == report_id,
-            ResidentMessage.direction == MessageDirection.TO_RESIDENT,
-        ),
+        *(
+            sa.exists().where(owner == report_id, condition)
+            for owner, _, condition in _FIRST_ACTIONS
+        )
     )
 
 
@@ -325,25 +336,12 @@ def first_actions(report_ids: Iterable[Any]) -> dict[Any, datetime]:
     found: dict[Any, datetime] = {}
     if not ids:
         return found
-    statements = (
-        sa.select(TimelineEntry.report_id, sa.func.min(TimelineEntry.at)).where(
-            TimelineEntry.actor_kind.in_(_ACTORS)
-        ),
-        sa.select(Referral.report_id, sa.func.min(Referral.acknowledged_at)).where(
-            Referral.acknowledged_at.is_not(None)
-        ),
-        sa.select(ResidentMessage.report_id, sa.func.min(ResidentMessage.created_at)).where(
-            ResidentMessage.direction == MessageDirection.TO_RESIDENT
-        ),
-    )
     chunk = 500  # bound the IN list
-    for statement in statements:
-        column = statement.selected_columns[0]
+    for owner, moment, condition in _FIRST_ACTIONS:
+        statement = sa.select(owner, sa.func.min(moment)).where(condition).group_by(owner)
         for first in range(0, len(ids), chunk):
             part = ids[first : first + chunk]
-            for report_id, at in db.session.execute(
-                statement.where(column.in_(part)).group_by(column)
-            ):
+            for report_id, at in db.session.execute(statement.where(owner.in_(part))):
                 if at is not None and (report_id not in found or at < found[report_id]):
                     found[report_id] = at
     return found

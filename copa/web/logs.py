@@ -32,6 +32,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # break a log line or a header, and short enough to be an id rather than a message.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 REQUEST_LOGGER = "copa.request"
+NO_ROUTE = "(no route)"  # a request no route matched (404, 405): its path is never shown
 
 _request_id: ContextVar[str | None] = ContextVar("copa_request_id", default=None)
 
@@ -109,9 +110,16 @@ def _iso_time(created: float) -> str:
     return f"{seconds}.{int(created % 1 * 1000):03d}Z"
 
 
+def route_template() -> str:
+    """The request's route as declared (``/v1/reports/<uuid:report_id>``), never its path,
+    which may hold an id or a token; ``NO_ROUTE`` when no route matched (404, 405)."""
+    return request.url_rule.rule if request.url_rule else NO_ROUTE
+
+
 def init_request_ids(app: Flask) -> None:
-    """Give every request an id (before any other hook runs, so even a refused request's log
-    lines carry it), return it, and log one line per request: method, route template (never
+    """Give every request an id and its start time (before any other hook runs, so even a
+    refused request's log lines carry it; the request metrics time from it too), return it, and
+    log one line per request: method, route template (never
     the path, which may hold a token), status and duration."""
     log = logging.getLogger(REQUEST_LOGGER)
 
@@ -130,7 +138,7 @@ def init_request_ids(app: Flask) -> None:
             log.info(
                 "%s %s %d in %d ms",
                 request.method,
-                request.url_rule.rule if request.url_rule else "(no route)",
+                route_template(),
                 response.status_code,
                 (time.perf_counter() - started) * 1000,
             )

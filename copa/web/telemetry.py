@@ -31,8 +31,9 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from copa.web.logs import route_template
+
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-NO_ROUTE = "(no route)"  # a request no route matched (404, 405): its path is never a label
 
 # No ``_created`` series beside every counter and histogram: twice the series for a figure
 # Prometheus does not need (multiprocess mode never writes them).
@@ -110,17 +111,13 @@ class _Everything(Collector):
 
 def init_http_metrics(app: Flask) -> None:
     """Count and time every request by its route template (``/v1/reports/<uuid:report_id>``),
-    never its path."""
-
-    @app.before_request
-    def _start_timer() -> None:
-        g.metrics_started = time.perf_counter()
+    never its path; timed from the start ``logs.init_request_ids`` records."""
 
     @app.after_request
     def _count(response: Response) -> Response:
-        started = g.get("metrics_started")
+        started = g.get("request_started")
         if started is not None:
-            route = request.url_rule.rule if request.url_rule else NO_ROUTE
+            route = route_template()
             HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
             HTTP_DURATION.labels(request.method, route).observe(time.perf_counter() - started)
         return response
