@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -112,20 +116,10 @@ def openapi_command(output: Path | None) -> None:
         click.echo(text, nl=False)
 
 
-@copa_cli.command("relay")
-@click.option("--once", is_flag=True, help="Deliver everything that is due, then exit.")
-@click.option("--owner", help="This relay's name in the leases (default: host:pid:random).")
-def relay_command(once: bool, owner: str | None) -> None:
-    """Deliver outbox messages to partners (webhook, Open311, email) until stopped.
-
-    Run as many as you like on PostgreSQL; one on SQLite. SIGTERM or Ctrl-C finishes the
-    message in hand, gives back the rest of the batch, and exits.
-    """
-    import signal
-    import threading
-
-    from copa.relay.service import default_owner, run_relay
-
+@contextmanager
+def stopped_by_signals() -> Iterator[threading.Event]:
+    """An Event that SIGTERM or Ctrl-C sets, for a long-running command's loop to stop at;
+    the previous handlers come back afterwards."""
     stop = threading.Event()
 
     def stop_soon(*_: object) -> None:
@@ -137,13 +131,29 @@ def relay_command(once: bool, owner: str | None) -> None:
     previous = {
         signum: signal.signal(signum, stop_soon) for signum in (signal.SIGTERM, signal.SIGINT)
     }
-    owner = owner or default_owner()
-    click.echo(f"relay {owner} started")
     try:
-        stats = run_relay(once=once, owner=owner, stop=stop)
+        yield stop
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@copa_cli.command("relay")
+@click.option("--once", is_flag=True, help="Deliver everything that is due, then exit.")
+@click.option("--owner", help="This relay's name in the leases (default: host:pid:random).")
+def relay_command(once: bool, owner: str | None) -> None:
+    """Deliver outbox messages to partners (webhook, Open311, email) until stopped.
+
+    Run as many as you like on PostgreSQL; one on SQLite. SIGTERM or Ctrl-C finishes the
+    message in hand, gives back the rest of the batch, and exits.
+    """
+    from copa.db import lease_owner
+    from copa.relay.service import run_relay
+
+    owner = owner or lease_owner()
+    click.echo(f"relay {owner} started")
+    with stopped_by_signals() as stop:
+        stats = run_relay(once=once, owner=owner, stop=stop)
     click.echo(f"relay {owner}: {stats}")
 
 
@@ -157,26 +167,13 @@ def media_worker_command(once: bool, owner: str | None) -> None:
     PostgreSQL; a worker killed half way leaves the video to the next one once the lease runs
     out. SIGTERM or Ctrl-C finishes the video in hand, then exits.
     """
-    import signal
-    import threading
+    from copa.db import lease_owner
+    from copa.reports.videos import run_media_worker
 
-    from copa.reports.videos import default_owner, run_media_worker
-
-    stop = threading.Event()
-
-    def stop_soon(*_: object) -> None:
-        threading.Thread(target=stop.set, daemon=True).start()  # as the relay does: see there
-
-    previous = {
-        signum: signal.signal(signum, stop_soon) for signum in (signal.SIGTERM, signal.SIGINT)
-    }
-    owner = owner or default_owner()
+    owner = owner or lease_owner()
     click.echo(f"media worker {owner} started")
-    try:
+    with stopped_by_signals() as stop:
         stats = run_media_worker(once=once, owner=owner, stop=stop)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     click.echo(f"media worker {owner}: {stats}")
 
 
@@ -218,30 +215,16 @@ def scheduler_command() -> None:
     Safe to run more than one: the one holding a database lock acts, the others stand by and
     take over when it stops. SIGTERM or Ctrl-C stops it.
     """
-    import signal
-    import threading
-
     from flask import current_app
 
     from copa.scheduler import run_scheduler
 
-    stop = threading.Event()
-
-    def stop_soon(*_: object) -> None:
-        # As in the relay: never set() the Event from the handler (its lock may be held).
-        threading.Thread(target=stop.set, daemon=True).start()
-
-    previous = {
-        signum: signal.signal(signum, stop_soon) for signum in (signal.SIGTERM, signal.SIGINT)
-    }
     click.echo("scheduler started")
-    try:
-        run_scheduler(current_app._get_current_object(), stop)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from error
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with stopped_by_signals() as stop:
+        try:
+            run_scheduler(current_app._get_current_object(), stop)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
     click.echo("scheduler stopped")
 
 

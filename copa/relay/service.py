@@ -38,9 +38,7 @@ at once; anything else is tried again after the next step of ``RELAY_RETRY_SCHED
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 import threading
 import time
 import uuid
@@ -52,7 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
-from copa.db import abandon, db, utcnow, write
+from copa.db import abandon, db, lease_owner, utcnow, write
 from copa.outbox.channels import (
     UNDELIVERED_REFERRAL,
     CannotSend,
@@ -106,16 +104,11 @@ class Sent:
     duration_ms: int
 
 
-def default_owner() -> str:
-    """A name no other relay has: host, process id and a random part (at most 64 characters)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
 def run_relay(
     once: bool = False, owner: str | None = None, *, stop: threading.Event | None = None
 ) -> RelayStats:
     """Deliver due messages until ``stop`` is set; with ``once``, until none is due, then return."""
-    relay = Relay(owner or default_owner(), RelaySettings.from_app())
+    relay = Relay(owner or lease_owner(), RelaySettings.from_app())
     stop = stop or threading.Event()
     log.info("relay %s started", relay.owner)
     try:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -39,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import FileStorage
 
 from copa import objectstore
-from copa.db import abandon, db, utcnow, write
+from copa.db import abandon, db, lease_owner, utcnow, write
 from copa.reports import media
 from copa.reports.models import Report, Video, VideoState
 from copa.reports.photos import PhotoUnreadable, clean_image, media_bucket
@@ -430,10 +429,6 @@ def staff_video(report_id: uuid.UUID, video_id: uuid.UUID, poster: bool = False)
 # --- the media worker -----------------------------------------------------------------------
 
 
-def default_owner() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
 class LeaseLost(Exception):
     """Another worker holds the video now (this one was stopped past its lease)."""
 
@@ -452,7 +447,7 @@ def run_media_worker(
     once: bool = False, owner: str | None = None, *, stop: threading.Event | None = None
 ) -> WorkerStats:
     """Process waiting videos until ``stop`` is set; with ``once``, until none waits."""
-    owner = owner or default_owner()
+    owner = owner or lease_owner()
     stop = stop or threading.Event()
     stats = WorkerStats()
     log.info("media worker %s started", owner)
