@@ -37,7 +37,10 @@ _REPORT_ROLES = frozenset({Role.REVIEWER, Role.ADMIN})  # the Resolution Team se
 _SUMMARY_LENGTH = 140
 # Statuses (a report's, a complaint case's, a compliment's or suggestion's) of items that need
 # nobody any more: the console hides them unless asked, and they are never urgent nor overdue.
-SETTLED = frozenset({"closed", "resolved", "duplicate", "rejected", "passed_on", "answered"})
+# (A complaint case's resolved and closed are spelled as a report's.)
+SETTLED = frozenset(
+    {*map(str, SETTLED_REPORT), str(FeedbackState.PASSED_ON), str(FeedbackState.ANSWERED)}
+)
 SORTS = ("urgency", "due")
 
 
